@@ -1,0 +1,60 @@
+/*
+ * eventlog.h - the append-only event log (domain.md 2.1, 2.2).
+ */
+#ifndef CV_EVENTLOG_H
+#define CV_EVENTLOG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "cv.h"
+#include "store.h"
+
+/* Every member optional: NULL or "" means "no filter". limit <= 0 → 200. */
+struct cv_event_filter {
+	const char *event_type;
+	const char *intent_id;
+	const char *agent_id;
+	const char *tenant_id;
+	const char *since;         /* timestamp >= since */
+	const char *until;         /* timestamp <= until */
+	int limit;
+};
+
+/* Builds an Event object (domain.md 1.5) with timestamp now and empty id /
+ * trace_id (filled by append). payload_take and evidence_take are stolen;
+ * NULL gives {}. NULL strings become JSON null. Returns a new reference. */
+json_t *cv_event_new(const char *event_type, const char *intent_id,
+    const char *agent_id, const char *tenant_id, const char *trace_id,
+    json_t *payload_take, json_t *evidence_take);
+
+/* Appends ev: fills an empty "id" (id12) and "trace_id" (generic trace id)
+ * in ev itself, then inserts it. ev stays the caller's. */
+enum cv_err cv_event_append(struct cv_store *s, json_t *ev);
+
+/* Convenience: cv_event_new + append + decref. */
+enum cv_err cv_event_emit(struct cv_store *s, const char *event_type,
+    const char *intent_id, const char *agent_id, const char *tenant_id,
+    const char *trace_id, json_t *payload_take, json_t *evidence_take);
+
+/* Events matching f, newest first (ties: later-appended first); payload
+ * and evidence decoded. Returns a new array, or NULL on store failure. */
+json_t *cv_event_query(struct cv_store *s, const struct cv_event_filter *f);
+
+/* The newest event of type for the intent, or NULL (*out) when none. */
+enum cv_err cv_event_latest(struct cv_store *s, const char *event_type,
+    const char *intent_id, json_t **out);
+
+/* count(filters): names[i]/values[i] pairs; a NULL value is ignored.
+ * Allowed names: event_type, intent_id, agent_id, tenant_id, trace_id;
+ * any other → CV_EINVAL ("Invalid filter column: <name>" in *errmsg if
+ * errmsg is not NULL; caller frees). */
+enum cv_err cv_event_count(struct cv_store *s, const char *const *names,
+    const char *const *values, size_t n, long long *out, char **errmsg);
+
+/* Counts events with timestamp < before (and tenant when given); deletes
+ * them unless dry_run. */
+enum cv_err cv_event_prune(struct cv_store *s, const char *before,
+    const char *tenant_id, bool dry_run, long long *count);
+
+#endif

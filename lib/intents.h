@@ -1,0 +1,48 @@
+/*
+ * intents.h - the intents view (domain.md 1.2, 2.6) and the Intent model.
+ */
+#ifndef CV_INTENTS_H
+#define CV_INTENTS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "cv.h"
+#include "store.h"
+
+/* Status and risk-level enumerations (domain.md 1.1). */
+bool cv_status_valid(const char *s);
+bool cv_risk_level_valid(const char *s);
+bool cv_status_terminal(const char *s);   /* MERGED, REJECTED */
+
+/* Builds a full Intent (all 14 keys, spec order) from a document, with the
+ * defaults of domain.md 1.2. Ingestion rules: id from "intent_id" (when
+ * id_from_intent_id) else "id"; source falls back to technical.source_ref,
+ * target to technical.target_ref then "main"; created_by defaults to
+ * default_actor ("system" when NULL). On a bad field returns NULL and sets
+ * *err (a static message naming the field, e.g. "status: invalid value"). */
+json_t *cv_intent_build(const json_t *doc, bool id_from_intent_id,
+    const char *default_actor, const char **err);
+
+/* Upsert: insert, or overwrite every column but created_at/created_by;
+ * sets updated_at = now. */
+enum cv_err cv_intent_upsert(struct cv_store *s, const json_t *intent);
+
+/* Like upsert, but fails with CV_EEXIST (writing nothing) when the id is
+ * taken. */
+enum cv_err cv_intent_insert(struct cv_store *s, const json_t *intent);
+
+/* *out = the Intent, or NULL when absent (still CV_OK). */
+enum cv_err cv_intent_get(struct cv_store *s, const char *id, json_t **out);
+
+/* Intents by optional status/tenant (NULL or "" = any), ordered by
+ * priority, created_at, id; limit <= 0 → 200. NULL on store failure. */
+json_t *cv_intent_list(struct cv_store *s, const char *status,
+    const char *tenant_id, int limit);
+
+/* Sets status (and retries when retries >= 0) and updated_at; unknown id
+ * is a silent no-op. */
+enum cv_err cv_intent_update_status(struct cv_store *s, const char *id,
+    const char *status, int retries);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * jsonx.h - small typed getters over jansson objects, with defaults.
+ * Every getter borrows: the object stays the caller's, and a returned
+ * const char * lives as long as the object does.
+ */
+#ifndef CV_JSONX_H
+#define CV_JSONX_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+/* obj[key] if it is a string, else def. obj may be NULL or not an object. */
+const char *cv_json_str(const json_t *obj, const char *key, const char *def);
+
+/* obj[key] if it is a number (integer or real), else def. */
+double cv_json_num(const json_t *obj, const char *key, double def);
+
+/* obj[key] if it is an integer (or an integral real), else def. */
+long long cv_json_int(const json_t *obj, const char *key, long long def);
+
+/* obj[key] if it is a boolean, else def. */
+bool cv_json_bool(const json_t *obj, const char *key, bool def);
+
+/* obj[key] if it is an object / array, else NULL (borrowed). */
+json_t *cv_json_obj(const json_t *obj, const char *key);
+json_t *cv_json_arr(const json_t *obj, const char *key);
+
+/* A string value or JSON null when s is NULL (new reference). */
+json_t *cv_json_str_or_null(const char *s);
+
+/* Dump flags used everywhere: compact, and 15 significant digits so that
+ * a rounded score such as 23.6 prints as 23.6, not 23.600000000000001. */
+#define CV_JSON_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
+
+/* Compact JSON text of v (caller frees), or NULL on allocation failure. */
+char *cv_json_dump(const json_t *v);
+
+#endif
