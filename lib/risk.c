@@ -848,7 +848,8 @@ static int diag_scores(json_t *arr, const json_t *risk, const json_t *sim)
 	double ce = cv_json_num(sig, "entropic_load", 0.0);
 	double vc = cv_json_num(sig, "contextual_value", 0.0);
 	double pd = cv_json_num(sig, "path_dependence", 0.0);
-	char num[64], msg[2048];
+	/* room for five conflicted paths of PATH_MAX each */
+	char num[64], msg[5 * 4096 + 128];
 	int rc = 0;
 
 	if (r > 60) {
