@@ -46,7 +46,8 @@ json_t *cv_policy_merge(const json_t *defaults, const json_t *doc);
  * only the first existing file, so falling back to a later candidate or
  * to the defaults would silently run with a policy nobody wrote): returns
  * NULL and, when errmsg is non-NULL, sets *errmsg to a malloc'd text
- * naming the file (caller frees). Caller owns the returned config.
+ * naming the file (caller frees). Also NULL, with *errmsg NULL, when
+ * allocation fails. Caller owns the returned config.
  */
 json_t *cv_policy_load_path(const char *explicit_path, const char *dir,
     char **errmsg);
