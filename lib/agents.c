@@ -287,12 +287,11 @@ static const char *blast_severity(double damage)
 
 /* Rank low 0, medium 1, high 2, critical 3; unknown names (and values
  * that are not strings) rank 0. */
-static int blast_rank(const json_t *v)
+static int blast_rank(const char *s)
 {
 	static const char *const order[] = {
 		"low", "medium", "high", "critical"
 	};
-	const char *s = json_string_value(v);
 
 	for (int i = 0; s && i < (int)CV_ARRAY_LEN(order); i++) {
 		if (strcmp(s, order[i]) == 0)
@@ -409,13 +408,12 @@ static void rule_risk(json_t *reasons, const json_t *limits,
 	double risk = cv_json_num(risk_payload, "risk_score", 0.0);
 	double damage = cv_json_num(risk_payload, "damage_score", 0.0);
 	json_t *max_risk = json_object_get(limits, "max_risk_score");
-	/* A limit that is not a number cannot be compared; the policy
-	 * default stands in so that a malformed override never widens. */
+	/* A limit that is not a number cannot be compared (the reference
+	 * would crash); the 1.10 default limit stands in for it. */
 	json_t *risk_limit = json_is_number(max_risk) ? json_incref(max_risk) :
 	    json_real(DEF_MAX_RISK);
 	json_t *max_blast = json_object_get(limits, "max_blast_severity");
 	const char *actual = blast_severity(damage);
-	json_t *actual_json = json_string(actual);
 	char fmt0[64], *text;
 
 	if (risk > json_number_value(risk_limit)) {
@@ -425,13 +423,12 @@ static void rule_risk(json_t *reasons, const json_t *limits,
 			free(text);
 		}
 	}
-	if (blast_rank(actual_json) > blast_rank(max_blast) &&
+	if (blast_rank(actual) > blast_rank(json_string_value(max_blast)) &&
 	    (text = limit_text(max_blast))) {
 		deny(reasons, "Blast severity '%s' exceeds agent limit '%s'",
 		    actual, text);
 		free(text);
 	}
-	json_decref(actual_json);
 	json_decref(risk_limit);
 }
 
