@@ -151,7 +151,11 @@ json_t *cv_intent_build(const json_t *doc, bool id_from_intent_id,
 		return NULL;
 	}
 	cv_now_ts(ts);
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:O,s:O,s:O,s:O,"
+	json_t *sem = cv_json_obj(doc, "semantic");
+
+	/* Copies, not shared references: the intent outlives the document
+	 * and its caller may edit either. */
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o,"
 	    "s:I,s:o}",
 	    "id", id,
 	    "source", first_nonempty(cv_json_str(doc, "source", NULL),
@@ -164,11 +168,10 @@ json_t *cv_intent_build(const json_t *doc, bool id_from_intent_id,
 	    "created_by", first_nonempty(cv_json_str(doc, "created_by", NULL),
 	    NULL, default_actor ? default_actor : "system"),
 	    "risk_level", level, "priority", prio,
-	    "semantic", cv_json_obj(doc, "semantic") ? cv_json_obj(doc,
-	    "semantic") : json_object(),
-	    "technical", tech ? tech : json_object(),
-	    "checks_required", checks ? checks : json_array(),
-	    "dependencies", deps ? deps : json_array(),
+	    "semantic", sem ? json_deep_copy(sem) : json_object(),
+	    "technical", tech ? json_deep_copy(tech) : json_object(),
+	    "checks_required", checks ? json_deep_copy(checks) : json_array(),
+	    "dependencies", deps ? json_deep_copy(deps) : json_array(),
 	    "retries", cv_json_int(doc, "retries", 0),
 	    "tenant_id", cv_json_str_or_null(cv_json_str(doc, "tenant_id",
 	    NULL)));
