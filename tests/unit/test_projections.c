@@ -1296,6 +1296,106 @@ static void test_dashboard(void **state)
 	}
 }
 
+/* ---- allocation failures -------------------------------------------------- */
+
+/* jansson's allocator fails the fail_at-th call from now on (0 = never), so
+ * every builder is run with its first, second, ... allocation failing until
+ * it succeeds: each must return NULL, never crash, and leak nothing
+ * (valgrind). */
+static long alloc_count, fail_at;
+
+static void *failing_malloc(size_t n)
+{
+	if (fail_at && ++alloc_count >= fail_at)
+		return NULL;
+	return malloc(n);
+}
+
+/* [sims, risks, merged, rejected, intents] of a seeded log. */
+static json_t *builder_inputs(const json_t *log)
+{
+	return json_pack("[o,o,o,o,[{s:s, s:s, s:i}]]",
+	    q(log, "simulation.completed", 0, 0, 0, 0, 10000),
+	    q(log, "risk.evaluated", 0, 0, 0, 0, 10000),
+	    q(log, "intent.merged", 0, 0, 0, 0, 10000),
+	    q(log, "intent.rejected", 0, 0, 0, 0, 10000),
+	    "id", "a", "status", "READY", "priority", 1);
+}
+
+static json_t *run_builder(int which, const json_t *in)
+{
+	const json_t *sims = json_array_get(in, 0);
+	const json_t *risks = json_array_get(in, 1);
+	const json_t *merged = json_array_get(in, 2);
+	const json_t *rej = json_array_get(in, 3);
+	const json_t *intents = json_array_get(in, 4);
+
+	switch (which) {
+	case 0: {
+		struct cv_repo_health_in h = { sims, risks, merged, rej,
+		    intents, "team-a", 24, NOW_US };
+		return cv_health_repo_build(&h);
+	}
+	case 1: {
+		struct cv_compliance_in c = { sims, merged, rej, intents, NULL,
+		    NULL, "team-a", NOW_US };
+		return cv_compliance_report_build(&c);
+	}
+	case 2: {
+		struct cv_predictions_in pr = { sims, sims, risks, risks, rej,
+		    rej, merged, NOW_US };
+		return cv_predictions_build(&pr);
+	}
+	case 3:
+		return cv_queue_state_build(intents);
+	case 4:
+		return cv_agent_performance_build("a", merged, NULL);
+	case 5:
+		return cv_export_record_build(json_array_get(intents, 0),
+		    json_array_get(sims, 0), json_array_get(risks, 0), NULL,
+		    true);
+	case 6:
+		return cv_review_riskeval_build(cv_json_obj(json_array_get(risks,
+		    0), "payload"));
+	case 7:
+		return cv_risk_trend_build(risks);
+	case 8:
+		return cv_learning_review_build(90.0, NULL);
+	default:
+		return cv_health_change_build("x", json_array_get(risks, 0),
+		    json_array_get(sims, 0), NULL, NULL, NOW_US);
+	}
+}
+
+static void test_alloc_failures(void **state)
+{
+	struct seed sd = { 10, 5, 5, 0, 0, 0 };
+	json_t *log = seed_log(&sd), *in = builder_inputs(log);
+
+	(void)state;
+	for (int which = 0; which <= 9; which++) {
+		for (long n = 1;; n++) {
+			json_t *r;
+
+			alloc_count = 0;
+			fail_at = n;
+			json_set_alloc_funcs(failing_malloc, free);
+			r = run_builder(which, in);
+			json_set_alloc_funcs(malloc, free);
+			fail_at = 0;
+			if (r) {
+				/* success only when no allocation failed */
+				assert_true(alloc_count < n);
+				json_decref(r);
+				break;
+			}
+			assert_true(n < 100000);
+		}
+	}
+	json_decref(in);
+	json_decref(log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1315,6 +1415,7 @@ int main(void)
 		cmocka_unit_test(test_export),
 		cmocka_unit_test(test_export_csv_cells),
 		cmocka_unit_test(test_dashboard),
+		cmocka_unit_test(test_alloc_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
