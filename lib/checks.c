@@ -46,7 +46,7 @@ static char *details_dup(enum cv_err e, const struct cv_proc_result *r,
 		return s;
 	}
 	if (e == CV_EEXEC)
-		return strdup(r->error);
+		return strdup(r->error ? r->error : "cannot run make");
 	if (passed)
 		return cv_proc_text_dup(r->out, r->out_len, CV_CHECK_DETAILS_MAX);
 	return cv_proc_text_dup(r->err, r->err_len, CV_CHECK_DETAILS_MAX);

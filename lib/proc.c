@@ -270,7 +270,7 @@ static enum cv_err supervise(pid_t pid, const struct cv_proc_opts *o,
 	struct capture c[2];
 	size_t limit = o->cap ? o->cap : CV_PROC_CAP_DEFAULT;
 	int64_t deadline = o->timeout_ms > 0 ? mono_ms() + o->timeout_ms : -1;
-	int status = 0;
+	int status = 0, wait_errno;
 	enum cv_err e;
 
 	memset(c, 0, sizeof(c));
@@ -280,8 +280,10 @@ static enum cv_err supervise(pid_t pid, const struct cv_proc_opts *o,
 	e = capture_all(c, deadline);
 	if (e == CV_OK)
 		e = reap(pid, deadline, &status);
+	wait_errno = errno;
 	if (e != CV_OK) {
-		/* The child is not reaped yet, so its pid still names the group. */
+		/* Timeout or poll failure: the child is not reaped yet, so its
+		 * pid still names its process group. */
 		kill(-pid, SIGKILL);
 		reap_blocking(pid, &status);
 	}
@@ -297,6 +299,9 @@ static enum cv_err supervise(pid_t pid, const struct cv_proc_opts *o,
 	res->err_truncated = c[1].truncated;
 	if (res->out == NULL || res->err == NULL)
 		return CV_ENOMEM;
+	if (e == CV_EEXEC && asprintf(&res->error, "supervising pid %ld: %s",
+	    (long)pid, strerror(wait_errno)) < 0)
+		res->error = NULL;
 	if (e == CV_OK && WIFEXITED(status))
 		res->exit_code = WEXITSTATUS(status);
 	else if (e == CV_OK && WIFSIGNALED(status))
@@ -320,6 +325,7 @@ enum cv_err cv_proc_run(const char *const argv[], const struct cv_proc_opts *opt
 	const struct cv_proc_opts *o = opts ? opts : &defaults;
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, rep[2] = { -1, -1 };
 	struct child_report r;
+	struct sigaction old_chld;
 	char **envp = NULL;
 	ssize_t n;
 	pid_t pid;
@@ -331,6 +337,16 @@ enum cv_err cv_proc_run(const char *const argv[], const struct cv_proc_opts *opt
 		return CV_EINVAL;
 	if (o->env != NULL && (envp = env_build(o->env)) == NULL)
 		return CV_ENOMEM;
+	/* With SIGCHLD ignored the kernel reaps children itself and waitpid
+	 * can never report the exit status; restore the default meanwhile. */
+	sigaction(SIGCHLD, NULL, &old_chld);
+	if (old_chld.sa_handler == SIG_IGN) {
+		struct sigaction dfl;
+
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigaction(SIGCHLD, &dfl, NULL);
+	}
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
 	    pipe2(rep, O_CLOEXEC) < 0) {
 		e = sys_error(res, "pipe");
@@ -365,6 +381,8 @@ done:
 	close_pair(err);
 	close_pair(rep);
 	free(envp);
+	if (old_chld.sa_handler == SIG_IGN)
+		sigaction(SIGCHLD, &old_chld, NULL);
 	return e;
 }
 

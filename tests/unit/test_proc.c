@@ -154,6 +154,26 @@ static void test_timeout_kills_group(void **state)
 	cv_proc_result_free(&r);
 }
 
+/* A caller that ignores SIGCHLD still gets the exit status, and keeps its
+ * disposition. */
+static void test_sigchld_ignored(void **state)
+{
+	struct cv_proc_result r;
+	struct sigaction ign, now;
+
+	(void)state;
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigaction(SIGCHLD, &ign, NULL);
+	assert_int_equal(cv_proc_run(A("sh", "-c", "exit 4"), NULL, &r), CV_OK);
+	assert_int_equal(r.exit_code, 4);
+	cv_proc_result_free(&r);
+	sigaction(SIGCHLD, NULL, &now);
+	assert_true(now.sa_handler == SIG_IGN);
+	ign.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &ign, NULL);
+}
+
 struct text_row {
 	const char *in;
 	size_t len;
@@ -203,6 +223,7 @@ int main(void)
 		cmocka_unit_test(test_run_table),
 		cmocka_unit_test(test_fds_closed),
 		cmocka_unit_test(test_timeout_kills_group),
+		cmocka_unit_test(test_sigchld_ignored),
 		cmocka_unit_test(test_text_table),
 		cmocka_unit_test(test_trim),
 	};
