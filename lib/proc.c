@@ -271,6 +271,7 @@ static enum cv_err supervise(pid_t pid, const struct cv_proc_opts *o,
 	size_t limit = o->cap ? o->cap : CV_PROC_CAP_DEFAULT;
 	int64_t deadline = o->timeout_ms > 0 ? mono_ms() + o->timeout_ms : -1;
 	int status = 0, wait_errno;
+	bool reaped_elsewhere = false;
 	enum cv_err e;
 
 	memset(c, 0, sizeof(c));
@@ -278,12 +279,16 @@ static enum cv_err supervise(pid_t pid, const struct cv_proc_opts *o,
 	c[1].fd = err_r;
 	c[0].limit = c[1].limit = limit;
 	e = capture_all(c, deadline);
-	if (e == CV_OK)
-		e = reap(pid, deadline, &status);
 	wait_errno = errno;
-	if (e != CV_OK) {
-		/* Timeout or poll failure: the child is not reaped yet, so its
-		 * pid still names its process group. */
+	if (e == CV_OK) {
+		e = reap(pid, deadline, &status);
+		wait_errno = errno;
+		/* waitpid failed: someone else reaped our child, so its pid may
+		 * name nobody's group any more; killing it is not safe. */
+		reaped_elsewhere = e == CV_EEXEC;
+	}
+	if (e != CV_OK && !reaped_elsewhere) {
+		/* The child is not reaped yet: its pid still names its group. */
 		kill(-pid, SIGKILL);
 		reap_blocking(pid, &status);
 	}
