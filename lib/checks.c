@@ -21,7 +21,8 @@ static const struct {
 
 /* A check's outcome must not depend on the make that started Converge:
  * an inherited jobserver would point at descriptors the runner closes. */
-static const char *const make_env[] = { "MAKEFLAGS=", "MFLAGS=", NULL };
+static const char *const make_env[] = { "MAKEFLAGS=", "MFLAGS=",
+    "MAKELEVEL=", NULL };
 
 const char *cv_check_make_target(const char *check_type)
 {

@@ -169,22 +169,6 @@ const char *cv_pctb(char *buf, size_t size, double x, int n)
 	return buf;
 }
 
-/* ---- classifications (4.12) ----------------------------------------------- */
-
-const char *cv_health_colour(double score)
-{
-	if (score >= 70)
-		return "green";
-	return score >= 40 ? "yellow" : "red";
-}
-
-const char *cv_learning_level(double score)
-{
-	if (score >= 70)
-		return "strong";
-	return score >= 40 ? "acceptable" : "fragile";
-}
-
 /* ---- 7.7 trends ----------------------------------------------------------- */
 
 static json_t *trend_row(const json_t *ev, bool full)

@@ -36,13 +36,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* ---- classifications (domain.md 4.12) ------------------------------------ */
-
-/* Health colour: "green" (score >= 70), "yellow" (>= 40), else "red". */
-const char *cv_health_colour(double score);
-
-/* Learning level: "strong" (>= 70), "acceptable" (>= 40), else "fragile". */
-const char *cv_learning_level(double score);
+/* The classifications of domain.md 4.12 (cv_health_colour,
+ * cv_learning_level) live in risk.h with the other levels. */
+#include "risk.h"
 
 /* ---- 7.5 learning ---------------------------------------------------------- */
 
