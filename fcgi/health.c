@@ -53,14 +53,16 @@ static const struct cv_route routes[] = {
 	{ "GET", "/health/live", live, 0, NULL, NULL },
 };
 
-static const struct cv_family family = {
+const struct cv_family cv_family_health = {
 	.name = "health",
 	.routes = routes,
-	.nroutes = sizeof routes / sizeof routes[0],
+	.nroutes = CV_ARRAY_LEN(routes),
 	.default_processes = 2,
 };
 
+#ifndef CV_FAMILY_NO_MAIN
 int main(int argc, char **argv)
 {
-	return cv_farm_main(&family, argc, argv);
+	return cv_farm_main(&cv_family_health, argc, argv);
 }
+#endif

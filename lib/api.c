@@ -96,6 +96,22 @@ bool cv_api_want_write_tenant(struct cv_ctx *ctx, const char *requested,
 	return true;
 }
 
+bool cv_api_want_write_tenant_optional(struct cv_ctx *ctx,
+    const char *requested, const char **effective)
+{
+	const char *own = cv_api_principal_tenant(ctx);
+	const char *eff = requested && *requested ? requested : own;
+
+	if (own && eff && strcmp(eff, own) != 0 &&
+	    strcmp(cv_api_principal_role(ctx), "admin") != 0) {
+		cv_response_error(ctx->resp, 403,
+		    "Forbidden: cannot access another tenant");
+		return false;
+	}
+	*effective = eff;
+	return true;
+}
+
 bool cv_api_intent_visible(const struct cv_ctx *ctx, const json_t *intent)
 {
 	const char *t = cv_api_read_tenant(ctx);

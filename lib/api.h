@@ -46,6 +46,11 @@ const char *cv_api_principal_actor(const struct cv_ctx *ctx);
 bool cv_api_want_write_tenant(struct cv_ctx *ctx, const char *requested,
     const char **effective);
 
+/* Like cv_api_want_write_tenant, but no tenant at all is allowed
+ * (*effective NULL): creating an intent without a tenant is legal. */
+bool cv_api_want_write_tenant_optional(struct cv_ctx *ctx,
+    const char *requested, const char **effective);
+
 /* True when the intent is visible to the caller: no tenant applies, or
  * the intent's tenant equals the effective tenant. */
 bool cv_api_intent_visible(const struct cv_ctx *ctx, const json_t *intent);

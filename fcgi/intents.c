@@ -1,0 +1,372 @@
+/*
+ * intents.c - the intents family: intents over HTTP (decisions.md D-3),
+ * the summary, whoami, predictions and key rotation (http-api.md 5.1).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "clock.h"
+#include "engine.h"
+#include "eventlog.h"
+#include "farm.h"
+#include "idempotency.h"
+#include "insight.h"
+#include "intents.h"
+#include "jsonx.h"
+#include "log.h"
+
+/* ---- GET /intents ------------------------------------------------------- */
+
+static void list_intents(struct cv_ctx *ctx)
+{
+	struct cv_store *s = cv_api_want_store(ctx);
+	const char *status = cv_request_query(ctx->req, "status");
+	json_t *list;
+
+	if (!s)
+		return;
+	if (status && !cv_status_valid(status)) {
+		/* An unknown status matches nothing (http-api 5.1). */
+		cv_response_json(ctx->resp, 200, json_array());
+		return;
+	}
+	if (!(list = cv_intent_list(s, status, cv_api_read_tenant(ctx), 200))) {
+		cv_api_fail(ctx, "intent list");
+		return;
+	}
+	cv_response_json(ctx->resp, 200, list);
+}
+
+/* ---- POST /intents -------------------------------------------------------- */
+
+/* The document cv_intent_build understands, from the D-3 body. New. */
+static json_t *intent_doc(struct cv_ctx *ctx, json_t *body,
+    const char *tenant)
+{
+	json_t *doc = json_deep_copy(body), *tech;
+	char id[CV_ID12_LEN + 8], suffix[CV_ID12_LEN];
+	const char *given = cv_json_str(body, "intent_id", NULL);
+
+	if (!given || !*given)
+		given = cv_json_str(body, "id", NULL);
+	if (!given || !*given) {
+		cv_id12(suffix);
+		snprintf(id, sizeof id, "api-%s", suffix);
+		given = id;
+	}
+	json_object_set_new(doc, "id", json_string(given));
+	json_object_del(doc, "intent_id");
+	json_object_del(doc, "retries");
+	json_object_del(doc, "created_at");
+	json_object_set_new(doc, "created_by",
+	    json_string(cv_api_principal_actor(ctx)));
+	json_object_set_new(doc, "tenant_id", tenant ? json_string(tenant) :
+	    json_null());
+	if (!(tech = cv_json_obj(doc, "technical"))) {
+		tech = json_object();
+		if (!json_object_get(doc, "technical") ||
+		    json_is_null(json_object_get(doc, "technical")))
+			json_object_set_new(doc, "technical", tech);
+		else
+			json_decref(tech);
+	}
+	/* plan_id and origin_type have no column: they travel in technical. */
+	if ((tech = cv_json_obj(doc, "technical"))) {
+		json_object_set_new(tech, "origin_type", json_string(
+		    cv_json_str(body, "origin_type", "api")));
+		if (cv_json_str(body, "plan_id", NULL))
+			json_object_set(tech, "plan_id",
+			    json_object_get(body, "plan_id"));
+	}
+	json_object_del(doc, "origin_type");
+	json_object_del(doc, "plan_id");
+	return doc;
+}
+
+static bool check_create_body(struct cv_ctx *ctx, json_t *body,
+    const char **tenant)
+{
+	const char *s = NULL;
+	static const char *const strs[] = { "id", "intent_id", "source",
+	    "target", "status", "risk_level", "tenant_id", "plan_id",
+	    "origin_type" };
+	long long prio;
+
+	for (size_t i = 0; i < CV_ARRAY_LEN(strs); i++)
+		if (!cv_api_want_str(ctx, body, strs[i], &s))
+			return false;
+	if (!cv_api_want_int_field(ctx, body, "priority", &prio))
+		return false;
+	const char *src = cv_json_str(body, "source", NULL);
+	if (!src || !*src)
+		src = cv_json_str(cv_json_obj(body, "technical"), "source_ref",
+		    NULL);
+	if (!src || !*src) {
+		cv_response_error(ctx->resp, 400, "source is required");
+		return false;
+	}
+	const char *id = cv_json_str(body, "intent_id", NULL);
+	if (!id || !*id)
+		id = cv_json_str(body, "id", "");
+	if (strlen(id) > 512 || strlen(src) > 1024) {
+		cv_api_invalid(ctx, "body.id", "String should have at most 512 "
+		    "characters");
+		return false;
+	}
+	return cv_api_want_write_tenant_optional(ctx,
+	    cv_json_str(body, "tenant_id", NULL), tenant);
+}
+
+static void create_intent(struct cv_ctx *ctx)
+{
+	json_t *body = cv_api_want_body(ctx, true), *doc, *intent;
+	struct cv_store *s;
+	const char *tenant = NULL, *err = NULL;
+	char msg[640];
+
+	if (!body || !check_create_body(ctx, body, &tenant) ||
+	    !(s = cv_api_want_store(ctx)))
+		return;
+	doc = intent_doc(ctx, body, tenant);
+	intent = cv_intent_build(doc, false, cv_api_principal_actor(ctx), &err);
+	json_decref(doc);
+	if (!intent) {
+		snprintf(msg, sizeof msg, "body.%s", err ? err : "invalid");
+		cv_response_error(ctx->resp, 400, msg);
+		return;
+	}
+	struct cv_engine e = { .store = s };
+	enum cv_err rc = cv_engine_intent_create(&e, intent, false);
+	if (rc == CV_EEXIST) {
+		snprintf(msg, sizeof msg, "Intent %s already exists",
+		    cv_json_str(intent, "id", ""));
+		cv_response_error(ctx->resp, 409, msg);
+	} else if (rc != CV_OK) {
+		cv_api_fail(ctx, "intent create");
+	} else {
+		cv_response_json(ctx->resp, 200, json_pack("{s:b,s:O,s:O}", "ok",
+		    1, "intent_id", json_object_get(intent, "id"), "status",
+		    json_object_get(intent, "status")));
+	}
+	json_decref(intent);
+}
+
+/* Idempotency-Key (D-3): replays the first answer to the same key and
+ * body for 24 h; the same key with another body is a 422. */
+static void create_intent_once(struct cv_ctx *ctx)
+{
+	const char *key = cv_request_header(ctx->req, "Idempotency-Key");
+	const char *tenant = cv_api_principal_tenant(ctx);
+	struct cv_store *s;
+	enum cv_idem_state st;
+	char scope[512], *replay = NULL;
+	int status = 0;
+
+	if (!key || !*key) {
+		create_intent(ctx);
+		return;
+	}
+	if (strlen(key) > 255) {
+		cv_api_invalid(ctx, "header.Idempotency-Key", "String should "
+		    "have at most 255 characters");
+		return;
+	}
+	if (!(s = cv_api_want_store(ctx)))
+		return;
+	snprintf(scope, sizeof scope, "POST /intents|%s|%s",
+	    cv_api_principal_actor(ctx), tenant ? tenant : "");
+	if (cv_idem_check(s, scope, key, ctx->req->body, ctx->req->body_len,
+	    &st, &status, &replay) != CV_OK) {
+		cv_api_fail(ctx, "idempotency check");
+		return;
+	}
+	if (st == CV_IDEM_REPLAY) {
+		cv_response_text(ctx->resp, status, "application/json", replay,
+		    strlen(replay));
+		cv_response_header(ctx->resp, "Idempotent-Replayed", "true");
+		free(replay);
+		return;
+	}
+	if (st == CV_IDEM_CONFLICT) {
+		cv_response_error(ctx->resp, 422, "Idempotency-Key was already "
+		    "used with a different body");
+		return;
+	}
+	create_intent(ctx);
+	if (ctx->resp->status < 300)
+		cv_idem_record(s, scope, key, ctx->req->body, ctx->req->body_len,
+		    ctx->resp->status, ctx->resp->body ? ctx->resp->body : "");
+}
+
+/* ---- GET /intents/{id}, /events, POST /validate ----------------------------- */
+
+/* The intent named by the path when the caller may see it; else answers
+ * 404 "Intent not found" (another tenant's intent does not exist for the
+ * caller) and returns NULL. New reference. */
+static json_t *visible_intent(struct cv_ctx *ctx, struct cv_store *s)
+{
+	json_t *in = NULL;
+
+	if (cv_intent_get(s, cv_ctx_param(ctx, 0), &in) != CV_OK) {
+		cv_api_fail(ctx, "intent get");
+		return NULL;
+	}
+	if (!in || !cv_api_intent_visible(ctx, in)) {
+		json_decref(in);
+		cv_response_error(ctx->resp, 404, "Intent not found");
+		return NULL;
+	}
+	return in;
+}
+
+static void get_intent(struct cv_ctx *ctx)
+{
+	struct cv_store *s = cv_api_want_store(ctx);
+	json_t *in;
+
+	if (s && (in = visible_intent(ctx, s)))
+		cv_response_json(ctx->resp, 200, in);
+}
+
+static void intent_events(struct cv_ctx *ctx)
+{
+	struct cv_store *s = cv_api_want_store(ctx);
+	long long limit;
+	json_t *in, *list;
+
+	if (!s || !cv_api_want_int(ctx, "limit", 200, 1, 10000, &limit) ||
+	    !(in = visible_intent(ctx, s)))
+		return;
+	struct cv_event_filter f = { .intent_id = cv_json_str(in, "id", ""),
+	    .limit = (int)limit };
+	if (!(list = cv_event_query(s, &f)))
+		cv_api_fail(ctx, "intent events");
+	else
+		cv_response_json(ctx->resp, 200, list);
+	json_decref(in);
+}
+
+static bool save_refs(struct cv_ctx *ctx, struct cv_store *s, json_t *in,
+    const char *source, const char *target)
+{
+	if (!source && !target)
+		return true;
+	if (source && *source)
+		json_object_set_new(in, "source", json_string(source));
+	if (target && *target)
+		json_object_set_new(in, "target", json_string(target));
+	if (cv_intent_upsert(s, in) != CV_OK) {
+		cv_api_fail(ctx, "intent refs");
+		return false;
+	}
+	return true;
+}
+
+static void validate_intent(struct cv_ctx *ctx)
+{
+	struct cv_store *s = cv_api_want_store(ctx);
+	json_t *body, *in, *d;
+	const char *source = NULL, *target = NULL;
+	bool last = false, skip = false;
+
+	if (!s || !(body = cv_api_want_body(ctx, false)) ||
+	    !cv_api_want_str(ctx, body, "source", &source) ||
+	    !cv_api_want_str(ctx, body, "target", &target) ||
+	    !cv_api_want_bool(ctx, body, "use_last_simulation", &last) ||
+	    !cv_api_want_bool(ctx, body, "skip_checks", &skip) ||
+	    !(in = visible_intent(ctx, s)))
+		return;
+	if (!save_refs(ctx, s, in, source, target)) {
+		json_decref(in);
+		return;
+	}
+	struct cv_engine e = { .store = s, .repo_dir = ctx->app->cfg.repo_path,
+	    .work_dir = ctx->app->cfg.repo_path };
+	struct cv_validate_opts o = { NULL, last, skip };
+	d = cv_engine_validate(&e, cv_json_str(in, "id", ""), &o);
+	json_decref(in);
+	if (!d)
+		cv_api_fail(ctx, "validate");
+	else if (json_object_get(d, "error"))
+		/* A terminal intent cannot be validated (domain.md 1.4). */
+		cv_response_json(ctx->resp, 409, d);
+	else
+		cv_response_json(ctx->resp, 200, d);
+}
+
+/* ---- summary, whoami, predictions --------------------------------------------- */
+
+static void summary(struct cv_ctx *ctx)
+{
+	struct cv_store *s = cv_api_want_store(ctx);
+	const char *t = cv_api_read_tenant(ctx);
+	json_t *health = NULL, *queue = NULL;
+
+	if (!s)
+		return;
+	if (cv_insight_repo_health(s, t, 24, &health) != CV_OK ||
+	    cv_insight_queue_state(s, t, &queue) != CV_OK) {
+		json_decref(health);
+		cv_api_fail(ctx, "summary");
+		return;
+	}
+	cv_response_json(ctx->resp, 200, json_pack("{s:o,s:o}", "health",
+	    health, "queue", queue));
+}
+
+static void whoami(struct cv_ctx *ctx)
+{
+	if (ctx->principal)
+		cv_response_json(ctx->resp, 200, json_incref(ctx->principal));
+	else
+		cv_response_json(ctx->resp, 200, json_pack("{s:s,s:s,s:n}",
+		    "role", "admin", "actor", "anonymous", "tenant"));
+}
+
+static void predictions(struct cv_ctx *ctx)
+{
+	struct cv_store *s = cv_api_want_store(ctx);
+	json_t *out = NULL;
+
+	if (!s)
+		return;
+	if (cv_insight_predictions(s, cv_api_read_tenant(ctx), &out) != CV_OK)
+		cv_api_fail(ctx, "predictions");
+	else
+		cv_response_json(ctx->resp, 200, out);
+}
+
+static const struct cv_route routes[] = {
+	{ "GET", "/intents", list_intents, CV_ROUTE_PREFIXED, "viewer",
+	    "intents.read" },
+	{ "POST", "/intents", create_intent_once, CV_ROUTE_PREFIXED, "operator",
+	    NULL },
+	{ "GET", "/intents/{id}", get_intent, CV_ROUTE_PREFIXED, "viewer",
+	    "intents.read" },
+	{ "GET", "/intents/{id}/events", intent_events, CV_ROUTE_PREFIXED,
+	    "viewer", "intents.read" },
+	{ "POST", "/intents/{id}/validate", validate_intent, CV_ROUTE_PREFIXED,
+	    "operator", NULL },
+	{ "GET", "/summary", summary, CV_ROUTE_PREFIXED, "viewer",
+	    "intents.read" },
+	{ "GET", "/auth/whoami", whoami, CV_ROUTE_PREFIXED, "viewer",
+	    "intents.read" },
+	{ "GET", "/predictions", predictions, CV_ROUTE_PREFIXED, "viewer",
+	    "intents.read" },
+};
+
+const struct cv_family cv_family_intents = {
+	.name = "intents",
+	.routes = routes,
+	.nroutes = CV_ARRAY_LEN(routes),
+	.default_processes = 4,
+};
+
+#ifndef CV_FAMILY_NO_MAIN
+int main(int argc, char **argv)
+{
+	return cv_farm_main(&cv_family_intents, argc, argv);
+}
+#endif
