@@ -57,6 +57,10 @@ static char *slurp(const char *path)
 	return buf;
 }
 
+#ifndef CV_BUILDDIR
+#define CV_BUILDDIR "."
+#endif
+
 static pid_t spawn(struct fake_github *f, int *port)
 {
 	const char *bin = getenv("FAKEGITHUB");
@@ -65,7 +69,7 @@ static pid_t spawn(struct fake_github *f, int *port)
 	pid_t pid;
 
 	if (!bin)
-		bin = "tests/fakegithub/fakegithub";
+		bin = CV_BUILDDIR "/tests/fakegithub/fakegithub";
 	if (pipe(p) < 0)
 		return -1;
 	if ((pid = fork()) == 0) {

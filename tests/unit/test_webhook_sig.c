@@ -16,11 +16,15 @@
 #define GH_SECRET "It's a Secret to Everybody"
 #define OPENED_SIG "sha256=9dc478d9f168340c18752a2c72bfbec57a9230b5a8af4e1b5cd19e4469a0e55a"
 
+#ifndef CV_SRCDIR
+#define CV_SRCDIR "."
+#endif
+
 static const char *fixture_dir(void)
 {
 	const char *d = getenv("CV_WEBHOOK_FIXTURES");
 
-	return d ? d : "/work/shared/fixtures/github-webhooks";
+	return d ? d : CV_SRCDIR "/tests/fixtures/github-webhooks";
 }
 
 /* Reads a fixture (NULL file = literal text in `text`). */
