@@ -73,9 +73,22 @@ static const char *const m3[] = {
 	NULL
 };
 
+/* 4: verified webhook bodies, kept with their delivery (D-5), so that a
+ * delivery can be audited or replayed after the fact. */
+static const char *const m4[] = {
+	"CREATE TABLE IF NOT EXISTS webhook_payloads ("
+	" delivery_id TEXT NOT NULL, tenant_id TEXT NOT NULL DEFAULT '',"
+	" github_event TEXT NOT NULL, received_at TEXT NOT NULL,"
+	" body TEXT NOT NULL, PRIMARY KEY (tenant_id, delivery_id))",
+	"CREATE INDEX IF NOT EXISTS idx_webhook_payloads_time"
+	" ON webhook_payloads(received_at)",
+	NULL
+};
+
 const struct cv_migration cv_migrations[] = {
 	{ 1, m1 },
 	{ 2, m2 },
 	{ 3, m3 },
+	{ 4, m4 },
 };
-const int cv_migration_count = 3;
+const int cv_migration_count = 4;
