@@ -14,8 +14,12 @@
 #include "clock.h"
 #include "engine.h"
 #include "eventlog.h"
+#include "github.h"
+#include "intents.h"
 #include "jsonx.h"
 #include "log.h"
+#include "outbox.h"
+#include "publish.h"
 
 static volatile sig_atomic_t stop_requested;
 static int wake_pipe[2] = { -1, -1 };
@@ -120,14 +124,62 @@ static size_t cycle(struct cv_engine *e, const struct cv_config *cfg,
 	return n;
 }
 
+/* Merge groups (D-5) are validated by the worker, not the webhook: the
+ * checks may take minutes and GitHub wants its answer in seconds. A group
+ * that passes goes straight to QUEUED (GitHub merges it, not us). */
+static void validate_merge_groups(struct cv_engine *e)
+{
+	json_t *ready = cv_intent_list(e->store, "READY", NULL, 10000), *in;
+	struct cv_validate_opts o = { NULL, false, false };
+	size_t i;
+
+	json_array_foreach(ready, i, in) {
+		if (!cv_json_bool(cv_json_obj(in, "technical"), "merge_group",
+		    false))
+			continue;
+		const char *id = cv_json_str(in, "id", "");
+		json_t *d = cv_engine_validate(e, id, &o);
+		if (d && strcmp(cv_json_str(d, "decision", ""), "validated") == 0)
+			cv_intent_update_status(e->store, id, "QUEUED", -1);
+		else if (d && strcmp(cv_json_str(d, "decision", ""), "blocked") ==
+		    0)
+			cv_intent_update_status(e->store, id, "REJECTED", -1);
+		json_decref(d);
+	}
+	json_decref(ready);
+}
+
+static void send_outbox(struct cv_store *s, struct cv_github *gh)
+{
+	struct cv_outbox_counts c = { 0 };
+
+	if (!gh)
+		return;
+	if (cv_outbox_process(s, gh, 50, cv_now_us(), 0, &c) != CV_OK)
+		cv_log(CV_ERROR, "converge.github", "outbox: %s",
+		    cv_store_errmsg(s));
+	else if (c.sent || c.failed)
+		cv_log(CV_INFO, "converge.github", "outbox: %d sent, %d failed "
+		    "(kept for retry)", c.sent, c.failed);
+}
+
 int cv_worker_main(const struct cv_config *cfg, struct cv_store *s, bool once)
 {
-	struct cv_engine e = { .store = s, .repo_dir = cfg->repo_path };
+	struct cv_engine e = { .store = s, .repo_dir = cfg->repo_path,
+	    .work_dir = cfg->repo_path };
+	struct cv_github *gh = NULL;
 	long long holder = random_holder();
 	long long cycles = 0, total = 0;
 	bool released;
 
 	install_signals();
+	if (cv_config_github_enabled(cfg)) {
+		/* Results are published through the outbox, written in the
+		 * same transaction as each decision (operations.md 4.4). */
+		e.on_decision = cv_publish_decision_hook;
+		e.on_decision_arg = (void *)cfg;
+		gh = cv_github_client_from_config(cfg);
+	}
 	cv_log_fields(CV_INFO, "converge.worker", json_pack(
 	    "{s:i,s:i,s:s,s:b,s:b,s:I}", "poll_interval",
 	    cfg->worker_poll_interval, "batch_size", cfg->worker_batch_size,
@@ -140,7 +192,9 @@ int cv_worker_main(const struct cv_config *cfg, struct cv_store *s, bool once)
 	    "batch_size", cfg->worker_batch_size, "pid", holder), NULL);
 	while (!stop_requested) {
 		cycles++;
+		validate_merge_groups(&e);
 		total += (long long)cycle(&e, cfg, holder);
+		send_outbox(s, gh);
 		touch_heartbeat(cfg);
 		if (once || stop_requested)
 			break;
@@ -150,6 +204,7 @@ int cv_worker_main(const struct cv_config *cfg, struct cv_store *s, bool once)
 	    "%lld intents processed", cycles, total);
 	/* Only our own lock (O2): another worker's lock is not ours to free. */
 	cv_lock_release(s, "queue", holder, &released);
+	cv_github_free(gh);
 	cv_event_emit(s, "worker.stopped", NULL, NULL, NULL, NULL, json_pack(
 	    "{s:I,s:I,s:I}", "cycles", cycles, "total_processed", total, "pid",
 	    holder), NULL);
