@@ -63,42 +63,85 @@ cv_what_of() {
 	esac
 }
 
-# cv_wait_gone PID SECONDS [group]: waits until PID (or its whole process
-# group) has exited; false on timeout.
+# cv_wait_gone SECONDS PID...: waits until every PID has exited; false on
+# timeout.
 cv_wait_gone() {
-	local pid=$1 tenths=$(($2 * 10)) group=${3:-}
-	while ((tenths-- > 0)); do
-		if [[ -n $group ]]; then
-			kill -0 -- "-$pid" 2>/dev/null || return 0
-		else
-			cv_proc_alive "$pid" || return 0
-		fi
-		sleep 0.1
+	local ticks=$(($1 * 20)) pid alive
+	shift
+	while :; do
+		alive=0
+		for pid; do
+			cv_proc_alive "$pid" && alive=1 && break
+		done
+		((alive)) || return 0
+		((ticks-- > 0)) || return 1
+		sleep 0.05
 	done
-	return 1
 }
 
-# cv_stop VAR NAME: stops the process of $VAR/run/NAME.pid and everything in
-# its process group (spawn-fcgi, nginx and setsid make each a group leader,
-# so a responder's pre-forked children share its group).  SIGTERM to the
-# leader first so it can stop its children in order; SIGKILL to the group
-# after a bounded wait.  Removes the pid file and the family's socket.
+# cv_group_pids PGID WHAT: live members of process group PGID.  The group is
+# ours when its leader is ours or a zombie; when the leader is gone only
+# members whose command line mentions WHAT count, as the pid may be reused.
+cv_group_pids() {
+	local pgid=$1 what=$2 f line rest pid state pgrp cmd leader=gone
+	[[ -d /proc/self ]] || return 0
+	if [[ -r /proc/$pgid/stat ]]; then
+		read -r line < "/proc/$pgid/stat" || return 0
+		rest=${line##*) }
+		if [[ ${rest%% *} == Z ]]; then
+			leader=zombie
+		else
+			cmd=$(tr '\0' ' ' < "/proc/$pgid/cmdline" 2>/dev/null) || true
+			[[ $cmd == *"$what"* ]] || return 0
+			leader=ours
+		fi
+	fi
+	for f in /proc/[0-9]*/stat; do
+		read -r line 2>/dev/null < "$f" || continue
+		pid=${line%% *}
+		rest=${line##*) }
+		read -r state _ pgrp _ <<< "$rest"
+		[[ $pgrp == "$pgid" && $state != Z && $pid != "$pgid" ]] || continue
+		if [[ $leader == gone ]]; then
+			cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || continue
+			[[ $cmd == *"$what"* ]] || continue
+		fi
+		printf '%s\n' "$pid"
+	done
+}
+
+# cv_reap_group PGID WHAT: stops what is left of a process group (children
+# of a leader that died first): SIGTERM, a bounded wait, SIGKILL.
+cv_reap_group() {
+	local left=()
+	mapfile -t left < <(cv_group_pids "$1" "$2")
+	((${#left[@]} > 0)) || return 0
+	cv_say "stopping ${#left[@]} leftover process(es) of group $1: ${left[*]}"
+	kill -TERM "${left[@]}" 2>/dev/null || true
+	cv_wait_gone 5 "${left[@]}" && return 0
+	kill -KILL "${left[@]}" 2>/dev/null || true
+	cv_wait_gone 5 "${left[@]}" || cv_say "processes survive SIGKILL: ${left[*]}"
+}
+
+# cv_stop VAR NAME: stops the process of $VAR/run/NAME.pid and the rest of
+# its process group (up starts each as a group leader, so a responder's
+# pre-forked children share its group).  SIGTERM to the leader first so it
+# stops its children in order; SIGKILL after a bounded wait.  Removes the
+# pid file and the family's socket.
 cv_stop() {
-	local var=$1 name=$2 pidfile="$1/run/$2.pid" pid
-	if pid=$(cv_pid_of "$pidfile") &&
-	    cv_pid_running "$pidfile" "$(cv_what_of "$name")"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		if ! cv_wait_gone "$pid" 10; then
-			cv_say "$name (pid $pid) ignored SIGTERM, killing it"
-			kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-			cv_wait_gone "$pid" 5 || true
+	local var=$1 name=$2 pidfile="$1/run/$2.pid" pid what
+	what=$(cv_what_of "$name")
+	if pid=$(cv_pid_of "$pidfile"); then
+		if cv_pid_running "$pidfile" "$what"; then
+			kill -TERM "$pid" 2>/dev/null || true
+			if ! cv_wait_gone 10 "$pid"; then
+				cv_say "$name (pid $pid) ignored SIGTERM, killing it"
+				kill -KILL "$pid" 2>/dev/null || true
+				cv_wait_gone 5 "$pid" || true
+			fi
+			cv_say "stopped $name (pid $pid)"
 		fi
-		# Children left behind by a leader that died first.
-		if ! cv_wait_gone "$pid" 5 group; then
-			kill -KILL -- "-$pid" 2>/dev/null || true
-			cv_wait_gone "$pid" 5 group || cv_say "$name: processes of group $pid survive"
-		fi
-		cv_say "stopped $name (pid $pid)"
+		cv_reap_group "$pid" "$what"
 	fi
 	rm -f -- "$pidfile"
 	[[ $name == nginx || $name == worker ]] || rm -f -- "$var/run/$name.sock"
