@@ -1,0 +1,66 @@
+/*
+ * health.c - the health family: the operational probes of http-api.md 6
+ * (no authentication, never rate limited) and the catch-all that answers
+ * every path no other family owns with the JSON 404.
+ */
+#include <jansson.h>
+
+#include "clock.h"
+#include "farm.h"
+#include "log.h"
+#include "store.h"
+
+static json_t *status_ok(void)
+{
+	char ts[CV_TS_LEN];
+
+	cv_now_ts(ts);
+	return json_pack("{s:s,s:s}", "status", "ok", "timestamp", ts);
+}
+
+static void health(struct cv_ctx *ctx)
+{
+	cv_response_json(ctx->resp, 200, status_ok());
+}
+
+static void live(struct cv_ctx *ctx)
+{
+	/* Liveness never touches the store: a slow DB must not get the
+	 * process restarted. */
+	cv_response_json(ctx->resp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void ready(struct cv_ctx *ctx)
+{
+	struct cv_store *s = cv_app_store(ctx->app);
+	char ts[CV_TS_LEN];
+
+	if (s && cv_store_ping(s) == CV_OK) {
+		cv_response_json(ctx->resp, 200, status_ok());
+		return;
+	}
+	/* The detail goes to the log only: it can name files and hosts. */
+	cv_log(CV_ERROR, "converge.api", "readiness failed: %s",
+	    s ? cv_store_errmsg(s) : "store not open");
+	cv_now_ts(ts);
+	cv_response_json(ctx->resp, 503, json_pack("{s:s,s:s,s:s}", "status",
+	    "unavailable", "error", "store unavailable", "timestamp", ts));
+}
+
+static const struct cv_route routes[] = {
+	{ "GET", "/health", health, 0, NULL, NULL },
+	{ "GET", "/health/ready", ready, 0, NULL, NULL },
+	{ "GET", "/health/live", live, 0, NULL, NULL },
+};
+
+static const struct cv_family family = {
+	.name = "health",
+	.routes = routes,
+	.nroutes = sizeof routes / sizeof routes[0],
+	.default_processes = 2,
+};
+
+int main(int argc, char **argv)
+{
+	return cv_farm_main(&family, argc, argv);
+}

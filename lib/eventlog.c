@@ -1,0 +1,208 @@
+/* eventlog.c - the append-only event log (domain.md 2). */
+#include "eventlog.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "db.h"
+#include "jsonx.h"
+
+json_t *cv_event_new(const char *event_type, const char *intent_id,
+    const char *agent_id, const char *tenant_id, const char *trace_id,
+    json_t *payload_take, json_t *evidence_take)
+{
+	char ts[CV_TS_LEN];
+	json_t *ev;
+
+	cv_now_ts(ts);
+	if (!payload_take)
+		payload_take = json_object();
+	if (!evidence_take)
+		evidence_take = json_object();
+	ev = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "id", "",
+	    "trace_id", trace_id ? trace_id : "", "timestamp", ts,
+	    "event_type", event_type, "intent_id", cv_json_str_or_null(intent_id),
+	    "agent_id", cv_json_str_or_null(agent_id),
+	    "tenant_id", cv_json_str_or_null(tenant_id),
+	    "payload", payload_take, "evidence", evidence_take);
+	return ev;
+}
+
+static const char *nullable(const json_t *ev, const char *key)
+{
+	return cv_json_str(ev, key, NULL);
+}
+
+enum cv_err cv_event_append(struct cv_store *s, json_t *ev)
+{
+	char id[CV_ID12_LEN], trace[CV_TRACE_LEN], ts[CV_TS_LEN];
+	char *payload, *evidence;
+	enum cv_err err;
+
+	if (!*cv_json_str(ev, "id", "")) {
+		cv_id12(id);
+		json_object_set_new(ev, "id", json_string(id));
+	}
+	if (!*cv_json_str(ev, "trace_id", "")) {
+		cv_trace_generic(trace);
+		json_object_set_new(ev, "trace_id", json_string(trace));
+	}
+	if (!*cv_json_str(ev, "timestamp", "")) {
+		cv_now_ts(ts);
+		json_object_set_new(ev, "timestamp", json_string(ts));
+	}
+	if (!cv_json_obj(ev, "payload"))
+		json_object_set_new(ev, "payload", json_object());
+	if (!cv_json_obj(ev, "evidence"))
+		json_object_set_new(ev, "evidence", json_object());
+	payload = cv_json_dump(json_object_get(ev, "payload"));
+	evidence = cv_json_dump(json_object_get(ev, "evidence"));
+	if (!payload || !evidence) {
+		free(payload);
+		free(evidence);
+		return CV_ENOMEM;
+	}
+	struct cv_param p[] = { CV_TEXT(cv_json_str(ev, "id", "")),
+	    CV_TEXT(cv_json_str(ev, "trace_id", "")),
+	    CV_TEXT(cv_json_str(ev, "timestamp", "")),
+	    CV_TEXT(cv_json_str(ev, "event_type", "")),
+	    CV_TEXT(nullable(ev, "intent_id")), CV_TEXT(nullable(ev, "agent_id")),
+	    CV_TEXT(nullable(ev, "tenant_id")), CV_TEXT(payload),
+	    CV_TEXT(evidence) };
+	err = cv_db_exec(s, "INSERT INTO events (id, trace_id, timestamp,"
+	    " event_type, intent_id, agent_id, tenant_id, payload, evidence)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", p, 9, NULL);
+	free(payload);
+	free(evidence);
+	return err;
+}
+
+enum cv_err cv_event_emit(struct cv_store *s, const char *event_type,
+    const char *intent_id, const char *agent_id, const char *tenant_id,
+    const char *trace_id, json_t *payload_take, json_t *evidence_take)
+{
+	json_t *ev = cv_event_new(event_type, intent_id, agent_id, tenant_id,
+	    trace_id, payload_take, evidence_take);
+	enum cv_err err;
+
+	if (!ev)
+		return CV_ENOMEM;
+	err = cv_event_append(s, ev);
+	json_decref(ev);
+	return err;
+}
+
+static json_t *row_to_event(const json_t *row)
+{
+	return json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:o,s:o}",
+	    "id", json_array_get(row, 0), "trace_id", json_array_get(row, 1),
+	    "timestamp", json_array_get(row, 2),
+	    "event_type", json_array_get(row, 3),
+	    "intent_id", json_array_get(row, 4),
+	    "agent_id", json_array_get(row, 5),
+	    "tenant_id", json_array_get(row, 6),
+	    "payload", cv_db_json_cell(json_array_get(row, 7), 0),
+	    "evidence", cv_db_json_cell(json_array_get(row, 8), 0));
+}
+
+static const char *opt(const char *v)
+{
+	return v && *v ? v : NULL;
+}
+
+/* One statement serves every filter combination: "? IS NULL OR col = ?"
+ * keeps the SQL constant (so it is prepared once) and every value bound.
+ * The planner still uses the indexes for the equality that is set. */
+#define EVENT_COLUMNS "id, trace_id, timestamp, event_type, intent_id," \
+	" agent_id, tenant_id, payload, evidence"
+#define EVENT_WHERE \
+	" WHERE (?1 IS NULL OR event_type = ?1) AND (?2 IS NULL OR" \
+	" intent_id = ?2) AND (?3 IS NULL OR agent_id = ?3) AND (?4 IS NULL" \
+	" OR tenant_id = ?4) AND (?5 IS NULL OR timestamp >= ?5) AND (?6 IS" \
+	" NULL OR timestamp <= ?6)"
+
+json_t *cv_event_query(struct cv_store *s, const struct cv_event_filter *f)
+{
+	json_t *rows = NULL, *out, *row;
+	size_t i;
+	int limit = f->limit > 0 ? f->limit : 200;
+	struct cv_param p[] = { CV_TEXT(opt(f->event_type)),
+	    CV_TEXT(opt(f->intent_id)), CV_TEXT(opt(f->agent_id)),
+	    CV_TEXT(opt(f->tenant_id)), CV_TEXT(opt(f->since)),
+	    CV_TEXT(opt(f->until)), CV_INT(limit) };
+	/* Specialised statements for the hot shapes keep the index choice
+	 * obvious to SQLite; the generic one covers the rest. */
+	const char *sql = "SELECT " EVENT_COLUMNS " FROM events" EVENT_WHERE
+	    " ORDER BY timestamp DESC, rowid DESC LIMIT ?7";
+
+	if (cv_db_query(s, sql, p, 7, &rows) != CV_OK)
+		return NULL;
+	out = json_array();
+	json_array_foreach(rows, i, row)
+		json_array_append_new(out, row_to_event(row));
+	json_decref(rows);
+	return out;
+}
+
+enum cv_err cv_event_latest(struct cv_store *s, const char *event_type,
+    const char *intent_id, json_t **out)
+{
+	struct cv_event_filter f = { .event_type = event_type,
+	    .intent_id = intent_id, .limit = 1 };
+	json_t *list = cv_event_query(s, &f);
+
+	*out = NULL;
+	if (!list)
+		return CV_ESTORE;
+	if (json_array_size(list) > 0)
+		*out = json_incref(json_array_get(list, 0));
+	json_decref(list);
+	return CV_OK;
+}
+
+enum cv_err cv_event_count(struct cv_store *s, const char *const *names,
+    const char *const *values, size_t n, long long *out, char **errmsg)
+{
+	static const char *const allowed[] = { "event_type", "intent_id",
+	    "agent_id", "tenant_id", "trace_id" };
+	const char *v[5] = { NULL, NULL, NULL, NULL, NULL };
+
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < 5 && strcmp(names[i], allowed[k]) != 0)
+			k++;
+		if (k == 5) {
+			if (errmsg) {
+				size_t len = strlen(names[i]) + 32;
+				if ((*errmsg = malloc(len)))
+					snprintf(*errmsg, len,
+					    "Invalid filter column: %s", names[i]);
+			}
+			return CV_EINVAL;
+		}
+		if (values[i])
+			v[k] = values[i];
+	}
+	struct cv_param p[] = { CV_TEXT(v[0]), CV_TEXT(v[1]), CV_TEXT(v[2]),
+	    CV_TEXT(v[3]), CV_TEXT(v[4]) };
+	return cv_db_scalar_int(s, "SELECT COUNT(*) FROM events WHERE"
+	    " (?1 IS NULL OR event_type = ?1) AND (?2 IS NULL OR intent_id = ?2)"
+	    " AND (?3 IS NULL OR agent_id = ?3) AND (?4 IS NULL OR"
+	    " tenant_id = ?4) AND (?5 IS NULL OR trace_id = ?5)", p, 5, out);
+}
+
+enum cv_err cv_event_prune(struct cv_store *s, const char *before,
+    const char *tenant_id, bool dry_run, long long *count)
+{
+	struct cv_param p[] = { CV_TEXT(before), CV_TEXT(opt(tenant_id)) };
+	enum cv_err err = cv_db_scalar_int(s, "SELECT COUNT(*) FROM events"
+	    " WHERE timestamp < ?1 AND (?2 IS NULL OR tenant_id = ?2)", p, 2,
+	    count);
+
+	if (err != CV_OK || dry_run)
+		return err;
+	return cv_db_exec(s, "DELETE FROM events WHERE timestamp < ?1 AND"
+	    " (?2 IS NULL OR tenant_id = ?2)", p, 2, NULL);
+}

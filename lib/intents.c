@@ -1,0 +1,315 @@
+/* intents.c - the Intent model and the intents view (domain.md 1.2, 2.6). */
+#include "intents.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "db.h"
+#include "jsonx.h"
+
+static const char *const statuses[] = { "READY", "VALIDATED", "QUEUED",
+    "MERGED", "REJECTED" };
+static const char *const levels[] = { "low", "medium", "high", "critical" };
+
+static bool one_of(const char *s, const char *const *set, size_t n)
+{
+	for (size_t i = 0; s && i < n; i++)
+		if (strcmp(s, set[i]) == 0)
+			return true;
+	return false;
+}
+
+bool cv_status_valid(const char *s)
+{
+	return one_of(s, statuses, CV_ARRAY_LEN(statuses));
+}
+
+bool cv_risk_level_valid(const char *s)
+{
+	return one_of(s, levels, CV_ARRAY_LEN(levels));
+}
+
+bool cv_status_terminal(const char *s)
+{
+	return s && (strcmp(s, "MERGED") == 0 || strcmp(s, "REJECTED") == 0);
+}
+
+/* A field that is present must have the right type; absent or null takes
+ * the default. Returns false (with *err) on a wrong type. */
+static bool typed(const json_t *doc, const char *key, json_type want,
+    const char **err, const char *msg)
+{
+	json_t *v = json_object_get(doc, key);
+
+	if (!v || json_is_null(v) || json_typeof(v) == want)
+		return true;
+	*err = msg;
+	return false;
+}
+
+static bool strings_only(const json_t *arr)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+		if (!json_is_string(v))
+			return false;
+	return true;
+}
+
+static const char *first_nonempty(const char *a, const char *b,
+    const char *def)
+{
+	if (a && *a)
+		return a;
+	if (b && *b)
+		return b;
+	return def;
+}
+
+static bool valid_priority(const json_t *doc, long long *prio,
+    const char **err)
+{
+	json_t *v = json_object_get(doc, "priority");
+
+	*prio = 3;
+	if (!v || json_is_null(v))
+		return true;
+	if (json_is_integer(v)) {
+		*prio = json_integer_value(v);
+	} else if (json_is_real(v) && json_real_value(v) ==
+	    floor(json_real_value(v)) && fabs(json_real_value(v)) < 1e9) {
+		*prio = (long long)json_real_value(v);
+	} else {
+		*err = "priority: Input should be a valid integer";
+		return false;
+	}
+	if (*prio < -1000000 || *prio > 1000000) {
+		*err = "priority: Input should be between -1000000 and 1000000";
+		return false;
+	}
+	return true;
+}
+
+static bool check_types(const json_t *doc, const char **err)
+{
+	return typed(doc, "id", JSON_STRING, err, "id: Input should be a valid string") &&
+	    typed(doc, "intent_id", JSON_STRING, err, "intent_id: Input should be a valid string") &&
+	    typed(doc, "source", JSON_STRING, err, "source: Input should be a valid string") &&
+	    typed(doc, "target", JSON_STRING, err, "target: Input should be a valid string") &&
+	    typed(doc, "status", JSON_STRING, err, "status: Input should be a valid string") &&
+	    typed(doc, "created_at", JSON_STRING, err, "created_at: Input should be a valid string") &&
+	    typed(doc, "created_by", JSON_STRING, err, "created_by: Input should be a valid string") &&
+	    typed(doc, "risk_level", JSON_STRING, err, "risk_level: Input should be a valid string") &&
+	    typed(doc, "semantic", JSON_OBJECT, err, "semantic: Input should be a valid dictionary") &&
+	    typed(doc, "technical", JSON_OBJECT, err, "technical: Input should be a valid dictionary") &&
+	    typed(doc, "checks_required", JSON_ARRAY, err, "checks_required: Input should be a valid list") &&
+	    typed(doc, "dependencies", JSON_ARRAY, err, "dependencies: Input should be a valid list") &&
+	    typed(doc, "tenant_id", JSON_STRING, err, "tenant_id: Input should be a valid string");
+}
+
+json_t *cv_intent_build(const json_t *doc, bool id_from_intent_id,
+    const char *default_actor, const char **err)
+{
+	char ts[CV_TS_LEN];
+	long long prio;
+	const char *id, *status, *level;
+	json_t *tech, *checks, *deps;
+
+	if (!json_is_object(doc)) {
+		*err = "body: Input should be a valid dictionary";
+		return NULL;
+	}
+	if (!check_types(doc, err) || !valid_priority(doc, &prio, err))
+		return NULL;
+	tech = cv_json_obj(doc, "technical");
+	id = id_from_intent_id ? first_nonempty(cv_json_str(doc, "intent_id",
+	    NULL), cv_json_str(doc, "id", NULL), "") : cv_json_str(doc, "id", "");
+	status = cv_json_str(doc, "status", "READY");
+	level = cv_json_str(doc, "risk_level", "medium");
+	if (!*level)
+		level = "medium";
+	if (!cv_status_valid(status)) {
+		*err = "status: Input should be 'READY', 'VALIDATED', 'QUEUED', "
+		    "'MERGED' or 'REJECTED'";
+		return NULL;
+	}
+	if (!cv_risk_level_valid(level)) {
+		*err = "risk_level: Input should be 'low', 'medium', 'high' or "
+		    "'critical'";
+		return NULL;
+	}
+	checks = cv_json_arr(doc, "checks_required");
+	deps = cv_json_arr(doc, "dependencies");
+	if ((checks && !strings_only(checks)) || (deps && !strings_only(deps))) {
+		*err = checks && !strings_only(checks) ?
+		    "checks_required: Input should be a list of strings" :
+		    "dependencies: Input should be a list of strings";
+		return NULL;
+	}
+	cv_now_ts(ts);
+	json_t *sem = cv_json_obj(doc, "semantic");
+
+	/* Copies, not shared references: the intent outlives the document
+	 * and its caller may edit either. */
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o,"
+	    "s:I,s:o}",
+	    "id", id,
+	    "source", first_nonempty(cv_json_str(doc, "source", NULL),
+	    cv_json_str(tech, "source_ref", NULL), ""),
+	    "target", first_nonempty(cv_json_str(doc, "target", NULL),
+	    cv_json_str(tech, "target_ref", NULL), "main"),
+	    "status", status,
+	    "created_at", first_nonempty(cv_json_str(doc, "created_at", NULL),
+	    NULL, ts),
+	    "created_by", first_nonempty(cv_json_str(doc, "created_by", NULL),
+	    NULL, default_actor ? default_actor : "system"),
+	    "risk_level", level, "priority", prio,
+	    "semantic", sem ? json_deep_copy(sem) : json_object(),
+	    "technical", tech ? json_deep_copy(tech) : json_object(),
+	    "checks_required", checks ? json_deep_copy(checks) : json_array(),
+	    "dependencies", deps ? json_deep_copy(deps) : json_array(),
+	    "retries", cv_json_int(doc, "retries", 0),
+	    "tenant_id", cv_json_str_or_null(cv_json_str(doc, "tenant_id",
+	    NULL)));
+}
+
+#define INTENT_COLUMNS "id, source, target, status, created_at, created_by," \
+	" risk_level, priority, semantic, technical, checks_required," \
+	" dependencies, retries, tenant_id"
+
+static enum cv_err write_intent(struct cv_store *s, const json_t *in,
+    bool overwrite)
+{
+	char ts[CV_TS_LEN];
+	char *sem = cv_json_dump(cv_json_obj(in, "semantic") ?
+	    cv_json_obj(in, "semantic") : json_object_get(in, "semantic"));
+	char *tech = cv_json_dump(json_object_get(in, "technical"));
+	char *checks = cv_json_dump(json_object_get(in, "checks_required"));
+	char *deps = cv_json_dump(json_object_get(in, "dependencies"));
+	enum cv_err err = CV_ENOMEM;
+	long long n = 0;
+
+	cv_now_ts(ts);
+	if (!sem || !tech || !checks || !deps)
+		goto out;
+	struct cv_param p[] = { CV_TEXT(cv_json_str(in, "id", "")),
+	    CV_TEXT(cv_json_str(in, "source", "")),
+	    CV_TEXT(cv_json_str(in, "target", "main")),
+	    CV_TEXT(cv_json_str(in, "status", "READY")),
+	    CV_TEXT(cv_json_str(in, "created_at", ts)),
+	    CV_TEXT(cv_json_str(in, "created_by", "system")),
+	    CV_TEXT(cv_json_str(in, "risk_level", "medium")),
+	    CV_INT(cv_json_int(in, "priority", 3)), CV_TEXT(sem), CV_TEXT(tech),
+	    CV_TEXT(checks), CV_TEXT(deps),
+	    CV_INT(cv_json_int(in, "retries", 0)),
+	    CV_TEXT(cv_json_str(in, "tenant_id", NULL)), CV_TEXT(ts) };
+	if (overwrite)
+		err = cv_db_exec(s, "INSERT INTO intents (" INTENT_COLUMNS
+		    ", updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+		    " ?, ?) ON CONFLICT (id) DO UPDATE SET source ="
+		    " excluded.source, target = excluded.target, status ="
+		    " excluded.status, risk_level = excluded.risk_level,"
+		    " priority = excluded.priority, semantic = excluded.semantic,"
+		    " technical = excluded.technical, checks_required ="
+		    " excluded.checks_required, dependencies ="
+		    " excluded.dependencies, retries = excluded.retries,"
+		    " tenant_id = excluded.tenant_id, updated_at ="
+		    " excluded.updated_at", p, 15, NULL);
+	else {
+		err = cv_db_exec(s, "INSERT INTO intents (" INTENT_COLUMNS
+		    ", updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+		    " ?, ?) ON CONFLICT (id) DO NOTHING", p, 15, &n);
+		if (err == CV_OK && n == 0)
+			err = CV_EEXIST;
+	}
+out:
+	free(sem);
+	free(tech);
+	free(checks);
+	free(deps);
+	return err;
+}
+
+enum cv_err cv_intent_upsert(struct cv_store *s, const json_t *intent)
+{
+	return write_intent(s, intent, true);
+}
+
+enum cv_err cv_intent_insert(struct cv_store *s, const json_t *intent)
+{
+	return write_intent(s, intent, false);
+}
+
+static json_t *row_to_intent(const json_t *r)
+{
+	const char *level = json_string_value(json_array_get(r, 6));
+
+	return json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:s,s:O,s:o,s:o,s:o,s:o,"
+	    "s:O,s:O}",
+	    "id", json_array_get(r, 0), "source", json_array_get(r, 1),
+	    "target", json_array_get(r, 2), "status", json_array_get(r, 3),
+	    "created_at", json_array_get(r, 4),
+	    "created_by", json_array_get(r, 5),
+	    /* An empty stored level reads back as medium (operations 2.2). */
+	    "risk_level", level && *level ? level : "medium",
+	    "priority", json_array_get(r, 7),
+	    "semantic", cv_db_json_cell(json_array_get(r, 8), 0),
+	    "technical", cv_db_json_cell(json_array_get(r, 9), 0),
+	    "checks_required", cv_db_json_cell(json_array_get(r, 10), 1),
+	    "dependencies", cv_db_json_cell(json_array_get(r, 11), 1),
+	    "retries", json_array_get(r, 12), "tenant_id", json_array_get(r, 13));
+}
+
+enum cv_err cv_intent_get(struct cv_store *s, const char *id, json_t **out)
+{
+	json_t *rows = NULL;
+	struct cv_param p[] = { CV_TEXT(id) };
+	enum cv_err err = cv_db_query(s, "SELECT " INTENT_COLUMNS " FROM intents"
+	    " WHERE id = ?", p, 1, &rows);
+
+	*out = NULL;
+	if (err != CV_OK)
+		return err;
+	if (json_array_size(rows) > 0)
+		*out = row_to_intent(json_array_get(rows, 0));
+	json_decref(rows);
+	return CV_OK;
+}
+
+json_t *cv_intent_list(struct cv_store *s, const char *status,
+    const char *tenant_id, int limit)
+{
+	json_t *rows = NULL, *out, *row;
+	size_t i;
+	struct cv_param p[] = { CV_TEXT(status && *status ? status : NULL),
+	    CV_TEXT(tenant_id && *tenant_id ? tenant_id : NULL),
+	    CV_INT(limit > 0 ? limit : 200) };
+
+	if (cv_db_query(s, "SELECT " INTENT_COLUMNS " FROM intents WHERE"
+	    " (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR tenant_id = ?2)"
+	    " ORDER BY priority ASC, created_at ASC, id ASC LIMIT ?3", p, 3,
+	    &rows) != CV_OK)
+		return NULL;
+	out = json_array();
+	json_array_foreach(rows, i, row)
+		json_array_append_new(out, row_to_intent(row));
+	json_decref(rows);
+	return out;
+}
+
+enum cv_err cv_intent_update_status(struct cv_store *s, const char *id,
+    const char *status, int retries)
+{
+	char ts[CV_TS_LEN];
+
+	cv_now_ts(ts);
+	struct cv_param p[] = { CV_TEXT(status), CV_INT(retries), CV_TEXT(ts),
+	    CV_TEXT(id) };
+	return cv_db_exec(s, "UPDATE intents SET status = ?1, retries ="
+	    " CASE WHEN ?2 >= 0 THEN ?2 ELSE retries END, updated_at = ?3"
+	    " WHERE id = ?4", p, 4, NULL);
+}

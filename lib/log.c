@@ -1,0 +1,72 @@
+/* log.c - JSON log lines on stderr. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "jsonx.h"
+
+static enum cv_log_level min_level = CV_INFO;
+static const char *level_names[] = { "DEBUG", "INFO", "WARNING", "ERROR" };
+
+void cv_log_set_level(enum cv_log_level lvl)
+{
+	min_level = lvl;
+}
+
+static void emit(enum cv_log_level lvl, const char *logger, json_t *extra,
+    const char *fmt, va_list ap)
+{
+	char msg[2048], ts[CV_TS_LEN];
+	json_t *line;
+	char *text;
+
+	if (lvl < min_level) {
+		json_decref(extra);
+		return;
+	}
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	cv_now_ts(ts);
+	line = json_pack("{s:s,s:s,s:s,s:s}", "timestamp", ts, "level",
+	    level_names[lvl], "logger", logger, "message", msg);
+	if (!line) {
+		json_decref(extra);
+		return;
+	}
+	if (extra)
+		json_object_update(line, extra);
+	json_decref(extra);
+	text = cv_json_dump(line);
+	json_decref(line);
+	if (!text)
+		return;
+	/* One write per line so lines of concurrent processes never mix. */
+	size_t n = strlen(text);
+	text[n] = '\n';
+	ssize_t w = write(STDERR_FILENO, text, n + 1);
+	(void)w;
+	free(text);
+}
+
+void cv_log(enum cv_log_level lvl, const char *logger, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit(lvl, logger, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void cv_log_fields(enum cv_log_level lvl, const char *logger,
+    json_t *extra_take, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit(lvl, logger, extra_take, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,28 @@
+/*
+ * log.h - JSON lines on stderr (http-api.md 9.1).
+ *
+ * Envelope: {"timestamp","level","logger","message", extra fields...}.
+ * Never pass secrets (keys, tokens, signatures, DSN passwords) to these
+ * functions: a log line is readable by every operator.
+ */
+#ifndef CV_LOG_H
+#define CV_LOG_H
+
+#include <jansson.h>
+
+enum cv_log_level { CV_DEBUG, CV_INFO, CV_WARNING, CV_ERROR };
+
+/* Minimum level written (default INFO; CONVERGE_LOG_LEVEL=DEBUG lowers it). */
+void cv_log_set_level(enum cv_log_level lvl);
+
+/* printf-style message under `logger` (e.g. "converge.api"). */
+void cv_log(enum cv_log_level lvl, const char *logger, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Like cv_log, with extra fields merged into the envelope; extra_take is
+ * stolen (may be NULL). */
+void cv_log_fields(enum cv_log_level lvl, const char *logger,
+    json_t *extra_take, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

@@ -1,0 +1,462 @@
+/* proc.c - fork/execvp runner with timeout and bounded, deadlock-free capture. */
+#include "proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+enum child_stage { STAGE_SETUP = 1, STAGE_CHDIR, STAGE_EXEC };
+
+/* What a child that could not exec tells its parent over the report pipe. */
+struct child_report {
+	int stage;
+	int err;
+};
+
+struct capture {
+	char *p;
+	size_t len, cap_alloc, limit;
+	int fd;
+	bool truncated;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void cv_proc_result_free(struct cv_proc_result *res)
+{
+	if (res == NULL)
+		return;
+	free(res->out);
+	free(res->err);
+	free(res->error);
+	memset(res, 0, sizeof(*res));
+	res->exit_code = -1;
+}
+
+/*
+ * The child's environment when the caller adds variables: the inherited
+ * one minus the names being replaced, then the additions. Only the pointer
+ * array is allocated; the strings stay borrowed.
+ */
+static char **env_build(const char *const *extra)
+{
+	size_t n_env = 0, n_extra = 0, i, j, k = 0;
+	char **envp;
+
+	while (environ[n_env] != NULL)
+		n_env++;
+	while (extra[n_extra] != NULL)
+		n_extra++;
+	if ((envp = calloc(n_env + n_extra + 1, sizeof(*envp))) == NULL)
+		return NULL;
+	for (i = 0; i < n_env; i++) {
+		bool replaced = false;
+
+		for (j = 0; j < n_extra && !replaced; j++) {
+			size_t nl = strcspn(extra[j], "=");
+			replaced = strncmp(environ[i], extra[j], nl) == 0 &&
+			    environ[i][nl] == '=';
+		}
+		if (!replaced)
+			envp[k++] = environ[i];
+	}
+	for (j = 0; j < n_extra; j++)
+		envp[k++] = (char *)extra[j];
+	return envp;
+}
+
+static void child_fail(int rep, int stage, int err)
+{
+	struct child_report r = { stage, err };
+	ssize_t w;
+
+	do
+		w = write(rep, &r, sizeof(r));
+	while (w < 0 && errno == EINTR);
+	_exit(127);
+}
+
+/*
+ * Runs in the forked child: only async-signal-safe calls until exec.
+ * The four descriptors we keep are first moved to 10 and up so that the
+ * dup2 onto 0..3 cannot clobber one we still need (a responder may have
+ * its own stdio closed, so pipe() can hand out 0, 1 or 2).
+ */
+static void child_exec(const char *const argv[], const struct cv_proc_opts *o,
+    char **envp, int out_w, int err_w, int rep_w)
+{
+	int fds[4], i;
+	sigset_t none;
+
+	setpgid(0, 0);
+	fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	fds[1] = out_w;
+	fds[2] = err_w;
+	fds[3] = rep_w;
+	if (fds[0] < 0)
+		child_fail(rep_w, STAGE_SETUP, errno);
+	for (i = 0; i < 4; i++)
+		if ((fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10)) < 0)
+			child_fail(rep_w, STAGE_SETUP, errno);
+	for (i = 0; i < 4; i++)
+		if (dup2(fds[i], i) < 0)
+			child_fail(fds[3], STAGE_SETUP, errno);
+	/* fd 3 must vanish on a successful exec: that EOF is the success signal. */
+	fcntl(3, F_SETFD, FD_CLOEXEC);
+	if (close_range(4, ~0U, 0) < 0) {
+		long max = sysconf(_SC_OPEN_MAX);
+
+		for (i = 4; i < (max > 0 && max < 65536 ? max : 65536); i++)
+			close(i);
+	}
+	/* A responder may ignore SIGPIPE or block signals; git and make must
+	 * start with the defaults. */
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (o->cwd != NULL && chdir(o->cwd) < 0)
+		child_fail(3, STAGE_CHDIR, errno);
+	if (envp != NULL)
+		execvpe(argv[0], (char *const *)argv, envp);
+	else
+		execvp(argv[0], (char *const *)argv);
+	child_fail(3, STAGE_EXEC, errno);
+}
+
+static enum cv_err capture_read(struct capture *c)
+{
+	char chunk[65536];
+	ssize_t n;
+	size_t keep;
+
+	n = read(c->fd, chunk, sizeof(chunk));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return CV_OK;
+	if (n <= 0) {
+		close(c->fd);
+		c->fd = -1;
+		return CV_OK;
+	}
+	keep = (size_t)n;
+	if (keep > c->limit - c->len) {
+		keep = c->limit - c->len;
+		c->truncated = true;
+	}
+	if (c->len + keep + 1 > c->cap_alloc) {
+		size_t want = c->cap_alloc ? c->cap_alloc : 4096;
+		char *p;
+
+		while (want < c->len + keep + 1)
+			want *= 2;
+		if ((p = realloc(c->p, want)) == NULL)
+			return CV_ENOMEM;
+		c->p = p;
+		c->cap_alloc = want;
+	}
+	memcpy(c->p + c->len, chunk, keep);
+	c->len += keep;
+	c->p[c->len] = '\0';
+	return CV_OK;
+}
+
+/* Reads both pipes until EOF on both or the deadline (-1: none).
+ * Returns CV_OK, CV_ETIMEOUT or CV_ENOMEM. */
+static enum cv_err capture_all(struct capture *c, int64_t deadline)
+{
+	while (c[0].fd >= 0 || c[1].fd >= 0) {
+		struct pollfd pfd[2];
+		int n = 0, i, wait = -1, r;
+		struct capture *which[2];
+
+		for (i = 0; i < 2; i++)
+			if (c[i].fd >= 0) {
+				pfd[n].fd = c[i].fd;
+				pfd[n].events = POLLIN;
+				which[n++] = &c[i];
+			}
+		if (deadline >= 0) {
+			int64_t left = deadline - mono_ms();
+
+			if (left <= 0)
+				return CV_ETIMEOUT;
+			wait = left > INT32_MAX ? INT32_MAX : (int)left;
+		}
+		r = poll(pfd, (nfds_t)n, wait);
+		if (r < 0 && errno != EINTR)
+			return CV_EEXEC;
+		for (i = 0; r > 0 && i < n; i++)
+			if (pfd[i].revents != 0 && capture_read(which[i]) != CV_OK)
+				return CV_ENOMEM;
+	}
+	return CV_OK;
+}
+
+/* Waits for pid until the deadline (-1: none); CV_ETIMEOUT if it passes. */
+static enum cv_err reap(pid_t pid, int64_t deadline, int *status)
+{
+	for (;;) {
+		pid_t r = waitpid(pid, status, deadline < 0 ? 0 : WNOHANG);
+
+		if (r == pid)
+			return CV_OK;
+		if (r < 0 && errno != EINTR)
+			return CV_EEXEC;
+		if (r == 0) {
+			struct timespec ts = { 0, 10 * 1000000 };
+
+			if (mono_ms() >= deadline)
+				return CV_ETIMEOUT;
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+static void reap_blocking(pid_t pid, int *status)
+{
+	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+		;
+}
+
+static enum cv_err exec_error(struct cv_proc_result *res, const char *prog,
+    const char *cwd, const struct child_report *r)
+{
+	int n;
+
+	if (r->stage == STAGE_CHDIR)
+		n = asprintf(&res->error, "cannot enter directory '%s': %s",
+		    cwd, strerror(r->err));
+	else if (r->stage == STAGE_EXEC && r->err == ENOENT)
+		n = asprintf(&res->error, "command not found: '%s'", prog);
+	else
+		n = asprintf(&res->error, "cannot run '%s': %s", prog,
+		    strerror(r->err));
+	if (n < 0) {
+		res->error = NULL;
+		return CV_ENOMEM;
+	}
+	return CV_EEXEC;
+}
+
+static enum cv_err sys_error(struct cv_proc_result *res, const char *what)
+{
+	if (asprintf(&res->error, "%s: %s", what, strerror(errno)) < 0) {
+		res->error = NULL;
+		return CV_ENOMEM;
+	}
+	return CV_EEXEC;
+}
+
+/* Parent side once the child has exec'd: capture, time out, reap. */
+static enum cv_err supervise(pid_t pid, const struct cv_proc_opts *o,
+    int out_r, int err_r, struct cv_proc_result *res)
+{
+	struct capture c[2];
+	size_t limit = o->cap ? o->cap : CV_PROC_CAP_DEFAULT;
+	int64_t deadline = o->timeout_ms > 0 ? mono_ms() + o->timeout_ms : -1;
+	int status = 0, wait_errno;
+	bool reaped_elsewhere = false;
+	enum cv_err e;
+
+	memset(c, 0, sizeof(c));
+	c[0].fd = out_r;
+	c[1].fd = err_r;
+	c[0].limit = c[1].limit = limit;
+	e = capture_all(c, deadline);
+	wait_errno = errno;
+	if (e == CV_OK) {
+		e = reap(pid, deadline, &status);
+		wait_errno = errno;
+		/* waitpid failed: someone else reaped our child, so its pid may
+		 * name nobody's group any more; killing it is not safe. */
+		reaped_elsewhere = e == CV_EEXEC;
+	}
+	if (e != CV_OK && !reaped_elsewhere) {
+		/* The child is not reaped yet: its pid still names its group. */
+		kill(-pid, SIGKILL);
+		reap_blocking(pid, &status);
+	}
+	if (c[0].fd >= 0)
+		close(c[0].fd);
+	if (c[1].fd >= 0)
+		close(c[1].fd);
+	res->out = c[0].p ? c[0].p : strdup("");
+	res->err = c[1].p ? c[1].p : strdup("");
+	res->out_len = c[0].len;
+	res->err_len = c[1].len;
+	res->out_truncated = c[0].truncated;
+	res->err_truncated = c[1].truncated;
+	if (res->out == NULL || res->err == NULL)
+		return CV_ENOMEM;
+	if (e == CV_EEXEC && asprintf(&res->error, "supervising pid %ld: %s",
+	    (long)pid, strerror(wait_errno)) < 0)
+		res->error = NULL;
+	if (e == CV_OK && WIFEXITED(status))
+		res->exit_code = WEXITSTATUS(status);
+	else if (e == CV_OK && WIFSIGNALED(status))
+		res->term_signal = WTERMSIG(status);
+	return e;
+}
+
+static void close_pair(int p[2])
+{
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	p[0] = p[1] = -1;
+}
+
+enum cv_err cv_proc_run(const char *const argv[], const struct cv_proc_opts *opts,
+    struct cv_proc_result *res)
+{
+	static const struct cv_proc_opts defaults;
+	const struct cv_proc_opts *o = opts ? opts : &defaults;
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, rep[2] = { -1, -1 };
+	struct child_report r;
+	struct sigaction old_chld;
+	char **envp = NULL;
+	ssize_t n;
+	pid_t pid;
+	enum cv_err e;
+
+	memset(res, 0, sizeof(*res));
+	res->exit_code = -1;
+	if (argv == NULL || argv[0] == NULL)
+		return CV_EINVAL;
+	if (o->env != NULL && (envp = env_build(o->env)) == NULL)
+		return CV_ENOMEM;
+	/* With SIGCHLD ignored the kernel reaps children itself and waitpid
+	 * can never report the exit status; restore the default meanwhile. */
+	sigaction(SIGCHLD, NULL, &old_chld);
+	if (old_chld.sa_handler == SIG_IGN) {
+		struct sigaction dfl;
+
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigaction(SIGCHLD, &dfl, NULL);
+	}
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+	    pipe2(rep, O_CLOEXEC) < 0) {
+		e = sys_error(res, "pipe");
+		goto done;
+	}
+	if ((pid = fork()) < 0) {
+		e = sys_error(res, "fork");
+		goto done;
+	}
+	if (pid == 0)
+		child_exec(argv, o, envp, out[1], err[1], rep[1]);
+	/* Both sides set the group so a timeout kill never races the child. */
+	setpgid(pid, pid);
+	close(out[1]);
+	close(err[1]);
+	close(rep[1]);
+	out[1] = err[1] = rep[1] = -1;
+	do
+		n = read(rep[0], &r, sizeof(r));
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(r)) {
+		int status;
+
+		reap_blocking(pid, &status);
+		e = exec_error(res, argv[0], o->cwd, &r);
+		goto done;
+	}
+	e = supervise(pid, o, out[0], err[0], res);
+	out[0] = err[0] = -1;
+done:
+	close_pair(out);
+	close_pair(err);
+	close_pair(rep);
+	free(envp);
+	if (old_chld.sa_handler == SIG_IGN)
+		sigaction(SIGCHLD, &old_chld, NULL);
+	return e;
+}
+
+/* Length of the valid UTF-8 sequence at s (of n bytes), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return s[0] ? 1 : 0;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+char *cv_proc_text_dup(const char *buf, size_t len, size_t max_chars)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+	size_t i = 0, o = 0, chars = 0;
+	char *out;
+
+	/* Worst case every byte becomes the 3-byte replacement character. */
+	if (len > (SIZE_MAX - 1) / 3 || (out = malloc(len * 3 + 1)) == NULL)
+		return NULL;
+	while (i < len && chars < max_chars) {
+		size_t k = utf8_seq(s + i, len - i);
+
+		if (k == 0) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(out + o, s + i, k);
+			o += k;
+			i += k;
+		}
+		chars++;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+char *cv_proc_text_trim_dup(const char *buf, size_t len, size_t max_chars)
+{
+	char *t = cv_proc_text_dup(buf, len, max_chars);
+	size_t n;
+
+	if (t == NULL)
+		return NULL;
+	n = strlen(t);
+	while (n > 0 && (t[n - 1] == '\n' || t[n - 1] == '\r' ||
+	    t[n - 1] == ' ' || t[n - 1] == '\t'))
+		t[--n] = '\0';
+	return t;
+}

@@ -1,0 +1,81 @@
+/* schema.c - the numbered migrations (operations.md 2.2). */
+#include "store_impl.h"
+
+/* 1: the tables of Converge 0.1.0, column for column, so both builds can
+ * share a database. */
+static const char *const m1[] = {
+	"CREATE TABLE IF NOT EXISTS events ("
+	" id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, timestamp TEXT NOT NULL,"
+	" event_type TEXT NOT NULL, intent_id TEXT, agent_id TEXT,"
+	" tenant_id TEXT, payload TEXT NOT NULL,"
+	" evidence TEXT NOT NULL DEFAULT '{}')",
+	"CREATE INDEX IF NOT EXISTS idx_events_type ON events(event_type)",
+	"CREATE INDEX IF NOT EXISTS idx_events_intent ON events(intent_id)",
+	"CREATE INDEX IF NOT EXISTS idx_events_tenant ON events(tenant_id)",
+	"CREATE INDEX IF NOT EXISTS idx_events_time ON events(timestamp)",
+	"CREATE INDEX IF NOT EXISTS idx_events_agent ON events(agent_id)",
+	"CREATE TABLE IF NOT EXISTS intents ("
+	" id TEXT PRIMARY KEY, source TEXT NOT NULL, target TEXT NOT NULL,"
+	" status TEXT NOT NULL, created_at TEXT NOT NULL,"
+	" created_by TEXT NOT NULL DEFAULT 'system',"
+	" risk_level TEXT NOT NULL DEFAULT 'medium',"
+	" priority INTEGER NOT NULL DEFAULT 3,"
+	" semantic TEXT NOT NULL DEFAULT '{}',"
+	" technical TEXT NOT NULL DEFAULT '{}',"
+	" checks_required TEXT NOT NULL DEFAULT '[]',"
+	" dependencies TEXT NOT NULL DEFAULT '[]',"
+	" retries INTEGER NOT NULL DEFAULT 0, tenant_id TEXT, updated_at TEXT)",
+	"CREATE INDEX IF NOT EXISTS idx_intents_status ON intents(status)",
+	"CREATE INDEX IF NOT EXISTS idx_intents_tenant ON intents(tenant_id)",
+	"CREATE TABLE IF NOT EXISTS agent_policies ("
+	" agent_id TEXT NOT NULL, tenant_id TEXT NOT NULL DEFAULT '',"
+	" data TEXT NOT NULL, updated_at TEXT NOT NULL,"
+	" PRIMARY KEY (agent_id, tenant_id))",
+	"CREATE TABLE IF NOT EXISTS compliance_thresholds ("
+	" tenant_id TEXT PRIMARY KEY, data TEXT NOT NULL,"
+	" updated_at TEXT NOT NULL)",
+	"CREATE TABLE IF NOT EXISTS risk_policies ("
+	" tenant_id TEXT PRIMARY KEY, data TEXT NOT NULL,"
+	" version INTEGER NOT NULL DEFAULT 1, updated_at TEXT NOT NULL)",
+	"CREATE TABLE IF NOT EXISTS queue_locks ("
+	" lock_name TEXT PRIMARY KEY, holder_pid INTEGER NOT NULL,"
+	" acquired_at TEXT NOT NULL, expires_at TEXT NOT NULL)",
+	"CREATE TABLE IF NOT EXISTS webhook_deliveries ("
+	" delivery_id TEXT PRIMARY KEY, received_at TEXT NOT NULL)",
+	NULL
+};
+
+/* 2: the C additions (operations.md 2.2 "C additions"); new tables only. */
+static const char *const m2[] = {
+	"CREATE TABLE IF NOT EXISTS api_key_grace ("
+	" key_sha256 TEXT PRIMARY KEY, principal TEXT NOT NULL,"
+	" expires_at TEXT NOT NULL)",
+	"CREATE TABLE IF NOT EXISTS github_outbox ("
+	" id TEXT PRIMARY KEY, created_at TEXT, payload TEXT,"
+	" attempts INTEGER DEFAULT 0, next_attempt_at TEXT,"
+	" done_at TEXT NULL)",
+	"CREATE TABLE IF NOT EXISTS rate_limit_hits ("
+	" bucket TEXT, at REAL)",
+	"CREATE INDEX IF NOT EXISTS idx_rate_limit_hits"
+	" ON rate_limit_hits(bucket, at)",
+	NULL
+};
+
+/* 3: request idempotency (decisions.md D-3) and the outbox's dedup key
+ * (one publication per intent, decision and head sha). */
+static const char *const m3[] = {
+	"CREATE TABLE IF NOT EXISTS idempotency_keys ("
+	" key TEXT PRIMARY KEY, body_sha256 TEXT NOT NULL,"
+	" status INTEGER NOT NULL, response TEXT NOT NULL,"
+	" created_at TEXT NOT NULL)",
+	"CREATE INDEX IF NOT EXISTS idx_github_outbox_pending"
+	" ON github_outbox(done_at, next_attempt_at)",
+	NULL
+};
+
+const struct cv_migration cv_migrations[] = {
+	{ 1, m1 },
+	{ 2, m2 },
+	{ 3, m3 },
+};
+const int cv_migration_count = 3;

@@ -1,0 +1,80 @@
+/*
+ * scm.h - git: merge simulation (domain.md 3.2) and the real merge used by
+ * auto-confirm (domain.md 6.4). Every git call goes through cv_proc_run
+ * (no shell), with LC_ALL=C so that git's messages parse the same on
+ * every host.
+ *
+ * Refs that start with '-' are refused before git sees them: git would
+ * read "--output=..." or "--upload-pack=..." as an option (argument
+ * injection), and an intent's source/target come from API clients.
+ *
+ * Ownership follows cv.h: *_out and *errmsg are the caller's to free.
+ */
+#ifndef CV_SCM_H
+#define CV_SCM_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cv.h"
+
+/* Limit on one git invocation. */
+#define CV_SCM_TIMEOUT_MS (120 * 1000)
+
+/* True when ref may be handed to git as a revision: non-empty and not
+ * starting with '-'. */
+bool cv_scm_ref_ok(const char *ref);
+
+/*
+ * Top level of the work tree containing repo_dir (NULL: the current
+ * directory), from `git rev-parse --show-toplevel`.
+ * Returns CV_OK and *top_out; else CV_EEXEC (not a repository, git
+ * missing, directory missing) or CV_ETIMEOUT with *errmsg set to git's
+ * message (one line, valid UTF-8).
+ */
+enum cv_err cv_scm_toplevel_dup(const char *repo_dir, char **top_out,
+    char **errmsg);
+
+/*
+ * Simulates merging source into target (domain.md 3.2) without touching
+ * the work tree or index: `git merge-tree --write-tree` then
+ * `git diff-tree --name-only -r` of the two tips.
+ * now_ts is the Simulation's timestamp (NULL: now).
+ * Returns CV_OK and *sim_out = Simulation JSON {mergeable, conflicts,
+ * files_changed, timestamp, source, target}; an unknown ref is not an
+ * error (mergeable false, conflicts []). Otherwise *errmsg is set:
+ *   CV_EINVAL   a ref is empty or starts with '-';
+ *   CV_EEXEC    not a repository / git missing (validate BLOCKs with
+ *               "Simulation failed: <errmsg>");
+ *   CV_ETIMEOUT a git call passed CV_SCM_TIMEOUT_MS;
+ *   CV_ENOMEM.
+ */
+enum cv_err cv_scm_simulate(const char *repo_dir, const char *source,
+    const char *target, const char *now_ts, json_t **sim_out, char **errmsg);
+
+/*
+ * The conflict list of domain.md 3.2 step 5 from merge-tree's output
+ * streams (pure): 5a, every "CONFLICT ...: ... in <path>" in err, in order;
+ * if none, 5b, the sorted unique second fields of the lines of out that
+ * split on TAB into exactly two fields. Returns a new array, NULL only on
+ * allocation failure.
+ */
+json_t *cv_scm_conflicts_build(const char *out, const char *err);
+
+/*
+ * Merges source into target for real (domain.md 6.4) in the top level of
+ * repo_dir: `git checkout <target>`, `git merge --no-ff -m "converge: merge
+ * <source> into <target>" <source>`, `git rev-parse HEAD`.
+ * Returns CV_OK and *sha_out (the merge commit); on any failure *errmsg
+ * says which step failed and why (the caller then records
+ * cv_scm_simulated_sha() as the merged commit and errmsg as merge_note).
+ * A failed merge is aborted so the work tree is usable for the next one.
+ */
+enum cv_err cv_scm_merge(const char *repo_dir, const char *source,
+    const char *target, char **sha_out, char **errmsg);
+
+/* Writes "simulated-" + the first 8 characters of intent_id into buf. */
+void cv_scm_simulated_sha(char *buf, size_t size, const char *intent_id);
+
+#endif

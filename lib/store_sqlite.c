@@ -1,0 +1,356 @@
+/*
+ * store_sqlite.c - the SQLite backend: one connection per process, WAL,
+ * prepared statements cached for the life of the process.
+ *
+ * Writers are serialized with an exclusive flock on "<db>.lock" before
+ * BEGIN IMMEDIATE: SQLite's own busy retry sleeps in steps of up to
+ * 100 ms, which under a burst of writers shows as half-second latencies;
+ * the kernel lock hands the database over as soon as it is free
+ * (PERFORMANCE.md, "SQLite writers").
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_impl.h"
+
+#define STMT_CACHE 96
+
+struct cached_stmt {
+	const char *sql;
+	sqlite3_stmt *stmt;
+};
+
+struct sqlite_backend {
+	sqlite3 *db;
+	int lock_fd;
+	int busy_ms;
+	struct cached_stmt cache[STMT_CACHE];
+	int ncache;
+};
+
+static struct sqlite_backend *be(struct cv_store *s)
+{
+	return s->backend;
+}
+
+static enum cv_err fail(struct cv_store *s, const char *what)
+{
+	snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what,
+	    be(s)->db ? sqlite3_errmsg(be(s)->db) : "no database");
+	return CV_ESTORE;
+}
+
+/* Short sleeps instead of SQLite's coarse back-off: the flock already
+ * orders writers, so a busy database frees up within milliseconds. */
+static int busy_handler(void *arg, int count)
+{
+	struct sqlite_backend *b = arg;
+
+	if (count * 1 >= b->busy_ms)
+		return 0;
+	usleep(count < 10 ? 200 : 1000);
+	return 1;
+}
+
+static sqlite3_stmt *prepare(struct cv_store *s, const char *sql)
+{
+	struct sqlite_backend *b = be(s);
+	sqlite3_stmt *st = NULL;
+
+	for (int i = 0; i < b->ncache; i++)
+		if (b->cache[i].sql == sql)
+			return b->cache[i].stmt;
+	if (sqlite3_prepare_v2(b->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	if (b->ncache < STMT_CACHE) {
+		b->cache[b->ncache].sql = sql;
+		b->cache[b->ncache++].stmt = st;
+	}
+	return st;
+}
+
+static void release(struct cv_store *s, sqlite3_stmt *st)
+{
+	struct sqlite_backend *b = be(s);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	for (int i = 0; i < b->ncache; i++)
+		if (b->cache[i].stmt == st)
+			return;
+	sqlite3_finalize(st);
+}
+
+static int bind_all(sqlite3_stmt *st, const struct cv_param *p, int np)
+{
+	int rc = SQLITE_OK;
+
+	for (int i = 0; i < np && rc == SQLITE_OK; i++) {
+		switch (p[i].type) {
+		case CV_PT_NULL:
+			rc = sqlite3_bind_null(st, i + 1);
+			break;
+		case CV_PT_TEXT:
+			rc = sqlite3_bind_text(st, i + 1, p[i].s, -1,
+			    SQLITE_TRANSIENT);
+			break;
+		case CV_PT_INT:
+			rc = sqlite3_bind_int64(st, i + 1, p[i].i);
+			break;
+		case CV_PT_REAL:
+			rc = sqlite3_bind_double(st, i + 1, p[i].d);
+			break;
+		}
+	}
+	return rc;
+}
+
+static int writer_lock(struct cv_store *s, int op)
+{
+	int fd = be(s)->lock_fd;
+
+	if (fd < 0)
+		return 0;
+	while (flock(fd, op) != 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+static enum cv_err run(struct cv_store *s, const char *sql,
+    const struct cv_param *p, int np, json_t *rows, long long *changes)
+{
+	sqlite3_stmt *st = prepare(s, sql);
+	enum cv_err err = CV_OK;
+	int rc;
+
+	if (!st)
+		return fail(s, "prepare");
+	if (bind_all(st, p, np) != SQLITE_OK) {
+		release(s, st);
+		return fail(s, "bind");
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!rows)
+			continue;
+		int n = sqlite3_column_count(st);
+		json_t *row = json_array();
+		for (int i = 0; i < n; i++) {
+			json_t *v;
+			switch (sqlite3_column_type(st, i)) {
+			case SQLITE_INTEGER:
+				v = json_integer(sqlite3_column_int64(st, i));
+				break;
+			case SQLITE_FLOAT:
+				v = json_real(sqlite3_column_double(st, i));
+				break;
+			case SQLITE_NULL:
+				v = json_null();
+				break;
+			default:
+				v = json_stringn((const char *)
+				    sqlite3_column_text(st, i),
+				    (size_t)sqlite3_column_bytes(st, i));
+				if (!v)  /* not UTF-8: never trust stored bytes */
+					v = json_string("");
+			}
+			json_array_append_new(row, v);
+		}
+		json_array_append_new(rows, row);
+	}
+	if (rc != SQLITE_DONE)
+		err = rc == SQLITE_CONSTRAINT ? CV_EEXIST : fail(s, "step");
+	if (err == CV_EEXIST)
+		fail(s, "constraint");
+	if (changes)
+		*changes = sqlite3_changes(be(s)->db);
+	release(s, st);
+	return err;
+}
+
+static enum cv_err sq_exec(struct cv_store *s, const char *sql,
+    const struct cv_param *p, int np, long long *changes)
+{
+	enum cv_err err;
+
+	if (s->in_tx)
+		return run(s, sql, p, np, NULL, changes);
+	if (writer_lock(s, LOCK_EX) != 0)
+		return fail(s, "flock");
+	err = run(s, sql, p, np, NULL, changes);
+	writer_lock(s, LOCK_UN);
+	return err;
+}
+
+static enum cv_err sq_query(struct cv_store *s, const char *sql,
+    const struct cv_param *p, int np, json_t **rows)
+{
+	enum cv_err err;
+	json_t *r = json_array();
+
+	if (!r)
+		return CV_ENOMEM;
+	err = run(s, sql, p, np, r, NULL);
+	if (err != CV_OK) {
+		json_decref(r);
+		return err;
+	}
+	*rows = r;
+	return CV_OK;
+}
+
+static enum cv_err plain(struct cv_store *s, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(be(s)->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", sql,
+		    msg ? msg : "error");
+		sqlite3_free(msg);
+		return CV_ESTORE;
+	}
+	return CV_OK;
+}
+
+static enum cv_err sq_begin(struct cv_store *s)
+{
+	if (writer_lock(s, LOCK_EX) != 0)
+		return fail(s, "flock");
+	if (plain(s, "BEGIN IMMEDIATE") != CV_OK) {
+		writer_lock(s, LOCK_UN);
+		return CV_ESTORE;
+	}
+	s->in_tx = 1;
+	return CV_OK;
+}
+
+static enum cv_err sq_commit(struct cv_store *s)
+{
+	enum cv_err err = plain(s, "COMMIT");
+
+	if (err != CV_OK)
+		plain(s, "ROLLBACK");
+	s->in_tx = 0;
+	writer_lock(s, LOCK_UN);
+	return err;
+}
+
+static void sq_rollback(struct cv_store *s)
+{
+	if (!s->in_tx)
+		return;
+	plain(s, "ROLLBACK");
+	s->in_tx = 0;
+	writer_lock(s, LOCK_UN);
+}
+
+static void sq_close(struct cv_store *s)
+{
+	struct sqlite_backend *b = be(s);
+
+	if (!b)
+		return;
+	for (int i = 0; i < b->ncache; i++)
+		sqlite3_finalize(b->cache[i].stmt);
+	sqlite3_close(b->db);
+	if (b->lock_fd >= 0)
+		close(b->lock_fd);
+	free(b);
+	s->backend = NULL;
+}
+
+static const struct cv_store_ops sqlite_ops = {
+	sq_exec, sq_query, sq_begin, sq_commit, sq_rollback, sq_close, "rowid"
+};
+
+/* mkdir -p of the parent of path, mode 0755 (operations.md 2.3). */
+static int make_parents(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof buf)
+		return -1;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return 0;
+}
+
+static enum cv_err migrate(struct cv_store *s)
+{
+	json_t *rows = NULL;
+	long long have = 0;
+	enum cv_err err;
+
+	if (sq_query(s, "PRAGMA user_version", NULL, 0, &rows) != CV_OK)
+		return CV_ESTORE;
+	have = json_integer_value(json_array_get(json_array_get(rows, 0), 0));
+	json_decref(rows);
+	/* Every step is IF NOT EXISTS, so applying them all on each open also
+	 * repairs a database whose tables were dropped by hand. */
+	if ((err = sq_begin(s)) != CV_OK)
+		return err;
+	for (int m = 0; m < cv_migration_count; m++)
+		for (const char *const *q = cv_migrations[m].statements; *q; q++)
+			if ((err = plain(s, *q)) != CV_OK) {
+				sq_rollback(s);
+				return err;
+			}
+	if (have < cv_migrations[cv_migration_count - 1].version) {
+		char pragma[64];
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d",
+		    cv_migrations[cv_migration_count - 1].version);
+		if ((err = plain(s, pragma)) != CV_OK) {
+			sq_rollback(s);
+			return err;
+		}
+	}
+	return sq_commit(s);
+}
+
+enum cv_err cv_sqlite_open(const struct cv_store_options *opt,
+    struct cv_store *s)
+{
+	struct sqlite_backend *b = calloc(1, sizeof *b);
+	char lockpath[PATH_MAX];
+
+	if (!b)
+		return CV_ENOMEM;
+	s->backend = b;
+	s->ops = &sqlite_ops;
+	b->lock_fd = -1;
+	b->busy_ms = opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000;
+	if (make_parents(opt->sqlite_path) != 0) {
+		snprintf(s->errmsg, sizeof s->errmsg, "cannot create the "
+		    "directory of %s: %s", opt->sqlite_path, strerror(errno));
+		return CV_ESTORE;
+	}
+	if (sqlite3_open_v2(opt->sqlite_path, &b->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		return fail(s, "open");
+	sqlite3_busy_handler(b->db, busy_handler, b);
+	if (snprintf(lockpath, sizeof lockpath, "%s.lock", opt->sqlite_path) <
+	    (int)sizeof lockpath)
+		b->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	/* WAL + NORMAL: durable against a kill -9 of any process; FULL would
+	 * add power-loss durability at about five times the write cost. */
+	if (plain(s, "PRAGMA journal_mode=WAL") != CV_OK ||
+	    plain(s, "PRAGMA synchronous=NORMAL") != CV_OK)
+		return CV_ESTORE;
+	return migrate(s);
+}

@@ -1,0 +1,360 @@
+/* test_store.c - the SQLite store, event log and intents view against a
+ * real database file in a temporary directory. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "eventlog.h"
+#include "intents.h"
+#include "jsonx.h"
+#include "store.h"
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	struct cv_store *s;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+
+	snprintf(f->dir, sizeof f->dir, "/tmp/cv-store-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->path, sizeof f->path, "%s/sub/state.db", f->dir);
+	struct cv_store_options o = { CV_BACKEND_SQLITE, f->path, NULL, 0 };
+	if (cv_store_open(&o, &f->s, NULL) != CV_OK)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char p[256];
+
+	cv_store_close(f->s);
+	static const char *suffix[] = { "", "-wal", "-shm", ".lock" };
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
+		unlink(p);
+	}
+	snprintf(p, sizeof p, "%s/sub", f->dir);
+	rmdir(p);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static json_t *ev_at(const char *type, const char *intent, const char *tenant,
+    const char *ts)
+{
+	json_t *ev = cv_event_new(type, intent, NULL, tenant, NULL,
+	    json_pack("{s:s}", "k", type), NULL);
+	json_object_set_new(ev, "timestamp", json_string(ts));
+	return ev;
+}
+
+static void test_event_append_query(void **state)
+{
+	struct fixture *f = *state;
+	static const struct { const char *type, *intent, *tenant, *ts; } evs[] = {
+		{ "intent.created", "i-1", "t-a", "2026-01-01T00:00:00.000000+00:00" },
+		{ "risk.evaluated", "i-1", "t-a", "2026-01-02T00:00:00.000000+00:00" },
+		{ "risk.evaluated", "i-2", "t-b", "2026-01-02T00:00:00.000000+00:00" },
+		{ "intent.created", "i-2", "t-b", "2026-01-03T00:00:00.000000+00:00" },
+	};
+	static const struct { struct cv_event_filter f; size_t n;
+	    const char *first_intent; } rows[] = {
+		{ { 0 }, 4, "i-2" },
+		{ { .event_type = "risk.evaluated" }, 2, "i-2" },
+		{ { .intent_id = "i-1" }, 2, "i-1" },
+		{ { .tenant_id = "t-a" }, 2, "i-1" },
+		{ { .tenant_id = "" }, 4, "i-2" },
+		{ { .since = "2026-01-02T00:00:00.000000+00:00" }, 3, "i-2" },
+		{ { .until = "2026-01-01T23:00:00.000000+00:00" }, 1, "i-1" },
+		{ { .limit = 1 }, 1, "i-2" },
+		{ { .event_type = "nope" }, 0, NULL },
+	};
+
+	for (size_t i = 0; i < CV_ARRAY_LEN(evs); i++) {
+		json_t *ev = ev_at(evs[i].type, evs[i].intent, evs[i].tenant,
+		    evs[i].ts);
+		assert_int_equal(cv_event_append(f->s, ev), CV_OK);
+		assert_int_equal(strlen(cv_json_str(ev, "id", "")), 12);
+		assert_memory_equal(cv_json_str(ev, "trace_id", ""), "trace-", 6);
+		json_decref(ev);
+	}
+	for (size_t i = 0; i < CV_ARRAY_LEN(rows); i++) {
+		json_t *list = cv_event_query(f->s, &rows[i].f);
+		assert_non_null(list);
+		assert_int_equal(json_array_size(list), rows[i].n);
+		if (rows[i].first_intent)
+			assert_string_equal(cv_json_str(json_array_get(list, 0),
+			    "intent_id", ""), rows[i].first_intent);
+		json_decref(list);
+	}
+	/* Equal timestamps: the later-appended event comes first (2.2). */
+	struct cv_event_filter tie = { .event_type = "risk.evaluated" };
+	json_t *list = cv_event_query(f->s, &tie);
+	assert_string_equal(cv_json_str(json_array_get(list, 0), "intent_id",
+	    ""), "i-2");
+	json_t *payload = json_object_get(json_array_get(list, 0), "payload");
+	assert_string_equal(cv_json_str(payload, "k", ""), "risk.evaluated");
+	json_decref(list);
+}
+
+static void test_event_count_prune(void **state)
+{
+	struct fixture *f = *state;
+	const char *names[] = { "event_type" };
+	const char *values[] = { "x" };
+	const char *bad[] = { "payload" };
+	long long n = -1;
+	char *msg = NULL;
+
+	for (int i = 0; i < 3; i++) {
+		json_t *ev = ev_at("x", NULL, i ? "t" : NULL, i ?
+		    "2026-01-05T00:00:00.000000+00:00" :
+		    "2025-01-05T00:00:00.000000+00:00");
+		assert_int_equal(cv_event_append(f->s, ev), CV_OK);
+		json_decref(ev);
+	}
+	assert_int_equal(cv_event_count(f->s, names, values, 1, &n, NULL), CV_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(cv_event_count(f->s, bad, values, 1, &n, &msg),
+	    CV_EINVAL);
+	assert_string_equal(msg, "Invalid filter column: payload");
+	free(msg);
+	assert_int_equal(cv_event_prune(f->s, "2026-01-01T00:00:00.000000+00:00",
+	    NULL, true, &n), CV_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(cv_event_prune(f->s, "2026-02-01T00:00:00.000000+00:00",
+	    "t", false, &n), CV_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(cv_event_count(f->s, names, values, 1, &n, NULL), CV_OK);
+	assert_int_equal(n, 1);
+}
+
+static void test_intent_build_table(void **state)
+{
+	static const struct { const char *doc; int ok; const char *source,
+	    *target; long long prio; } rows[] = {
+		{ "{\"id\":\"a\",\"source\":\"f\"}", 1, "f", "main", 3 },
+		{ "{\"id\":\"a\",\"technical\":{\"source_ref\":\"s\","
+		  "\"target_ref\":\"dev\"}}", 1, "s", "dev", 3 },
+		{ "{\"id\":\"a\",\"source\":\"f\",\"priority\":0}", 1, "f", "main", 0 },
+		{ "{\"id\":\"a\",\"status\":\"DONE\"}", 0, NULL, NULL, 0 },
+		{ "{\"id\":\"a\",\"risk_level\":\"extreme\"}", 0, NULL, NULL, 0 },
+		{ "{\"id\":\"a\",\"priority\":\"high\"}", 0, NULL, NULL, 0 },
+		{ "{\"id\":\"a\",\"priority\":1.5}", 0, NULL, NULL, 0 },
+		{ "{\"id\":\"a\",\"dependencies\":[1]}", 0, NULL, NULL, 0 },
+		{ "{\"id\":\"a\",\"semantic\":[]}", 0, NULL, NULL, 0 },
+		{ "[]", 0, NULL, NULL, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < CV_ARRAY_LEN(rows); i++) {
+		json_t *doc = json_loads(rows[i].doc, JSON_DECODE_ANY, NULL);
+		const char *err = NULL;
+		json_t *in = cv_intent_build(doc, false, "tester", &err);
+		if (!rows[i].ok) {
+			assert_null(in);
+			assert_non_null(err);
+		} else {
+			assert_non_null(in);
+			assert_int_equal(json_object_size(in), 14);
+			assert_string_equal(cv_json_str(in, "source", ""),
+			    rows[i].source);
+			assert_string_equal(cv_json_str(in, "target", ""),
+			    rows[i].target);
+			assert_int_equal(cv_json_int(in, "priority", -1),
+			    rows[i].prio);
+			assert_string_equal(cv_json_str(in, "created_by", ""),
+			    "tester");
+		}
+		json_decref(in);
+		json_decref(doc);
+	}
+}
+
+static json_t *mk_intent(const char *id, int prio, const char *created,
+    const char *tenant)
+{
+	json_t *doc = json_pack("{s:s,s:s,s:i,s:s}", "id", id, "source", "f",
+	    "priority", prio, "created_at", created);
+	const char *err;
+	if (tenant)
+		json_object_set_new(doc, "tenant_id", json_string(tenant));
+	json_t *in = cv_intent_build(doc, false, NULL, &err);
+	json_decref(doc);
+	return in;
+}
+
+static void test_intents_view(void **state)
+{
+	struct fixture *f = *state;
+	json_t *a = mk_intent("b", 2, "2026-01-01T00:00:00.000000+00:00", "t");
+	json_t *b = mk_intent("a", 2, "2026-01-01T00:00:00.000000+00:00", NULL);
+	json_t *c = mk_intent("c", 1, "2026-01-02T00:00:00.000000+00:00", "t");
+	json_t *got = NULL, *list;
+
+	assert_int_equal(cv_intent_upsert(f->s, a), CV_OK);
+	assert_int_equal(cv_intent_upsert(f->s, b), CV_OK);
+	assert_int_equal(cv_intent_insert(f->s, c), CV_OK);
+	assert_int_equal(cv_intent_insert(f->s, c), CV_EEXIST);
+	list = cv_intent_list(f->s, NULL, NULL, 0);
+	assert_int_equal(json_array_size(list), 3);
+	assert_string_equal(cv_json_str(json_array_get(list, 0), "id", ""), "c");
+	assert_string_equal(cv_json_str(json_array_get(list, 1), "id", ""), "a");
+	assert_string_equal(cv_json_str(json_array_get(list, 2), "id", ""), "b");
+	json_decref(list);
+	list = cv_intent_list(f->s, NULL, "t", 0);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	/* Upsert keeps created_at / created_by, overwrites the rest. */
+	json_object_set_new(a, "created_at",
+	    json_string("2030-01-01T00:00:00.000000+00:00"));
+	json_object_set_new(a, "created_by", json_string("someone"));
+	json_object_set_new(a, "status", json_string("VALIDATED"));
+	assert_int_equal(cv_intent_upsert(f->s, a), CV_OK);
+	assert_int_equal(cv_intent_get(f->s, "b", &got), CV_OK);
+	assert_string_equal(cv_json_str(got, "created_at", ""),
+	    "2026-01-01T00:00:00.000000+00:00");
+	assert_string_equal(cv_json_str(got, "created_by", ""), "system");
+	assert_string_equal(cv_json_str(got, "status", ""), "VALIDATED");
+	assert_true(json_equal(json_object_get(got, "semantic"),
+	    json_object_get(a, "semantic")));
+	json_decref(got);
+	assert_int_equal(cv_intent_update_status(f->s, "b", "QUEUED", 2), CV_OK);
+	assert_int_equal(cv_intent_update_status(f->s, "zz", "QUEUED", 2), CV_OK);
+	assert_int_equal(cv_intent_get(f->s, "b", &got), CV_OK);
+	assert_string_equal(cv_json_str(got, "status", ""), "QUEUED");
+	assert_int_equal(cv_json_int(got, "retries", -1), 2);
+	json_decref(got);
+	assert_int_equal(cv_intent_get(f->s, "nope", &got), CV_OK);
+	assert_null(got);
+	list = cv_intent_list(f->s, "QUEUED", NULL, 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+}
+
+static void test_lock(void **state)
+{
+	struct fixture *f = *state;
+	bool ok;
+	json_t *info = NULL;
+
+	assert_int_equal(cv_lock_acquire(f->s, "queue", 11, 300, &ok), CV_OK);
+	assert_true(ok);
+	assert_int_equal(cv_lock_acquire(f->s, "queue", 11, 300, &ok), CV_OK);
+	assert_false(ok);   /* not re-entrant */
+	assert_int_equal(cv_lock_acquire(f->s, "queue", 22, 300, &ok), CV_OK);
+	assert_false(ok);
+	assert_int_equal(cv_lock_info(f->s, "queue", &info), CV_OK);
+	assert_int_equal(cv_json_int(info, "holder_pid", 0), 11);
+	json_decref(info);
+	assert_int_equal(cv_lock_heartbeat(f->s, "queue", 22, 300, &ok), CV_OK);
+	assert_false(ok);
+	assert_int_equal(cv_lock_heartbeat(f->s, "queue", 11, 300, &ok), CV_OK);
+	assert_true(ok);
+	assert_int_equal(cv_lock_release(f->s, "queue", 22, &ok), CV_OK);
+	assert_false(ok);
+	assert_int_equal(cv_lock_release(f->s, "queue", 11, &ok), CV_OK);
+	assert_true(ok);
+	/* ttl 0: expired at once, so the next acquire clears it. */
+	assert_int_equal(cv_lock_acquire(f->s, "queue", 33, 0, &ok), CV_OK);
+	assert_true(ok);
+	usleep(2000);
+	assert_int_equal(cv_lock_acquire(f->s, "queue", 44, 300, &ok), CV_OK);
+	assert_true(ok);
+	assert_int_equal(cv_lock_force_release(f->s, "queue", &ok), CV_OK);
+	assert_true(ok);
+	assert_int_equal(cv_lock_info(f->s, "queue", &info), CV_OK);
+	assert_null(info);
+}
+
+static void test_deliveries_and_policies(void **state)
+{
+	struct fixture *f = *state;
+	bool claimed, seen;
+	long long v = 0;
+	json_t *doc = json_pack("{s:i}", "max_risk_score", 50), *got, *list;
+
+	assert_int_equal(cv_delivery_claim(f->s, "d-1", &claimed), CV_OK);
+	assert_true(claimed);
+	assert_int_equal(cv_delivery_claim(f->s, "d-1", &claimed), CV_OK);
+	assert_false(claimed);
+	assert_int_equal(cv_delivery_seen(f->s, "d-1", &seen), CV_OK);
+	assert_true(seen);
+	assert_int_equal(cv_risk_policy_upsert(f->s, "t", doc, &v), CV_OK);
+	assert_int_equal(v, 1);
+	assert_int_equal(cv_risk_policy_upsert(f->s, "t", doc, &v), CV_OK);
+	assert_int_equal(v, 2);
+	assert_int_equal(cv_risk_policy_get(f->s, "t", &got), CV_OK);
+	assert_int_equal(cv_json_int(got, "version", 0), 2);
+	assert_int_equal(cv_json_int(got, "max_risk_score", 0), 50);
+	json_decref(got);
+	list = cv_risk_policy_list(f->s, NULL);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(cv_json_str(json_array_get(list, 0), "tenant_id",
+	    ""), "t");
+	json_decref(list);
+	assert_int_equal(cv_compliance_thresholds_upsert(f->s, "t", doc), CV_OK);
+	assert_int_equal(cv_compliance_thresholds_get(f->s, "t", &got), CV_OK);
+	assert_null(json_object_get(got, "tenant_id"));
+	json_decref(got);
+	json_t *ap = json_pack("{s:s,s:n}", "agent_id", "bot", "tenant_id");
+	assert_int_equal(cv_agent_policy_upsert(f->s, ap), CV_OK);
+	assert_int_equal(cv_agent_policy_get(f->s, "bot", NULL, &got), CV_OK);
+	assert_string_equal(cv_json_str(got, "agent_id", ""), "bot");
+	json_decref(got);
+	assert_int_equal(cv_agent_policy_get(f->s, "bot", "x", &got), CV_OK);
+	assert_null(got);
+	json_decref(ap);
+	json_decref(doc);
+}
+
+static void test_factory_errors(void **state)
+{
+	struct cv_store *s = NULL;
+	char *msg = NULL;
+
+	(void)state;
+	assert_int_equal(cv_store_open_factory("mysql", NULL, NULL, &s, &msg),
+	    CV_EINVAL);
+	assert_non_null(strstr(msg, "Unknown backend"));
+	free(msg);
+	unsetenv("CONVERGE_PG_DSN");
+	assert_int_equal(cv_store_open_factory("POSTGRES", NULL, NULL, &s, &msg),
+	    CV_EINVAL);
+	assert_non_null(strstr(msg, "DSN"));
+	free(msg);
+	assert_null(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_event_append_query, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_count_prune, setup, teardown),
+		cmocka_unit_test(test_intent_build_table),
+		cmocka_unit_test_setup_teardown(test_intents_view, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliveries_and_policies, setup, teardown),
+		cmocka_unit_test(test_factory_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
