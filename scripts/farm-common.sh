@@ -8,6 +8,9 @@
 #	                  up uses those binaries and does not build
 # Every function quotes its arguments; nothing here evaluates built strings.
 
+# nginx and spawn-fcgi live in sbin, which a user's PATH may lack.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
+
 CV_FAMILIES=(health intents queue risk agents compliance events dashboard webhooks)
 CV_SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 

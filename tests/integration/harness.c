@@ -55,6 +55,35 @@ static const char *bin_dir(void)
 	return d && *d ? d : CV_BUILDDIR;
 }
 
+static int in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char dirs[4096], file[PATH_MAX], *dir, *save = NULL;
+
+	snprintf(dirs, sizeof dirs, "%s:/usr/sbin:/sbin", path ? path : "/usr/bin:/bin");
+	for (dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		snprintf(file, sizeof file, "%s/%s", dir, prog);
+		if (access(file, X_OK) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int farm_available(void)
+{
+	static const char *const progs[] = { "nginx", "spawn-fcgi", "curl" };
+	int ok = 1;
+
+	for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
+		if (!in_path(progs[i])) {
+			fprintf(stderr, "harness: %s not found (scripts/deps installs it)\n",
+			    progs[i]);
+			ok = 0;
+		}
+	}
+	return ok;
+}
+
 /* A port the kernel just handed out on loopback; nginx binds it next.
  * Another process could take it in between: farm_start retries once. */
 static int free_port(void)

@@ -29,6 +29,10 @@ struct http_resp {
 	json_t *json;		/* parsed body when it is JSON, else NULL */
 };
 
+/* True when the programs the farm needs (nginx, spawn-fcgi, curl) are in
+ * PATH or /usr/sbin; tests exit 77 (skipped) otherwise. */
+int farm_available(void);
+
 /*
  * Starts the farm: picks a free 127.0.0.1 port, makes a var dir with
  * mkdtemp, runs scripts/up with the current environment plus

@@ -263,6 +263,8 @@ static int farm_down(void **state)
 
 int main(void)
 {
+	if (!farm_available())
+		return 77;	/* automake: skipped */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_body_caps),
