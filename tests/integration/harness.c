@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -37,6 +38,8 @@ extern char **environ;
 static struct {
 	int running;
 	int port;
+	pid_t guard_pid;	/* runs down if we die without farm_stop() */
+	int guard_fd;
 	char var[128];		/* short: unix socket names live under it */
 	char db[PATH_MAX];
 } farm;
@@ -243,6 +246,51 @@ static void rm_var_dir(void)
 	nftw(farm.var, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/*
+ * Forks a guard that waits on a pipe: "q" means farm_stop() is taking
+ * over; end of file means this process died (crash, abort, kill) and the
+ * guard runs scripts/down, so no farm outlives its test.  Its own session
+ * keeps a terminal's ^C from killing it along with us.  Best effort.
+ */
+static void start_guard(char **envp)
+{
+	int fds[2];
+	ssize_t got;
+	char c = 0;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return;
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		close(fds[1]);
+		setsid();
+		while ((got = read(fds[0], &c, 1)) < 0 && errno == EINTR)
+			;
+		if (got == 0)
+			run_script("down", envp, DOWN_TIMEOUT_S);
+		_exit(0);
+	}
+	close(fds[0]);
+	if (pid < 0) {
+		close(fds[1]);
+		return;
+	}
+	farm.guard_pid = pid;
+	farm.guard_fd = fds[1];
+}
+
+static void stop_guard(void)
+{
+	if (farm.guard_pid <= 0)
+		return;
+	if (write(farm.guard_fd, "q", 1) != 1)
+		kill(farm.guard_pid, SIGKILL);
+	close(farm.guard_fd);
+	waitpid(farm.guard_pid, NULL, 0);
+	farm.guard_pid = 0;
+}
+
 static int start_once(const char *const *env_overrides)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -264,12 +312,14 @@ static int start_once(const char *const *env_overrides)
 		return -1;
 	}
 	rc = run_script("up", e.v, UP_TIMEOUT_S);
-	envv_free(&e);
 	if (rc != 0) {
 		fprintf(stderr, "harness: scripts/up failed (status %d), var dir %s\n",
 		    rc, farm.var);
+		envv_free(&e);
 		return -1;
 	}
+	start_guard(e.v);
+	envv_free(&e);
 	farm.running = 1;
 	return 0;
 }
@@ -430,6 +480,7 @@ int farm_stop(void)
 	if (!farm.running)
 		return 0;
 	farm.running = 0;
+	stop_guard();
 	npids = read_pids(pids, MAX_PIDS);
 	if (farm_env(&e, NULL) < 0) {
 		envv_free(&e);
