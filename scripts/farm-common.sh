@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/up and scripts/down (sourced, not run).  Settings come
 # from the environment (decisions.md D-4, operations.md §6):
 #	CONVERGE_PORT     web server port (9876)
@@ -11,7 +12,9 @@
 # nginx and spawn-fcgi live in sbin, which a user's PATH may lack.
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
 
+# shellcheck disable=SC2034  # used by the scripts that source this file
 CV_FAMILIES=(health intents queue risk agents compliance events dashboard webhooks)
+# shellcheck disable=SC2034
 CV_SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 
 cv_say() { printf '%s: %s\n' "${0##*/}" "$*"; }
