@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "eventlog.h"
 #include "intents.h"
 #include "jsonx.h"
@@ -22,6 +23,33 @@ struct fixture {
 	struct cv_store *s;
 };
 
+/* The same tests run on SQLite and, when CONVERGE_TEST_PG_DSN names a
+ * scratch server (scripts/pg-scratch), on PostgreSQL. */
+static const char *pg_dsn;
+
+static const char *const all_tables[] = { "events", "intents",
+    "agent_policies", "compliance_thresholds", "risk_policies",
+    "queue_locks", "webhook_deliveries", "api_key_grace", "github_outbox",
+    "rate_limit_hits", "idempotency_keys", "schema_migrations" };
+
+static int open_pg_fresh(struct fixture *f)
+{
+	struct cv_store_options o = { CV_BACKEND_POSTGRES, NULL, pg_dsn, 0 };
+	char sql[128];
+
+	if (cv_store_open(&o, &f->s, NULL) != CV_OK)
+		return -1;
+	for (size_t i = 0; i < CV_ARRAY_LEN(all_tables); i++) {
+		/* The DROP text must outlive the store's statement cache. */
+		static char stmts[CV_ARRAY_LEN(all_tables)][128];
+		snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", all_tables[i]);
+		memcpy(stmts[i], sql, sizeof sql);
+		cv_db_exec(f->s, stmts[i], NULL, 0, NULL);
+	}
+	cv_store_close(f->s);
+	return cv_store_open(&o, &f->s, NULL) == CV_OK ? 0 : -1;
+}
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
@@ -30,10 +58,12 @@ static int setup(void **state)
 	if (!mkdtemp(f->dir))
 		return -1;
 	snprintf(f->path, sizeof f->path, "%s/sub/state.db", f->dir);
+	*state = f;
+	if (pg_dsn)
+		return open_pg_fresh(f);
 	struct cv_store_options o = { CV_BACKEND_SQLITE, f->path, NULL, 0 };
 	if (cv_store_open(&o, &f->s, NULL) != CV_OK)
 		return -1;
-	*state = f;
 	return 0;
 }
 
@@ -356,5 +386,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deliveries_and_policies, setup, teardown),
 		cmocka_unit_test(test_factory_errors),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+
+	pg_dsn = getenv("CONVERGE_TEST_PG_DSN");
+	if (pg_dsn && *pg_dsn)
+		failed += cmocka_run_group_tests_name("postgres", tests, NULL,
+		    NULL);
+	return failed;
 }

@@ -1,0 +1,74 @@
+/*
+ * api.h - what every business route shares once routing and
+ * authentication are done: the store or a 500, integer query parameters
+ * with the spec's 400, the effective tenant (http-api.md 3.7), and body
+ * field checks that answer with the validation envelope of section 10.
+ *
+ * Functions named cv_api_want_* either return the value or write the
+ * error response into ctx->resp and return false/NULL; the handler then
+ * simply returns.
+ */
+#ifndef CV_API_H
+#define CV_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "app.h"
+#include "cv.h"
+
+/* The store, or NULL after answering 500 (the detail is logged). */
+struct cv_store *cv_api_want_store(struct cv_ctx *ctx);
+
+/* Answers 500 {"error":"Internal server error"}; logs what failed. */
+void cv_api_fail(struct cv_ctx *ctx, const char *what);
+
+/* Integer query parameter: absent → def; clamped into [min, max] (D12);
+ * not an integer → 400 "query.<name>: Input should be a valid integer,
+ * unable to parse string as an integer". */
+bool cv_api_want_int(struct cv_ctx *ctx, const char *name, long long def,
+    long long min, long long max, long long *out);
+
+/* The principal's tenant when it has one, else the query's tenant_id,
+ * else NULL (all tenants). A principal bound to a tenant can never widen
+ * it through the query string. */
+const char *cv_api_read_tenant(const struct cv_ctx *ctx);
+
+/* The principal's tenant or NULL. */
+const char *cv_api_principal_tenant(const struct cv_ctx *ctx);
+const char *cv_api_principal_role(const struct cv_ctx *ctx);
+const char *cv_api_principal_actor(const struct cv_ctx *ctx);
+
+/* Write enforcement (3.7): effective = requested or the principal's
+ * tenant; none → 400 "tenant_id required"; a tenant-bound non-admin
+ * asking for another tenant → 403. *effective is borrowed from the
+ * arguments or the principal. */
+bool cv_api_want_write_tenant(struct cv_ctx *ctx, const char *requested,
+    const char **effective);
+
+/* True when the intent is visible to the caller: no tenant applies, or
+ * the intent's tenant equals the effective tenant. */
+bool cv_api_intent_visible(const struct cv_ctx *ctx, const json_t *intent);
+
+/* The JSON body as an object. Missing body → 400 "body: Field required"
+ * (when required) or an empty object; anything else than an object →
+ * 400 "body: Input should be a valid dictionary". Borrowed from the
+ * request. */
+json_t *cv_api_want_body(struct cv_ctx *ctx, bool required);
+
+/* Optional typed body fields: absent/null is fine (returns true and
+ * leaves *out untouched); a wrong type answers 400
+ * "body.<name>: Input should be a valid <type>". */
+bool cv_api_want_str(struct cv_ctx *ctx, const json_t *body,
+    const char *name, const char **out);
+bool cv_api_want_num(struct cv_ctx *ctx, const json_t *body,
+    const char *name, double *out);
+bool cv_api_want_int_field(struct cv_ctx *ctx, const json_t *body,
+    const char *name, long long *out);
+bool cv_api_want_bool(struct cv_ctx *ctx, const json_t *body,
+    const char *name, bool *out);
+
+/* Answers 400 with "<loc>: <msg>". */
+void cv_api_invalid(struct cv_ctx *ctx, const char *loc, const char *msg);
+
+#endif

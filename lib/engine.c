@@ -1,0 +1,803 @@
+/* engine.c - validation (domain.md 3.4) and the merge queue (6). */
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "archaeology.h"
+#include "checks.h"
+#include "clock.h"
+#include "eventlog.h"
+#include "intents.h"
+#include "jsonx.h"
+#include "log.h"
+#include "policy.h"
+#include "risk.h"
+#include "scm.h"
+
+static const char *repo(const struct cv_engine *e)
+{
+	return e->repo_dir ? e->repo_dir : ".";
+}
+
+static json_t *error_obj(const char *fmt, const char *a, const char *b)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof msg, fmt, a, b ? b : "");
+	return json_pack("{s:s}", "error", msg);
+}
+
+static json_t *not_found(const char *id)
+{
+	return error_obj("Intent %s not found", id, NULL);
+}
+
+/* The policy configuration: the caller's, or loaded per 5.2 (a broken
+ * policy file falls back to the defaults, with the reason logged, so one
+ * bad edit cannot stop the queue). New reference. */
+static json_t *config_of(const struct cv_engine *e)
+{
+	char *msg = NULL;
+	json_t *c;
+
+	if (e->config)
+		return json_incref((json_t *)e->config);
+	if ((c = cv_policy_load(e->work_dir, &msg)))
+		return c;
+	cv_log(CV_WARNING, "converge.engine", "policy config: %s; using the "
+	    "defaults", msg ? msg : "unreadable");
+	free(msg);
+	return cv_policy_defaults();
+}
+
+static json_t *coupling_of(const struct cv_engine *e)
+{
+	if (e->coupling_injected)
+		return e->coupling ? json_incref((json_t *)e->coupling) :
+		    json_array();
+	return cv_arch_coupling_load(e->work_dir, repo(e));
+}
+
+/* ---- simulation ------------------------------------------------------------ */
+
+static json_t *sim_event_payload(const json_t *sim)
+{
+	return json_pack("{s:O,s:O,s:O,s:O,s:O}", "mergeable",
+	    json_object_get(sim, "mergeable"), "conflicts",
+	    json_object_get(sim, "conflicts"), "files_changed",
+	    json_object_get(sim, "files_changed"), "source",
+	    json_object_get(sim, "source"), "target",
+	    json_object_get(sim, "target"));
+}
+
+static enum cv_err append_sim(struct cv_engine *e, const json_t *sim,
+    const char *intent_id, const char *tenant, const char *trace)
+{
+	json_t *conf = json_object_get(sim, "conflicts");
+
+	return cv_event_emit(e->store, "simulation.completed", intent_id, NULL,
+	    tenant, trace, sim_event_payload(sim), json_pack("{s:O,s:O,s:I}",
+	    "source", json_object_get(sim, "source"), "target",
+	    json_object_get(sim, "target"), "conflict_count",
+	    (json_int_t)json_array_size(conf)));
+}
+
+json_t *cv_engine_simulate(struct cv_engine *e, const char *source,
+    const char *target, const char *intent_id)
+{
+	json_t *sim = NULL, *intent = NULL;
+	char *msg = NULL;
+	enum cv_err err;
+
+	if (intent_id && cv_intent_get(e->store, intent_id, &intent) != CV_OK)
+		return NULL;
+	err = cv_scm_simulate(repo(e), source, target, NULL, &sim, &msg);
+	if (err != CV_OK) {
+		json_t *out = error_obj("Simulation failed: %s", msg ? msg :
+		    cv_strerror(err), NULL);
+		free(msg);
+		json_decref(intent);
+		return out;
+	}
+	if (append_sim(e, sim, intent_id, cv_json_str(intent, "tenant_id",
+	    NULL), NULL) != CV_OK) {
+		json_decref(sim);
+		sim = NULL;
+	}
+	json_decref(intent);
+	return sim;
+}
+
+/* simulate_from_last: the newest simulation.completed of the intent
+ * rebuilt as a Simulation (missing lists empty); NULL when none. */
+static json_t *last_simulation(struct cv_engine *e, const char *id)
+{
+	json_t *ev = NULL, *p, *sim;
+
+	if (cv_event_latest(e->store, "simulation.completed", id, &ev) !=
+	    CV_OK || !ev)
+		return NULL;
+	p = json_object_get(ev, "payload");
+	sim = json_pack("{s:b,s:o,s:o,s:s,s:s,s:s}",
+	    "mergeable", cv_json_bool(p, "mergeable", false),
+	    "conflicts", cv_json_arr(p, "conflicts") ?
+	    json_deep_copy(cv_json_arr(p, "conflicts")) : json_array(),
+	    "files_changed", cv_json_arr(p, "files_changed") ?
+	    json_deep_copy(cv_json_arr(p, "files_changed")) : json_array(),
+	    "timestamp", cv_json_str(ev, "timestamp", ""),
+	    "source", cv_json_str(p, "source", ""),
+	    "target", cv_json_str(p, "target", ""));
+	json_decref(ev);
+	return sim;
+}
+
+/* ---- validation -------------------------------------------------------------- */
+
+struct run {
+	struct cv_engine *e;
+	json_t *intent;            /* borrowed */
+	const char *id, *tenant;
+	char trace[CV_TRACE_LEN];
+	json_t *config;
+	json_t *sim, *risk, *policy;
+};
+
+static void run_free(struct run *r)
+{
+	json_decref(r->config);
+	json_decref(r->sim);
+	json_decref(r->risk);
+	json_decref(r->policy);
+}
+
+static json_t *gates_view(const json_t *policy, bool with_reason)
+{
+	json_t *out = json_array(), *g;
+	size_t i;
+
+	json_array_foreach(json_object_get(policy, "gates"), i, g) {
+		json_t *v = json_pack("{s:O,s:O}", "gate", json_object_get(g,
+		    "gate"), "passed", json_object_get(g, "passed"));
+		if (with_reason)
+			json_object_set(v, "reason", json_object_get(g, "reason"));
+		json_array_append_new(out, v);
+	}
+	return out;
+}
+
+/* The writes that end a validation land in one transaction, with what
+ * the decision hook adds (the outbox row). */
+static enum cv_err record(struct run *r, const json_t *result,
+    const char *new_status, const char *type, json_t *payload,
+    json_t *evidence, bool hook)
+{
+	struct cv_engine *e = r->e;
+	enum cv_err err = cv_store_begin(e->store);
+
+	if (err != CV_OK) {
+		json_decref(payload);
+		json_decref(evidence);
+		return err;
+	}
+	if (new_status)
+		err = cv_intent_update_status(e->store, r->id, new_status, -1);
+	if (err == CV_OK)
+		err = cv_event_emit(e->store, type, r->id, NULL, r->tenant,
+		    r->trace, payload, evidence);
+	else {
+		json_decref(payload);
+		json_decref(evidence);
+	}
+	if (err == CV_OK && hook && e->on_decision)
+		e->on_decision(e->on_decision_arg, e->store, r->intent, result);
+	if (err != CV_OK) {
+		cv_store_rollback(e->store);
+		return err;
+	}
+	return cv_store_commit(e->store);
+}
+
+static json_t *block(struct run *r, const char *reason, bool hook)
+{
+	json_t *res = json_pack("{s:s,s:s,s:s,s:s}", "decision", "blocked",
+	    "intent_id", r->id, "reason", reason, "trace_id", r->trace);
+
+	if (r->sim)
+		json_object_set_new(res, "simulation", json_pack("{s:O,s:O}",
+		    "mergeable", json_object_get(r->sim, "mergeable"),
+		    "conflicts", json_object_get(r->sim, "conflicts")));
+	if (r->risk)
+		json_object_set(res, "risk", r->risk);
+	if (r->policy)
+		json_object_set_new(res, "policy", json_pack("{s:s,s:o}",
+		    "verdict", "BLOCK", "gates", gates_view(r->policy, true)));
+	if (record(r, res, NULL, "intent.blocked", json_pack("{s:s,s:s}",
+	    "reason", reason, "trace_id", r->trace), json_pack("{s:s,s:s}",
+	    "reason", reason, "trace_id", r->trace), hook) != CV_OK) {
+		json_decref(res);
+		return NULL;
+	}
+	return res;
+}
+
+static json_t *join_first(const json_t *arr, size_t max, const char *prefix)
+{
+	char buf[4096];
+	size_t i, n = 0;
+	json_t *v;
+
+	n = (size_t)snprintf(buf, sizeof buf, "%s", prefix);
+	json_array_foreach(arr, i, v) {
+		if (i >= max || n >= sizeof buf)
+			break;
+		n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s",
+		    i ? ", " : "", json_is_string(v) ? json_string_value(v) : "");
+	}
+	return json_string(buf);
+}
+
+/* Step 2 of 3.4. Returns 0 with r->sim set, or 1 with *blocked set. */
+static int step_simulation(struct run *r, const struct cv_validate_opts *o,
+    json_t **blocked)
+{
+	char *msg = NULL;
+	enum cv_err err;
+
+	if (o->sim) {
+		r->sim = json_deep_copy(o->sim);
+		return 0;
+	}
+	if (o->use_last_simulation) {
+		if ((r->sim = last_simulation(r->e, r->id)))
+			return 0;
+		*blocked = block(r, "No previous simulation found", true);
+		return 1;
+	}
+	err = cv_scm_simulate(repo(r->e), cv_json_str(r->intent, "source", ""),
+	    cv_json_str(r->intent, "target", "main"), NULL, &r->sim, &msg);
+	if (err != CV_OK) {
+		char reason[1200];
+		snprintf(reason, sizeof reason, "Simulation failed: %s",
+		    msg ? msg : cv_strerror(err));
+		free(msg);
+		*blocked = block(r, reason, true);
+		return 1;
+	}
+	append_sim(r->e, r->sim, r->id, r->tenant, r->trace);
+	return 0;
+}
+
+/* Step 4: returns the names that passed (new array), or NULL with
+ * *blocked set. */
+static json_t *step_checks(struct run *r, const struct cv_validate_opts *o,
+    json_t **blocked)
+{
+	json_t *required = cv_policy_required_checks(r->config,
+	    cv_json_str(r->intent, "risk_level", "medium"));
+	json_t *results = NULL, *passed, *failed, *c;
+	size_t i;
+
+	if (o->skip_checks)
+		return required;
+	cv_checks_run(repo(r->e), required, r->e->check_timeout_s > 0 ?
+	    r->e->check_timeout_s : CV_CHECK_TIMEOUT_S, &results);
+	json_decref(required);
+	passed = json_array();
+	failed = json_array();
+	json_array_foreach(results, i, c) {
+		bool ok = cv_json_bool(c, "passed", false);
+		cv_event_emit(r->e->store, "check.completed", r->id, NULL,
+		    r->tenant, r->trace, json_pack("{s:O,s:b,s:O}",
+		    "check_type", json_object_get(c, "check_type"), "passed", ok,
+		    "details", json_object_get(c, "details")),
+		    json_pack("{s:O,s:b}", "check_type",
+		    json_object_get(c, "check_type"), "passed", ok));
+		json_array_append(ok ? passed : failed,
+		    json_object_get(c, "check_type"));
+	}
+	json_decref(results);
+	if (json_array_size(failed) == 0) {
+		json_decref(failed);
+		return passed;
+	}
+	char *list = cv_list_fmt(failed), reason[1200];
+	snprintf(reason, sizeof reason, "Checks failed: %s", list ? list : "[]");
+	free(list);
+	json_decref(failed);
+	json_decref(passed);
+	*blocked = block(r, reason, true);
+	return NULL;
+}
+
+static json_t *bomb_types(const json_t *risk)
+{
+	json_t *out = json_array(), *b;
+	size_t i;
+
+	json_array_foreach(json_object_get(risk, "bombs"), i, b)
+		json_array_append(out, json_object_get(b, "type"));
+	return out;
+}
+
+static void step_risk(struct run *r)
+{
+	json_t *coupling = coupling_of(r->e);
+
+	r->risk = cv_risk_evaluate(r->intent, r->sim, coupling, NULL);
+	json_decref(coupling);
+	if (!r->risk)
+		return;
+	cv_event_emit(r->e->store, "risk.evaluated", r->id, NULL, r->tenant,
+	    r->trace, json_deep_copy(r->risk), json_pack("{s:O,s:O,s:O,s:o,s:s}",
+	    "risk_score", json_object_get(r->risk, "risk_score"),
+	    "damage_score", json_object_get(r->risk, "damage_score"),
+	    "signals", json_object_get(r->risk, "signals"),
+	    "bombs", bomb_types(r->risk), "trace_id", r->trace));
+}
+
+/* Step 6: returns 0, or 1 with *blocked set. */
+static int step_policy(struct run *r, const json_t *checks_passed,
+    json_t **blocked)
+{
+	json_t *failed, *g;
+	size_t i;
+
+	r->policy = cv_policy_evaluate(r->config, cv_json_str(r->intent,
+	    "risk_level", "medium"), checks_passed,
+	    cv_json_num(r->risk, "entropy_score", 0),
+	    cv_json_num(r->risk, "containment_score", 1.0));
+	if (!r->policy)
+		return 1;
+	cv_event_emit(r->e->store, "policy.evaluated", r->id, NULL, r->tenant,
+	    r->trace, json_pack("{s:O,s:O,s:O,s:s}", "verdict",
+	    json_object_get(r->policy, "verdict"), "gates",
+	    json_object_get(r->policy, "gates"), "profile_used",
+	    json_object_get(r->policy, "profile_used"), "trace_id", r->trace),
+	    json_pack("{s:O,s:s}", "verdict", json_object_get(r->policy,
+	    "verdict"), "trace_id", r->trace));
+	if (strcmp(cv_json_str(r->policy, "verdict", ""), "BLOCK") != 0)
+		return 0;
+	failed = json_array();
+	json_array_foreach(json_object_get(r->policy, "gates"), i, g)
+		if (!cv_json_bool(g, "passed", false))
+			json_array_append(failed, json_object_get(g, "gate"));
+	char *list = cv_list_fmt(failed), reason[512];
+	snprintf(reason, sizeof reason, "Policy blocked: gates %s",
+	    list ? list : "[]");
+	free(list);
+	json_decref(failed);
+	*blocked = block(r, reason, true);
+	return 1;
+}
+
+static json_t *validated(struct run *r, json_t *gate_take)
+{
+	json_t *res = json_pack("{s:s,s:s,s:s,s:{s:O,s:O},s:O,s:{s:s,s:o},s:o}",
+	    "decision", "validated", "intent_id", r->id, "trace_id", r->trace,
+	    "simulation", "mergeable", json_object_get(r->sim, "mergeable"),
+	    "files_changed", json_object_get(r->sim, "files_changed"),
+	    "risk", r->risk, "policy", "verdict", "ALLOW", "gates",
+	    gates_view(r->policy, false), "risk_gate", gate_take);
+
+	if (record(r, res, "VALIDATED", "intent.validated", json_pack(
+	    "{s:O,s:O,s:s}", "source", json_object_get(r->intent, "source"),
+	    "target", json_object_get(r->intent, "target"), "trace_id",
+	    r->trace), json_pack("{s:O,s:s,s:s}", "risk_score",
+	    json_object_get(r->risk, "risk_score"), "policy_verdict", "ALLOW",
+	    "trace_id", r->trace), true) != CV_OK) {
+		json_decref(res);
+		return NULL;
+	}
+	return res;
+}
+
+static json_t *validate_intent(struct cv_engine *e, json_t *intent,
+    const struct cv_validate_opts *o)
+{
+	struct run r = { .e = e, .intent = intent };
+	json_t *blocked = NULL, *checks, *gate, *res;
+
+	r.id = cv_json_str(intent, "id", "");
+	r.tenant = cv_json_str(intent, "tenant_id", NULL);
+	if (cv_status_terminal(cv_json_str(intent, "status", "")))
+		return error_obj("Intent %s is %s, cannot validate", r.id,
+		    cv_json_str(intent, "status", ""));
+	cv_trace_flow(r.trace);
+	r.config = config_of(e);
+	if (step_simulation(&r, o, &blocked))
+		goto done;
+	if (!cv_json_bool(r.sim, "mergeable", false)) {
+		json_t *reason = join_first(json_object_get(r.sim, "conflicts"),
+		    5, "Merge conflicts: ");
+		blocked = block(&r, json_string_value(reason), true);
+		json_decref(reason);
+		goto done;
+	}
+	if (!(checks = step_checks(&r, o, &blocked)))
+		goto done;
+	step_risk(&r);
+	if (!r.risk || step_policy(&r, checks, &blocked)) {
+		json_decref(checks);
+		goto done;
+	}
+	json_decref(checks);
+	gate = cv_risk_gate_evaluate(json_object_get(r.config, "risk"),
+	    cv_json_num(r.risk, "risk_score", 0),
+	    cv_json_num(r.risk, "damage_score", 0),
+	    cv_json_num(r.risk, "propagation_score", 0), r.id);
+	if (cv_json_bool(gate, "enforced", false)) {
+		char *b = cv_json_dump(json_object_get(gate, "breaches"));
+		char reason[2048];
+		snprintf(reason, sizeof reason, "Risk gate enforced: %s",
+		    b ? b : "[]");
+		free(b);
+		json_decref(gate);
+		blocked = block(&r, reason, true);
+		goto done;
+	}
+	res = validated(&r, gate);
+	run_free(&r);
+	return res;
+done:
+	run_free(&r);
+	return blocked;
+}
+
+json_t *cv_engine_validate(struct cv_engine *e, const char *intent_id,
+    const struct cv_validate_opts *o)
+{
+	json_t *intent = NULL, *res;
+
+	if (cv_intent_get(e->store, intent_id, &intent) != CV_OK)
+		return NULL;
+	if (!intent)
+		return not_found(intent_id);
+	res = validate_intent(e, intent, o);
+	json_decref(intent);
+	return res;
+}
+
+/* ---- the queue ----------------------------------------------------------------- */
+
+/* Writes a queue transition: status (+ retries) and its event together. */
+static enum cv_err transition(struct cv_engine *e, const json_t *intent,
+    const char *status, int retries, const char *type, json_t *payload,
+    json_t *evidence)
+{
+	const char *id = cv_json_str(intent, "id", "");
+	enum cv_err err = cv_store_begin(e->store);
+
+	if (err == CV_OK)
+		err = cv_intent_update_status(e->store, id, status, retries);
+	if (err == CV_OK)
+		err = cv_event_emit(e->store, type, id, NULL,
+		    cv_json_str(intent, "tenant_id", NULL), NULL, payload,
+		    evidence);
+	else {
+		json_decref(payload);
+		json_decref(evidence);
+	}
+	if (err != CV_OK) {
+		cv_store_rollback(e->store);
+		return err;
+	}
+	return cv_store_commit(e->store);
+}
+
+static json_t *reject_exhausted(struct cv_engine *e, const json_t *intent,
+    int max_retries)
+{
+	char reason[64];
+	long long retries = cv_json_int(intent, "retries", 0);
+
+	snprintf(reason, sizeof reason, "Max retries (%d) exceeded", max_retries);
+	if (transition(e, intent, "REJECTED", -1, "intent.rejected",
+	    json_pack("{s:s,s:I}", "reason", reason, "retries", retries),
+	    json_pack("{s:I,s:i}", "retries", retries, "max_retries",
+	    max_retries)) != CV_OK)
+		return NULL;
+	return json_pack("{s:s,s:s,s:s}", "intent_id", cv_json_str(intent, "id",
+	    ""), "decision", "rejected", "reason", "max_retries_exceeded");
+}
+
+static void after_block(struct cv_engine *e, const json_t *intent,
+    json_t *decision, int max_retries)
+{
+	int n = (int)cv_json_int(intent, "retries", 0) + 1;
+	bool reject = n >= max_retries;
+
+	transition(e, intent, reject ? "REJECTED" : "READY", n,
+	    reject ? "intent.rejected" : "intent.requeued",
+	    json_pack("{s:s,s:i}", "reason", cv_json_str(decision, "reason", ""),
+	    "retries", n), json_pack("{s:i}", "retries", n));
+	json_object_set_new(decision, "retries", json_integer(n));
+}
+
+static void merge_now(struct cv_engine *e, const json_t *intent,
+    json_t *decision)
+{
+	const char *id = cv_json_str(intent, "id", "");
+	const char *src = cv_json_str(intent, "source", "");
+	const char *dst = cv_json_str(intent, "target", "main");
+	char *sha = NULL, *msg = NULL, fallback[64];
+
+	if (cv_scm_merge(repo(e), src, dst, &sha, &msg) != CV_OK) {
+		/* Reference behaviour (B8): still MERGED, with the reason kept
+		 * as merge_note so the failure is visible. */
+		cv_scm_simulated_sha(fallback, sizeof fallback, id);
+		cv_log(CV_WARNING, "converge.engine", "merge of %s failed: %s",
+		    id, msg ? msg : "unknown error");
+		json_object_set_new(decision, "merge_note",
+		    json_string(msg ? msg : "merge failed"));
+	}
+	const char *commit = sha ? sha : fallback;
+	transition(e, intent, "MERGED", -1, "intent.merged",
+	    json_pack("{s:s,s:s,s:s}", "merged_commit", commit, "source", src,
+	    "target", dst), json_pack("{s:s}", "merged_commit", commit));
+	json_object_set_new(decision, "decision", json_string("merged"));
+	json_object_set_new(decision, "merged_commit", json_string(commit));
+	if (e->on_decision)
+		e->on_decision(e->on_decision_arg, e->store, intent, decision);
+	free(sha);
+	free(msg);
+}
+
+static json_t *process_one(struct cv_engine *e, json_t *intent,
+    const struct cv_queue_opts *o, int max_retries)
+{
+	struct cv_validate_opts vo = { NULL, o->use_last_simulation,
+	    o->skip_checks };
+	json_t *d;
+
+	if (cv_json_int(intent, "retries", 0) >= max_retries)
+		return reject_exhausted(e, intent, max_retries);
+	d = validate_intent(e, intent, &vo);
+	if (!d || json_object_get(d, "error"))
+		return d;
+	if (strcmp(cv_json_str(d, "decision", ""), "blocked") == 0) {
+		after_block(e, intent, d, max_retries);
+		return d;
+	}
+	cv_intent_update_status(e->store, cv_json_str(intent, "id", ""),
+	    "QUEUED", -1);
+	if (o->auto_confirm)
+		merge_now(e, intent, d);
+	return d;
+}
+
+static json_t *lock_busy(struct cv_engine *e)
+{
+	json_t *info = NULL;
+
+	cv_lock_info(e->store, "queue", &info);
+	return json_pack("[{s:s,s:o}]", "error", "Queue lock held. Another "
+	    "process may be running.", "lock", info ? info : json_null());
+}
+
+json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
+{
+	long long holder = o->holder ? o->holder : (long long)getpid();
+	int ttl = o->lock_ttl > 0 ? o->lock_ttl : 300;
+	int limit = o->limit > 0 ? o->limit : 20;
+	int max_retries = o->max_retries >= 0 ? o->max_retries : 3;
+	const char *target = o->target ? o->target : "main";
+	json_t *intents, *results, *intent;
+	bool got = false;
+	size_t i;
+
+	if (cv_lock_acquire(e->store, "queue", holder, ttl, &got) != CV_OK)
+		return NULL;
+	if (!got)
+		return lock_busy(e);
+	results = json_array();
+	intents = cv_intent_list(e->store, "VALIDATED", NULL, limit);
+	json_array_foreach(intents, i, intent) {
+		bool held = false;
+		/* Heartbeat (O4): a batch longer than the TTL must not be
+		 * overlapped; if the lock was taken from us, stop. */
+		cv_lock_heartbeat(e->store, "queue", holder, ttl, &held);
+		if (!held) {
+			cv_log(CV_WARNING, "converge.engine", "queue lock lost; "
+			    "stopping the batch");
+			break;
+		}
+		json_t *res = process_one(e, intent, o, max_retries);
+		if (res)
+			json_array_append_new(results, res);
+	}
+	json_decref(intents);
+	cv_event_emit(e->store, "queue.processed", NULL, NULL, NULL, NULL,
+	    json_pack("{s:I,s:i,s:s}", "processed",
+	    (json_int_t)json_array_size(results), "limit", limit, "target",
+	    target), json_pack("{s:I}", "count",
+	    (json_int_t)json_array_size(results)));
+	bool released;
+	cv_lock_release(e->store, "queue", holder, &released);
+	return results;
+}
+
+json_t *cv_engine_confirm_merge(struct cv_engine *e, const char *intent_id,
+    const char *merged_commit)
+{
+	json_t *intent = NULL, *out;
+	char sha[64];
+	const char *status;
+
+	if (cv_intent_get(e->store, intent_id, &intent) != CV_OK)
+		return NULL;
+	if (!intent)
+		return not_found(intent_id);
+	status = cv_json_str(intent, "status", "");
+	if (strcmp(status, "QUEUED") != 0 && strcmp(status, "VALIDATED") != 0) {
+		out = error_obj("Intent %s is %s, expected QUEUED or VALIDATED",
+		    intent_id, status);
+		json_decref(intent);
+		return out;
+	}
+	if (merged_commit && *merged_commit)
+		snprintf(sha, sizeof sha, "%s", merged_commit);
+	else
+		snprintf(sha, sizeof sha, "confirmed-%.8s", intent_id);
+	if (transition(e, intent, "MERGED", -1, "intent.merged",
+	    json_pack("{s:s,s:O,s:O}", "merged_commit", sha, "source",
+	    json_object_get(intent, "source"), "target",
+	    json_object_get(intent, "target")), json_pack("{s:s}",
+	    "merged_commit", sha)) != CV_OK) {
+		json_decref(intent);
+		return NULL;
+	}
+	out = json_pack("{s:s,s:s,s:s}", "intent_id", intent_id, "status",
+	    "MERGED", "merged_commit", sha);
+	if (e->on_decision)
+		e->on_decision(e->on_decision_arg, e->store, intent, json_pack(
+		    "{s:s,s:s}", "decision", "merged", "intent_id", intent_id));
+	json_decref(intent);
+	return out;
+}
+
+json_t *cv_engine_queue_reset(struct cv_engine *e, const char *intent_id,
+    const char *set_status, bool clear_lock)
+{
+	json_t *intent = NULL, *out;
+	const char *status;
+	bool released;
+
+	/* The lock goes first, even for an unknown intent: the runbook's
+	 * "--intent-id any --clear-lock" relies on it. */
+	if (clear_lock)
+		cv_lock_force_release(e->store, "queue", &released);
+	if (set_status && !cv_status_valid(set_status))
+		return error_obj("Invalid status: %s", set_status, NULL);
+	if (cv_intent_get(e->store, intent_id, &intent) != CV_OK)
+		return NULL;
+	if (!intent)
+		return not_found(intent_id);
+	status = set_status ? set_status : cv_json_str(intent, "status", "READY");
+	if (transition(e, intent, status, 0, "queue.reset", json_pack(
+	    "{s:s,s:b}", "new_status", status, "retries_reset", 1), NULL) !=
+	    CV_OK) {
+		json_decref(intent);
+		return NULL;
+	}
+	out = json_pack("{s:s,s:s,s:i}", "intent_id", intent_id, "status",
+	    status, "retries", 0);
+	json_decref(intent);
+	return out;
+}
+
+static void inspect_add(json_t *out, const json_t *list, int min_retries)
+{
+	json_t *in;
+	size_t i;
+
+	json_array_foreach(list, i, in) {
+		if (min_retries >= 0 && cv_json_int(in, "retries", 0) < min_retries)
+			continue;
+		json_array_append_new(out, json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,"
+		    "s:O}", "intent_id", json_object_get(in, "id"), "status",
+		    json_object_get(in, "status"), "retries",
+		    json_object_get(in, "retries"), "priority",
+		    json_object_get(in, "priority"), "source",
+		    json_object_get(in, "source"), "target",
+		    json_object_get(in, "target"), "risk_level",
+		    json_object_get(in, "risk_level")));
+	}
+}
+
+json_t *cv_engine_queue_inspect(struct cv_engine *e, const char *status,
+    int min_retries, bool only_actionable, int limit)
+{
+	static const char *const actionable[] = { "READY", "VALIDATED",
+	    "QUEUED" };
+	json_t *out = json_array(), *list;
+
+	if (limit <= 0)
+		limit = 100;
+	for (size_t k = 0; k < (only_actionable ? 3 : 1); k++) {
+		const char *st = only_actionable ? actionable[k] : status;
+		if (!(list = cv_intent_list(e->store, st, NULL, only_actionable ?
+		    limit : (st ? limit : 100000)))) {
+			json_decref(out);
+			return NULL;
+		}
+		inspect_add(out, list, min_retries);
+		json_decref(list);
+	}
+	while ((int)json_array_size(out) > limit)
+		json_array_remove(out, json_array_size(out) - 1);
+	return out;
+}
+
+json_t *cv_engine_set_status(struct cv_engine *e, const char *intent_id,
+    const char *status)
+{
+	json_t *intent = NULL, *out;
+	char from[32];
+
+	if (!cv_status_valid(status))
+		return error_obj("Invalid status: %s", status, NULL);
+	if (cv_intent_get(e->store, intent_id, &intent) != CV_OK)
+		return NULL;
+	if (!intent)
+		return not_found(intent_id);
+	snprintf(from, sizeof from, "%s", cv_json_str(intent, "status", ""));
+	if (transition(e, intent, status, -1, "intent.status_changed",
+	    json_pack("{s:s,s:s}", "from", from, "to", status), NULL) != CV_OK) {
+		json_decref(intent);
+		return NULL;
+	}
+	out = json_pack("{s:s,s:s}", "intent_id", intent_id, "status", status);
+	json_decref(intent);
+	return out;
+}
+
+enum cv_err cv_engine_intent_create(struct cv_engine *e, const json_t *intent,
+    bool overwrite)
+{
+	const char *id = cv_json_str(intent, "id", "");
+	enum cv_err err = cv_store_begin(e->store);
+
+	if (err != CV_OK)
+		return err;
+	err = overwrite ? cv_intent_upsert(e->store, intent) :
+	    cv_intent_insert(e->store, intent);
+	if (err == CV_OK)
+		err = cv_event_emit(e->store, "intent.created", id, NULL,
+		    cv_json_str(intent, "tenant_id", NULL), NULL,
+		    json_deep_copy(intent), NULL);
+	if (err != CV_OK) {
+		cv_store_rollback(e->store);
+		return err;
+	}
+	return cv_store_commit(e->store);
+}
+
+json_t *cv_engine_risk_eval(struct cv_engine *e, const char *intent_id,
+    const char *tenant_id)
+{
+	json_t *intent = NULL, *sim, *risk;
+
+	if (cv_intent_get(e->store, intent_id, &intent) != CV_OK)
+		return NULL;
+	if (!intent)
+		return not_found(intent_id);
+	if (!(sim = last_simulation(e, intent_id)))
+		sim = json_pack("{s:b,s:[],s:[]}", "mergeable", 1, "conflicts",
+		    "files_changed");
+	risk = cv_risk_evaluate(intent, sim, NULL, NULL);
+	if (risk && tenant_id)
+		json_object_set_new(risk, "tenant_id", json_string(tenant_id));
+	if (risk)
+		cv_event_emit(e->store, "risk.evaluated", intent_id, NULL,
+		    tenant_id, NULL, json_deep_copy(risk), json_pack(
+		    "{s:O,s:O,s:O,s:o}", "risk_score", json_object_get(risk,
+		    "risk_score"), "damage_score", json_object_get(risk,
+		    "damage_score"), "signals", json_object_get(risk, "signals"),
+		    "bombs", bomb_types(risk)));
+	json_decref(sim);
+	json_decref(intent);
+	return risk;
+}

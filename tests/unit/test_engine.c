@@ -1,0 +1,474 @@
+/* test_engine.c - validation and queue vectors V42-V54 (domain.md 10.4)
+ * against a real SQLite store, plus runs on real git repositories. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "engine.h"
+#include "eventlog.h"
+#include "gitrepo.h"
+#include "intents.h"
+#include "jsonx.h"
+#include "policy.h"
+#include "store.h"
+
+struct fx {
+	char *dir;                 /* temp dir: DB, also a non-repository */
+	char db[256];
+	struct cv_store *s;
+	struct cv_engine e;
+	json_t *config;
+	json_t *coupling;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+
+	repo_env();
+	unsetenv("CONVERGE_TRACE_ID");
+	f->dir = repo_tmpdir();
+	snprintf(f->db, sizeof f->db, "%s/state.db", f->dir);
+	struct cv_store_options o = { CV_BACKEND_SQLITE, f->db, NULL, 0 };
+	if (cv_store_open(&o, &f->s, NULL) != CV_OK)
+		return -1;
+	f->config = cv_policy_defaults();
+	f->coupling = json_array();
+	f->e.store = f->s;
+	f->e.repo_dir = f->dir;     /* not a git repository (V47) */
+	f->e.work_dir = f->dir;
+	f->e.config = f->config;
+	f->e.coupling = f->coupling;
+	f->e.coupling_injected = true;
+	f->e.check_timeout_s = 5;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	cv_store_close(f->s);
+	json_decref(f->config);
+	json_decref(f->coupling);
+	repo_remove(f->dir);
+	free(f);
+	return 0;
+}
+
+static void add_intent(struct fx *f, const char *id, const char *level,
+    const char *status, int prio, int retries, const char *created)
+{
+	json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:s}", "id", id,
+	    "source", "feature/x", "target", "main", "risk_level", level,
+	    "status", status, "priority", prio, "retries", retries,
+	    "created_at", created ? created : "2026-01-01T00:00:00.000000+00:00");
+	const char *err = NULL;
+	json_t *in = cv_intent_build(doc, false, NULL, &err);
+
+	assert_non_null(in);
+	assert_int_equal(cv_intent_upsert(f->s, in), CV_OK);
+	json_decref(in);
+	json_decref(doc);
+}
+
+static void add_sim(struct fx *f, const char *id, bool ok, const char *conf,
+    const char *files)
+{
+	json_t *p = json_pack("{s:b,s:o,s:o,s:s,s:s}", "mergeable", ok,
+	    "conflicts", json_loads(conf, 0, NULL), "files_changed",
+	    json_loads(files, 0, NULL), "source", "feature/x", "target", "main");
+	assert_int_equal(cv_event_emit(f->s, "simulation.completed", id, NULL,
+	    NULL, NULL, p, NULL), CV_OK);
+}
+
+/* Event types appended since `mark` (an event count), oldest first. */
+static json_t *types_since(struct fx *f, size_t mark)
+{
+	struct cv_event_filter all = { .limit = 10000 };
+	json_t *list = cv_event_query(f->s, &all), *out = json_array();
+	size_t n = json_array_size(list);
+
+	for (size_t i = n - mark; i-- > 0;)
+		json_array_append(out, json_object_get(json_array_get(list, i),
+		    "event_type"));
+	json_decref(list);
+	return out;
+}
+
+static size_t event_count(struct fx *f)
+{
+	struct cv_event_filter all = { .limit = 10000 };
+	json_t *list = cv_event_query(f->s, &all);
+	size_t n = json_array_size(list);
+
+	json_decref(list);
+	return n;
+}
+
+static void assert_types(json_t *types, const char *expected_json)
+{
+	json_t *want = json_loads(expected_json, 0, NULL);
+
+	if (!json_equal(types, want)) {
+		char *got = json_dumps(types, JSON_COMPACT);
+		fail_msg("events %s, expected %s", got, expected_json);
+	}
+	json_decref(want);
+	json_decref(types);
+}
+
+static const char *status_of(struct fx *f, const char *id, long long *retries)
+{
+	static char buf[32];
+	json_t *in = NULL;
+
+	assert_int_equal(cv_intent_get(f->s, id, &in), CV_OK);
+	snprintf(buf, sizeof buf, "%s", cv_json_str(in, "status", ""));
+	if (retries)
+		*retries = cv_json_int(in, "retries", -1);
+	json_decref(in);
+	return buf;
+}
+
+/* V42-V45: validate with a given simulation, as a table. */
+static void test_validate_table(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *id, *level, *sim, *decision, *reason, *events;
+		double risk;
+		const char *status;
+	} rows[] = {
+		{ "eng-001", "medium", "{\"mergeable\":true,\"conflicts\":[],"
+		  "\"files_changed\":[\"a.py\"]}", "validated", NULL,
+		  "[\"risk.evaluated\",\"policy.evaluated\",\"intent.validated\"]",
+		  14.2, "VALIDATED" },
+		{ "c-1", "medium", "{\"mergeable\":false,\"conflicts\":[\"x.py\"],"
+		  "\"files_changed\":[]}", "blocked", "Merge conflicts: x.py",
+		  "[\"intent.blocked\"]", -1, "READY" },
+		{ "big-1", "medium", "{\"mergeable\":true,\"conflicts\":[],"
+		  "\"files_changed\":[\"f0.py\",\"f1.py\",\"f2.py\",\"f3.py\","
+		  "\"f4.py\",\"f5.py\",\"f6.py\",\"f7.py\",\"f8.py\",\"f9.py\","
+		  "\"f10.py\",\"f11.py\",\"f12.py\",\"f13.py\",\"f14.py\","
+		  "\"f15.py\",\"f16.py\",\"f17.py\",\"f18.py\",\"f19.py\"]}",
+		  "blocked", "Policy blocked: gates ['containment', 'entropy']",
+		  "[\"risk.evaluated\",\"policy.evaluated\",\"intent.blocked\"]",
+		  -1, "READY" },
+		{ "v-1", "high", "{\"mergeable\":true,\"conflicts\":[],"
+		  "\"files_changed\":[\"a.py\"]}", "validated", NULL,
+		  "[\"risk.evaluated\",\"policy.evaluated\",\"intent.validated\"]",
+		  16.7, "VALIDATED" },
+	};
+
+	for (size_t i = 0; i < CV_ARRAY_LEN(rows); i++) {
+		json_t *sim = json_loads(rows[i].sim, 0, NULL);
+		struct cv_validate_opts o = { sim, false, true };
+		size_t mark;
+		json_t *d;
+
+		add_intent(f, rows[i].id, rows[i].level, "READY", 3, 0, NULL);
+		mark = event_count(f);
+		d = cv_engine_validate(&f->e, rows[i].id, &o);
+		assert_non_null(d);
+		assert_string_equal(cv_json_str(d, "decision", ""),
+		    rows[i].decision);
+		assert_memory_equal(cv_json_str(d, "trace_id", ""), "trace-", 6);
+		if (rows[i].reason)
+			assert_string_equal(cv_json_str(d, "reason", ""),
+			    rows[i].reason);
+		if (rows[i].risk >= 0)
+			assert_true(cv_json_num(cv_json_obj(d, "risk"),
+			    "risk_score", -1) == rows[i].risk);
+		assert_types(types_since(f, mark), rows[i].events);
+		assert_string_equal(status_of(f, rows[i].id, NULL),
+		    rows[i].status);
+		/* Every event of the run carries the decision's trace id. */
+		struct cv_event_filter fl = { .intent_id = rows[i].id };
+		json_t *evs = cv_event_query(f->s, &fl), *ev;
+		size_t k;
+		json_array_foreach(evs, k, ev)
+			assert_string_equal(cv_json_str(ev, "trace_id", ""),
+			    cv_json_str(d, "trace_id", ""));
+		json_decref(evs);
+		json_decref(d);
+		json_decref(sim);
+	}
+	/* V45 second half: the given sim recorded nothing to reuse. */
+	struct cv_validate_opts last = { NULL, true, true };
+	json_t *d = cv_engine_validate(&f->e, "v-1", &last);
+	assert_string_equal(cv_json_str(d, "reason", ""),
+	    "No previous simulation found");
+	json_decref(d);
+}
+
+/* B4: terminal intents cannot be validated; nothing is written. */
+static void test_validate_terminal(void **state)
+{
+	struct fx *f = *state;
+	struct cv_validate_opts o = { NULL, true, true };
+	size_t mark;
+	json_t *d;
+
+	add_intent(f, "done-1", "medium", "MERGED", 3, 0, NULL);
+	mark = event_count(f);
+	d = cv_engine_validate(&f->e, "done-1", &o);
+	assert_string_equal(cv_json_str(d, "error", ""),
+	    "Intent done-1 is MERGED, cannot validate");
+	assert_int_equal(event_count(f), mark);
+	json_decref(d);
+	d = cv_engine_validate(&f->e, "ghost", &o);
+	assert_string_equal(cv_json_str(d, "error", ""), "Intent ghost not found");
+	json_decref(d);
+}
+
+/* V47 and V48. */
+static void test_queue_run_v47(void **state)
+{
+	struct fx *f = *state;
+	struct cv_queue_opts o = { .limit = 20, .target = "main",
+	    .auto_confirm = true, .max_retries = 3, .use_last_simulation = true,
+	    .skip_checks = true };
+	size_t mark;
+	json_t *res;
+	long long retries;
+
+	add_intent(f, "q-bad", "medium", "VALIDATED", 1, 2,
+	    "2026-01-01T00:00:00.000000+00:00");
+	add_intent(f, "q-new", "medium", "VALIDATED", 1, 0,
+	    "2026-01-01T00:00:01.000000+00:00");
+	add_intent(f, "q-ok", "medium", "VALIDATED", 2, 0, NULL);
+	add_sim(f, "q-bad", false, "[\"x.py\"]", "[]");
+	add_sim(f, "q-new", false, "[\"x.py\",\"y.py\"]", "[]");
+	add_sim(f, "q-ok", true, "[]", "[\"a.py\"]");
+	mark = event_count(f);
+	res = cv_engine_queue_run(&f->e, &o);
+	assert_int_equal(json_array_size(res), 3);
+	json_t *r0 = json_array_get(res, 0), *r1 = json_array_get(res, 1),
+	    *r2 = json_array_get(res, 2);
+	assert_string_equal(cv_json_str(r0, "reason", ""), "Merge conflicts: x.py");
+	assert_int_equal(cv_json_int(r0, "retries", 0), 3);
+	assert_string_equal(cv_json_str(r1, "reason", ""),
+	    "Merge conflicts: x.py, y.py");
+	assert_int_equal(cv_json_int(r1, "retries", 0), 1);
+	assert_string_equal(cv_json_str(r2, "decision", ""), "merged");
+	assert_string_equal(cv_json_str(r2, "merged_commit", ""), "simulated-q-ok");
+	assert_non_null(json_object_get(r2, "merge_note"));
+	json_t *gate = json_object_get(r2, "risk_gate");
+	json_t *want = json_loads("{\"would_block\":false,\"enforced\":false,"
+	    "\"mode\":\"shadow\",\"enforce_ratio\":1.0,\"rollout_bucket\":0.2966,"
+	    "\"in_enforcement_group\":true,\"breaches\":[]}", 0, NULL);
+	assert_true(json_equal(gate, want));
+	json_decref(want);
+	assert_string_equal(status_of(f, "q-bad", &retries), "REJECTED");
+	assert_int_equal(retries, 3);
+	assert_string_equal(status_of(f, "q-new", &retries), "READY");
+	assert_int_equal(retries, 1);
+	assert_string_equal(status_of(f, "q-ok", &retries), "MERGED");
+	assert_int_equal(retries, 0);
+	assert_types(types_since(f, mark), "[\"intent.blocked\",\"intent.rejected\","
+	    "\"intent.blocked\",\"intent.requeued\",\"risk.evaluated\","
+	    "\"policy.evaluated\",\"intent.validated\",\"intent.merged\","
+	    "\"queue.processed\"]");
+	json_decref(res);
+	/* V48: forced back to VALIDATED without a reset. */
+	assert_int_equal(cv_intent_update_status(f->s, "q-bad", "VALIDATED", -1),
+	    CV_OK);
+	res = cv_engine_queue_run(&f->e, &o);
+	assert_int_equal(json_array_size(res), 1);
+	assert_string_equal(cv_json_str(json_array_get(res, 0), "reason", ""),
+	    "max_retries_exceeded");
+	assert_string_equal(status_of(f, "q-bad", NULL), "REJECTED");
+	json_decref(res);
+	struct cv_event_filter rej = { .event_type = "intent.rejected", .limit = 1 };
+	json_t *evs = cv_event_query(f->s, &rej);
+	assert_string_equal(cv_json_str(json_object_get(json_array_get(evs, 0),
+	    "payload"), "reason", ""), "Max retries (3) exceeded");
+	json_decref(evs);
+}
+
+/* V49: lock held elsewhere → one error element, no events. */
+static void test_queue_lock_busy(void **state)
+{
+	struct fx *f = *state;
+	struct cv_queue_opts o = { .max_retries = 3 };
+	bool ok;
+	size_t mark;
+	json_t *res;
+
+	assert_int_equal(cv_lock_acquire(f->s, "queue", 99999, 300, &ok), CV_OK);
+	mark = event_count(f);
+	res = cv_engine_queue_run(&f->e, &o);
+	assert_int_equal(json_array_size(res), 1);
+	assert_non_null(json_object_get(json_array_get(res, 0), "error"));
+	assert_non_null(json_object_get(json_array_get(res, 0), "lock"));
+	assert_int_equal(event_count(f), mark);
+	json_decref(res);
+}
+
+/* V51-V53 and T11. */
+static void test_confirm_reset_inspect(void **state)
+{
+	struct fx *f = *state;
+	json_t *r;
+	static const struct { const char *id, *status, *commit, *want_commit,
+	    *want_error; } confirm[] = {
+		{ "m-001", "QUEUED", "abc123", "abc123", NULL },
+		{ "m-002", "VALIDATED", NULL, "confirmed-m-002", NULL },
+		{ "m-long-identifier", "QUEUED", NULL, "confirmed-m-long-i", NULL },
+		{ "m-003", "MERGED", NULL, NULL,
+		  "Intent m-003 is MERGED, expected QUEUED or VALIDATED" },
+		{ "m-404", NULL, NULL, NULL, "Intent m-404 not found" },
+	};
+
+	for (size_t i = 0; i < CV_ARRAY_LEN(confirm); i++) {
+		if (confirm[i].status)
+			add_intent(f, confirm[i].id, "medium", confirm[i].status,
+			    3, 0, NULL);
+		r = cv_engine_confirm_merge(&f->e, confirm[i].id,
+		    confirm[i].commit);
+		if (confirm[i].want_error)
+			assert_string_equal(cv_json_str(r, "error", ""),
+			    confirm[i].want_error);
+		else {
+			assert_string_equal(cv_json_str(r, "merged_commit", ""),
+			    confirm[i].want_commit);
+			assert_string_equal(status_of(f, confirm[i].id, NULL),
+			    "MERGED");
+		}
+		json_decref(r);
+	}
+	add_intent(f, "r-1", "medium", "READY", 3, 5, NULL);
+	r = cv_engine_queue_reset(&f->e, "r-1", "VALIDATED", false);
+	assert_string_equal(cv_json_str(r, "status", ""), "VALIDATED");
+	assert_int_equal(cv_json_int(r, "retries", -1), 0);
+	json_decref(r);
+	r = cv_engine_queue_reset(&f->e, "any", NULL, true);
+	assert_string_equal(cv_json_str(r, "error", ""), "Intent any not found");
+	json_decref(r);
+	add_intent(f, "i-001", "medium", "READY", 3, 0, NULL);
+	add_intent(f, "i-002", "medium", "VALIDATED", 3, 0, NULL);
+	r = cv_engine_queue_inspect(&f->e, NULL, -1, true, 100);
+	char *text = json_dumps(r, JSON_COMPACT);
+	assert_non_null(strstr(text, "i-001"));
+	assert_non_null(strstr(text, "i-002"));
+	assert_null(strstr(text, "m-001"));
+	free(text);
+	json_decref(r);
+	r = cv_engine_set_status(&f->e, "i-001", "QUEUED");
+	assert_string_equal(cv_json_str(r, "status", ""), "QUEUED");
+	json_decref(r);
+	r = cv_engine_set_status(&f->e, "i-001", "DONE");
+	assert_non_null(json_object_get(r, "error"));
+	json_decref(r);
+}
+
+/* A real repository: fresh simulation, conflict, and auto-confirm merge. */
+static void test_real_repo_flow(void **state)
+{
+	struct fx *f = *state;
+	char *repo = repo_new();
+	struct cv_validate_opts fresh = { NULL, false, true };
+	struct cv_queue_opts q = { .auto_confirm = true, .max_retries = 3,
+	    .use_last_simulation = true, .skip_checks = true };
+	json_t *d, *res;
+
+	repo_write(repo, "src/app.py", "print('v1')\n");
+	repo_commit(repo, "base");
+	repo_git(repo, "checkout", "-q", "-b", "feature/clean");
+	repo_write(repo, "src/new_feature.py", "x = 1\n");
+	repo_commit(repo, "clean");
+	repo_git(repo, "checkout", "-q", "main");
+	repo_git(repo, "checkout", "-q", "-b", "feature/conflict");
+	repo_write(repo, "src/app.py", "print('branch')\n");
+	repo_commit(repo, "conflict side");
+	repo_git(repo, "checkout", "-q", "main");
+	repo_write(repo, "src/app.py", "print('main')\n");
+	repo_commit(repo, "main moves");
+	f->e.repo_dir = repo;
+
+	json_t *doc = json_pack("{s:s,s:s,s:s,s:s}", "id", "clean", "source",
+	    "feature/clean", "target", "main", "risk_level", "low");
+	const char *err;
+	json_t *in = cv_intent_build(doc, false, NULL, &err);
+	assert_int_equal(cv_engine_intent_create(&f->e, in, false), CV_OK);
+	assert_int_equal(cv_engine_intent_create(&f->e, in, false), CV_EEXIST);
+	json_decref(in);
+	json_object_set_new(doc, "id", json_string("conflict"));
+	json_object_set_new(doc, "source", json_string("feature/conflict"));
+	in = cv_intent_build(doc, false, NULL, &err);
+	assert_int_equal(cv_engine_intent_create(&f->e, in, false), CV_OK);
+	json_decref(in);
+	json_decref(doc);
+
+	d = cv_engine_validate(&f->e, "conflict", &fresh);
+	assert_string_equal(cv_json_str(d, "reason", ""),
+	    "Merge conflicts: src/app.py");
+	json_decref(d);
+	d = cv_engine_validate(&f->e, "clean", &fresh);
+	assert_string_equal(cv_json_str(d, "decision", ""), "validated");
+	json_t *files = json_object_get(json_object_get(d, "simulation"),
+	    "files_changed");
+	assert_int_equal(json_array_size(files), 2);
+	json_decref(d);
+	res = cv_engine_queue_run(&f->e, &q);
+	assert_int_equal(json_array_size(res), 1);
+	json_t *r0 = json_array_get(res, 0);
+	assert_string_equal(cv_json_str(r0, "decision", ""), "merged");
+	assert_null(json_object_get(r0, "merge_note"));
+	assert_int_equal(strlen(cv_json_str(r0, "merged_commit", "")), 40);
+	json_decref(res);
+	char *log = repo_run(repo, "git", "log", "-1", "--format=%s", NULL);
+	assert_non_null(strstr(log, "converge: merge feature/clean into main"));
+	free(log);
+	/* Not a repository → Simulation failed, no simulation event. */
+	f->e.repo_dir = f->dir;
+	add_intent(f, "norepo", "medium", "READY", 3, 0, NULL);
+	size_t mark = event_count(f);
+	d = cv_engine_validate(&f->e, "norepo", &fresh);
+	assert_memory_equal(cv_json_str(d, "reason", ""), "Simulation failed: ", 19);
+	assert_types(types_since(f, mark), "[\"intent.blocked\"]");
+	json_decref(d);
+	repo_remove(repo);
+}
+
+/* V46 through the engine: checks run, one fails. */
+static void test_checks_block(void **state)
+{
+	struct fx *f = *state;
+	char *repo = repo_new();
+	struct cv_validate_opts o = { NULL, false, false };
+	json_t *d;
+
+	repo_write(repo, "Makefile", "lint:\n\t@echo ok\ntest:\n\t@echo test "
+	    "failure >&2; exit 1\n");
+	repo_commit(repo, "base");
+	repo_git(repo, "branch", "feature/x");
+	f->e.repo_dir = repo;
+	add_intent(f, "chk", "high", "READY", 3, 0, NULL);
+	size_t mark = event_count(f);
+	d = cv_engine_validate(&f->e, "chk", &o);
+	assert_string_equal(cv_json_str(d, "reason", ""),
+	    "Checks failed: ['unit_tests']");
+	assert_types(types_since(f, mark), "[\"simulation.completed\","
+	    "\"check.completed\",\"check.completed\",\"intent.blocked\"]");
+	json_decref(d);
+	repo_remove(repo);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_validate_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_validate_terminal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_run_v47, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_lock_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_confirm_reset_inspect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_real_repo_flow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checks_block, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

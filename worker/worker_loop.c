@@ -1,0 +1,157 @@
+/* worker_loop.c - the queue worker loop (operations.md 4.2, 4.3). */
+#include "worker_loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "engine.h"
+#include "eventlog.h"
+#include "jsonx.h"
+#include "log.h"
+
+static volatile sig_atomic_t stop_requested;
+static int wake_pipe[2] = { -1, -1 };
+
+/* The self-pipe makes the inter-cycle sleep end at once on a signal
+ * (O12), instead of sleeping out the interval. */
+static void on_stop(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	stop_requested = 1;
+	if (wake_pipe[1] >= 0) {
+		ssize_t w = write(wake_pipe[1], "x", 1);
+		(void)w;
+	}
+	errno = saved;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { 0 };
+
+	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		wake_pipe[0] = wake_pipe[1] = -1;
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void sleep_interruptibly(int seconds)
+{
+	struct pollfd p = { wake_pipe[0], POLLIN, 0 };
+
+	if (seconds <= 0 || stop_requested)
+		return;
+	if (wake_pipe[0] < 0) {
+		sleep((unsigned)seconds);
+		return;
+	}
+	poll(&p, 1, seconds * 1000);
+}
+
+/* A unique holder per worker instance (O3): containers all run as PID 1. */
+static long long random_holder(void)
+{
+	unsigned int v = 0;
+
+	if (cv_random_bytes(&v, sizeof v) != 0)
+		v = (unsigned int)getpid() ^ (unsigned int)cv_now_us();
+	v &= 0x7fffffffu;
+	return v ? v : 1;
+}
+
+static void touch_heartbeat(const struct cv_config *cfg)
+{
+	char path[4096];
+	int fd;
+
+	if (snprintf(path, sizeof path, "%s/run/worker.heartbeat",
+	    cfg->var_dir) >= (int)sizeof path)
+		return;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) >= 0) {
+		char ts[CV_TS_LEN];
+		cv_now_ts(ts);
+		ssize_t w = write(fd, ts, strlen(ts));
+		(void)w;
+		close(fd);
+	}
+}
+
+static bool lock_busy(const json_t *results)
+{
+	return json_array_size(results) == 1 &&
+	    json_object_get(json_array_get(results, 0), "error");
+}
+
+/* One cycle; returns the number of intents processed. */
+static size_t cycle(struct cv_engine *e, const struct cv_config *cfg,
+    long long holder)
+{
+	struct cv_queue_opts o = { .limit = cfg->worker_batch_size,
+	    .target = cfg->worker_target, .auto_confirm =
+	    cfg->worker_auto_confirm, .max_retries = cfg->worker_max_retries,
+	    .use_last_simulation = true, .skip_checks = true,
+	    .holder = holder, .lock_ttl = cfg->worker_lock_ttl };
+	json_t *results = cv_engine_queue_run(e, &o);
+	size_t n = 0;
+
+	if (!results) {
+		cv_log(CV_ERROR, "converge.worker", "queue cycle failed: %s",
+		    cv_store_errmsg(e->store));
+		return 0;
+	}
+	if (!lock_busy(results))
+		n = json_array_size(results);
+	else
+		cv_log(CV_DEBUG, "converge.worker", "queue lock busy");
+	json_decref(results);
+	return n;
+}
+
+int cv_worker_main(const struct cv_config *cfg, struct cv_store *s, bool once)
+{
+	struct cv_engine e = { .store = s, .repo_dir = cfg->repo_path };
+	long long holder = random_holder();
+	long long cycles = 0, total = 0;
+	bool released;
+
+	install_signals();
+	cv_log_fields(CV_INFO, "converge.worker", json_pack(
+	    "{s:i,s:i,s:s,s:b,s:b,s:I}", "poll_interval",
+	    cfg->worker_poll_interval, "batch_size", cfg->worker_batch_size,
+	    "target", cfg->worker_target, "auto_confirm",
+	    cfg->worker_auto_confirm, "github_enabled",
+	    cv_config_github_enabled(cfg), "holder", holder),
+	    "worker starting (holder %lld)", holder);
+	cv_event_emit(s, "worker.started", NULL, NULL, NULL, NULL, json_pack(
+	    "{s:i,s:i,s:I}", "poll_interval", cfg->worker_poll_interval,
+	    "batch_size", cfg->worker_batch_size, "pid", holder), NULL);
+	while (!stop_requested) {
+		cycles++;
+		total += (long long)cycle(&e, cfg, holder);
+		touch_heartbeat(cfg);
+		if (once || stop_requested)
+			break;
+		sleep_interruptibly(cfg->worker_poll_interval);
+	}
+	cv_log(CV_INFO, "converge.worker", "worker stopping after %lld cycles, "
+	    "%lld intents processed", cycles, total);
+	/* Only our own lock (O2): another worker's lock is not ours to free. */
+	cv_lock_release(s, "queue", holder, &released);
+	cv_event_emit(s, "worker.stopped", NULL, NULL, NULL, NULL, json_pack(
+	    "{s:I,s:I,s:I}", "cycles", cycles, "total_processed", total, "pid",
+	    holder), NULL);
+	return 0;
+}
