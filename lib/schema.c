@@ -73,9 +73,22 @@ static const char *const m3[] = {
 	NULL
 };
 
+/* 4: the shared rate limiter's fixed-size state, one row per bucket
+ * (decisions.md D-2; the algorithm is described in ratelimit.c). Times
+ * are wall-clock milliseconds since the epoch. */
+static const char *const m4[] = {
+	"CREATE TABLE IF NOT EXISTS rate_limit_windows ("
+	" bucket TEXT PRIMARY KEY, window_start BIGINT NOT NULL,"
+	" hits INTEGER NOT NULL, prev_hits INTEGER NOT NULL,"
+	" prev_last BIGINT NOT NULL, last_at BIGINT NOT NULL,"
+	" allowed INTEGER NOT NULL, limit_rpm INTEGER NOT NULL)",
+	NULL
+};
+
 const struct cv_migration cv_migrations[] = {
 	{ 1, m1 },
 	{ 2, m2 },
 	{ 3, m3 },
+	{ 4, m4 },
 };
-const int cv_migration_count = 3;
+const int cv_migration_count = 4;
