@@ -14,9 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "jsonx.h"
 #include "log.h"
+#include "metrics.h"
+#include "ratelimit.h"
 
 #define MAX_PROCESSES 64
 
@@ -92,6 +95,35 @@ static enum cv_err read_body(FCGX_Stream *in, struct cv_request *req,
 	return CV_OK;
 }
 
+/* Authentication, role and scope of the route (http-api.md 3.5); writes
+ * the refusal itself. With auth disabled every caller is the anonymous
+ * admin. */
+static bool authenticate(struct cv_app *app, struct cv_ctx *ctx)
+{
+	char error[128], reason[128];
+	int status = 401;
+
+	if (!app->auth) {
+		if (app->cfg.auth_required) {
+			cv_response_error(ctx->resp, 401, "Unauthorized");
+			return false;
+		}
+		ctx->principal = json_pack("{s:s,s:s,s:n}", "role", "admin",
+		    "actor", "anonymous", "tenant");
+		return true;
+	}
+	if (cv_authorize(app->auth, cv_app_store(app), ctx->req,
+	    ctx->match->route->role, ctx->match->route->scope, &ctx->principal,
+	    &status, error, sizeof error, reason, sizeof reason) ==
+	    CV_AUTH_GRANTED)
+		return true;
+	cv_log_fields(CV_INFO, "converge.auth", json_pack("{s:s,s:s}",
+	    "reason", reason, "request_id", ctx->req->request_id),
+	    "%s %s refused: %s", ctx->req->method, ctx->req->path, reason);
+	cv_response_error(ctx->resp, status, error);
+	return false;
+}
+
 void cv_farm_dispatch(const struct cv_family *family, struct cv_app *app,
     struct cv_request *req, struct cv_response *resp)
 {
@@ -99,6 +131,7 @@ void cv_farm_dispatch(const struct cv_family *family, struct cv_app *app,
 	struct cv_ctx ctx = { app, req, resp, &m, NULL };
 	char msg[64];
 
+	snprintf(req->route_label, sizeof req->route_label, "unmatched");
 	switch (cv_route_find(family->routes, family->nroutes, req->method,
 	    req->path, &m)) {
 	case CV_ROUTE_NOT_FOUND:
@@ -110,6 +143,10 @@ void cv_farm_dispatch(const struct cv_family *family, struct cv_app *app,
 	case CV_ROUTE_FOUND:
 		break;
 	}
+	/* The pattern, not the raw path: ids in paths must not multiply
+	 * the metric series. */
+	snprintf(req->route_label, sizeof req->route_label, "%.*s%s",
+	    (int)(m.unprefixed - req->path), req->path, m.route->pattern);
 	/* Malformed JSON is a 400 before authentication (http-api 1.2); the
 	 * webhook keeps its raw bytes for the signature check. */
 	if (!family->webhook_body && cv_request_parse_json(req) != CV_OK) {
@@ -118,6 +155,8 @@ void cv_farm_dispatch(const struct cv_family *family, struct cv_app *app,
 		cv_response_error(resp, 400, msg);
 		return;
 	}
+	if (m.route->role && !authenticate(app, &ctx))
+		return;
 	m.route->handler(&ctx);
 	json_decref(ctx.principal);
 }
@@ -150,6 +189,34 @@ static void access_log(const struct cv_request *req,
 	    "%s %s %d %.0fms", req->method, req->path, resp->status, ms);
 }
 
+/* The limiter runs first (http-api.md 1.1): a throttled request never
+ * reaches routing or authentication. Returns true when it answered 429. */
+static bool throttled(struct cv_app *app, struct cv_request *req,
+    struct cv_response *resp)
+{
+	struct cv_rl_bucket b = { 0 };
+	bool allowed = true;
+	int retry = 0;
+	struct cv_store *s;
+
+	if (!app->cfg.rate_limit_enabled || cv_ratelimit_exempt(req->path) ||
+	    !(s = cv_app_store(app)))
+		return false;
+	if (cv_ratelimit_bucket(app->auth, s, req, &b) != CV_OK)
+		return false;
+	if (cv_ratelimit_hit(s, b.key, app->cfg.rate_limit_rpm,
+	    cv_now_us() / 1000, &allowed, &retry, NULL) != CV_OK)
+		cv_log(CV_WARNING, "converge.api", "rate limiter unavailable "
+		    "(failing open): %s", cv_store_errmsg(s));
+	if (!allowed) {
+		cv_ratelimit_respond(resp, app->cfg.rate_limit_rpm, retry);
+		cv_metrics_throttled(app->metrics, b.label);
+		snprintf(req->route_label, sizeof req->route_label, "unmatched");
+	}
+	cv_rl_bucket_free(&b);
+	return !allowed;
+}
+
 static void serve(const struct cv_family *family, struct cv_app *app,
     FCGX_Request *fr)
 {
@@ -167,6 +234,8 @@ static void serve(const struct cv_family *family, struct cv_app *app,
 		cv_response_error(&resp, 400, "query: malformed percent-encoding");
 	else if (err != CV_OK)
 		cv_response_error(&resp, 500, "Internal server error");
+	else if (throttled(app, &req, &resp))
+		;
 	else if ((err = read_body(fr->in, &req, cap)) == CV_ETOOBIG)
 		cv_response_error(&resp, 413, "Request body too large");
 	else if (err != CV_OK)
@@ -176,6 +245,9 @@ static void serve(const struct cv_family *family, struct cv_app *app,
 	write_response(fr->out, &req, &resp);
 	/* Before FCGX_Finish_r: it frees the environment req->env points to. */
 	access_log(&req, &resp);
+	cv_metrics_observe(app->metrics, req.method, req.route_label[0] ?
+	    req.route_label : "unmatched", resp.status,
+	    cv_monotonic() - req.started);
 	FCGX_Finish_r(fr);
 	cv_request_free(&req);
 	cv_response_free(&resp);
@@ -239,6 +311,8 @@ static pid_t spawn(const struct cv_family *family, struct cv_app *app)
 
 	if (pid == 0) {
 		int rc = child_main(family, app);
+		cv_metrics_close(app->metrics);
+		cv_auth_free(app->auth);
 		cv_config_free(&app->cfg);
 		_exit(rc);
 	}
@@ -300,6 +374,23 @@ static int supervise(const struct cv_family *family, struct cv_app *app,
 	return 0;
 }
 
+/* The counters every process of the instance adds to; without them the
+ * farm still serves, /metrics then shows zeros. */
+static struct cv_metrics *open_metrics(const struct cv_config *cfg)
+{
+	char path[4096];
+	struct cv_metrics *m;
+
+	snprintf(path, sizeof path, "%s/run", cfg->var_dir);
+	mkdir(cfg->var_dir, 0755);
+	mkdir(path, 0755);
+	snprintf(path, sizeof path, "%s/run/metrics.shm", cfg->var_dir);
+	if (!(m = cv_metrics_open(path)))
+		cv_log(CV_WARNING, "converge.api", "metrics disabled: cannot map "
+		    "%s: %s", path, strerror(errno));
+	return m;
+}
+
 static int open_listener(const char *path)
 {
 	int fd;
@@ -338,6 +429,14 @@ int cv_farm_main(const struct cv_family *family, int argc, char **argv)
 		    family->name, err);
 		return 1;
 	}
+	if (!(app.auth = cv_auth_new(&app.cfg, err, sizeof err))) {
+		cv_log(CV_ERROR, "converge.api", "%s: authentication: %s",
+		    family->name, err);
+		cv_config_free(&app.cfg);
+		return 1;
+	}
+	cv_auth_warn_untenanted(app.auth);
+	app.metrics = open_metrics(&app.cfg);
 	if ((env = getenv("CONVERGE_FCGI_PROCESSES")) && *env)
 		n = atoi(env);
 	if (n < 1 || n > MAX_PROCESSES) {
@@ -361,6 +460,8 @@ int cv_farm_main(const struct cv_family *family, int argc, char **argv)
 	cv_log(CV_INFO, "converge.api", "%s: starting %d processes",
 	    family->name, n);
 	int rc = supervise(family, &app, n);
+	cv_metrics_close(app.metrics);
+	cv_auth_free(app.auth);
 	cv_config_free(&app.cfg);
 	return rc;
 }

@@ -4,10 +4,13 @@
  * every path no other family owns with the JSON 404.
  */
 #include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "clock.h"
 #include "farm.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 
 static json_t *status_ok(void)
@@ -47,10 +50,26 @@ static void ready(struct cv_ctx *ctx)
 	    "unavailable", "error", "store unavailable", "timestamp", ts));
 }
 
+/* Prometheus text of the whole instance: the counters live in shared
+ * memory, so any process of any family renders everyone's traffic. */
+static void metrics(struct cv_ctx *ctx)
+{
+	char *text = cv_metrics_render(ctx->app->metrics);
+
+	if (!text) {
+		cv_response_error(ctx->resp, 500, "Internal server error");
+		return;
+	}
+	cv_response_text(ctx->resp, 200, "text/plain; charset=utf-8", text,
+	    strlen(text));
+	free(text);
+}
+
 static const struct cv_route routes[] = {
 	{ "GET", "/health", health, 0, NULL, NULL },
 	{ "GET", "/health/ready", ready, 0, NULL, NULL },
 	{ "GET", "/health/live", live, 0, NULL, NULL },
+	{ "GET", "/metrics", metrics, 0, NULL, NULL },
 };
 
 const struct cv_family cv_family_health = {

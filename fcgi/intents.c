@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "auth.h"
 #include "clock.h"
 #include "engine.h"
 #include "eventlog.h"
@@ -338,6 +339,19 @@ static void predictions(struct cv_ctx *ctx)
 		cv_response_json(ctx->resp, 200, out);
 }
 
+/* POST /auth/keys/rotate (3.8): the presented key is re-checked against
+ * the primary registry by the auth module, which also owns the grace
+ * table. */
+static void rotate_key(struct cv_ctx *ctx)
+{
+	json_t *body = NULL;
+	int status = 500;
+
+	cv_auth_rotate_key(ctx->app->auth, cv_app_store(ctx->app), ctx->req,
+	    cv_now_us(), &status, &body);
+	cv_response_json(ctx->resp, status, body);
+}
+
 static const struct cv_route routes[] = {
 	{ "GET", "/intents", list_intents, CV_ROUTE_PREFIXED, "viewer",
 	    "intents.read" },
@@ -355,6 +369,8 @@ static const struct cv_route routes[] = {
 	    "intents.read" },
 	{ "GET", "/predictions", predictions, CV_ROUTE_PREFIXED, "viewer",
 	    "intents.read" },
+	{ "POST", "/auth/keys/rotate", rotate_key, CV_ROUTE_PREFIXED, "admin",
+	    "admin" },
 };
 
 const struct cv_family cv_family_intents = {

@@ -12,8 +12,13 @@
 #include "router.h"
 #include "store.h"
 
+struct cv_auth;
+struct cv_metrics;
+
 struct cv_app {
 	struct cv_config cfg;
+	struct cv_auth *auth;      /* key registry and JWT keys, built once */
+	struct cv_metrics *metrics; /* shared counters; NULL disables them */
 	struct cv_store *store;    /* NULL while the database is unreachable */
 	const char *family;        /* "health", "intents", ... */
 	void *family_state;        /* owned by the family's init/fini */

@@ -33,6 +33,7 @@ struct cv_request {
 	json_t *json;          /* parsed body, or NULL */
 	size_t json_error_pos; /* byte offset of a JSON syntax error */
 	char request_id[80];
+	char route_label[160]; /* metrics path label: pattern or "unmatched" */
 	double started;        /* cv_monotonic() at arrival */
 };
 

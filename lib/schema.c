@@ -73,9 +73,21 @@ static const char *const m3[] = {
 	NULL
 };
 
-/* 4: verified webhook bodies, kept with their delivery (D-5), so that a
- * delivery can be audited or replayed after the fact. */
+/* 4: the shared rate limiter's fixed-size state, one row per bucket
+ * (decisions.md D-2; the algorithm is described in ratelimit.c). Times
+ * are wall-clock milliseconds since the epoch. */
 static const char *const m4[] = {
+	"CREATE TABLE IF NOT EXISTS rate_limit_windows ("
+	" bucket TEXT PRIMARY KEY, window_start BIGINT NOT NULL,"
+	" hits INTEGER NOT NULL, prev_hits INTEGER NOT NULL,"
+	" prev_last BIGINT NOT NULL, last_at BIGINT NOT NULL,"
+	" allowed INTEGER NOT NULL, limit_rpm INTEGER NOT NULL)",
+	NULL
+};
+
+/* 5: verified webhook bodies, kept with their delivery (D-5), so that a
+ * delivery can be audited or replayed after the fact. */
+static const char *const m5[] = {
 	"CREATE TABLE IF NOT EXISTS webhook_payloads ("
 	" delivery_id TEXT NOT NULL, tenant_id TEXT NOT NULL DEFAULT '',"
 	" github_event TEXT NOT NULL, received_at TEXT NOT NULL,"
@@ -90,5 +102,6 @@ const struct cv_migration cv_migrations[] = {
 	{ 2, m2 },
 	{ 3, m3 },
 	{ 4, m4 },
+	{ 5, m5 },
 };
-const int cv_migration_count = 4;
+const int cv_migration_count = 5;
