@@ -7,13 +7,16 @@
 #include "farm.h"
 #include "insight.h"
 
-static void answer(struct cv_ctx *ctx, enum cv_err err, json_t *out,
+/* out is passed by address: callers compute err in the same call
+ * expression, and the order in which C evaluates arguments is unspecified
+ * (GCC read a still-NULL out first, so every route here answered 500). */
+static void answer(struct cv_ctx *ctx, enum cv_err err, json_t **out,
     const char *what)
 {
 	if (err != CV_OK)
 		cv_api_fail(ctx, what);
 	else
-		cv_response_json(ctx->resp, 200, out);
+		cv_response_json(ctx->resp, 200, *out);
 }
 
 static void dashboard(struct cv_ctx *ctx)
@@ -25,7 +28,7 @@ static void dashboard(struct cv_ctx *ctx)
 	if (!s || !cv_api_want_int(ctx, "risk_trend_days", 30, 0, 3650, &days))
 		return;
 	answer(ctx, cv_insight_dashboard(s, cv_api_read_tenant(ctx),
-	    days > 0 ? (int)days : 0, &out), out, "dashboard");
+	    days > 0 ? (int)days : 0, &out), &out, "dashboard");
 }
 
 static void alerts(struct cv_ctx *ctx)
@@ -35,7 +38,7 @@ static void alerts(struct cv_ctx *ctx)
 
 	if (s)
 		answer(ctx, cv_insight_dashboard_alerts(s,
-		    cv_api_read_tenant(ctx), &out), out, "dashboard alerts");
+		    cv_api_read_tenant(ctx), &out), &out, "dashboard alerts");
 }
 
 static void repo_now(struct cv_ctx *ctx)
@@ -45,7 +48,7 @@ static void repo_now(struct cv_ctx *ctx)
 
 	if (s)
 		answer(ctx, cv_insight_repo_health(s, cv_api_read_tenant(ctx),
-		    24, &out), out, "repo health");
+		    24, &out), &out, "repo health");
 }
 
 typedef enum cv_err (*trend_fn)(struct cv_store *, const char *, int, int,
@@ -64,7 +67,7 @@ static void trend(struct cv_ctx *ctx, trend_fn fn, const char *what)
 		cv_response_json(ctx->resp, 200, json_array());
 		return;
 	}
-	answer(ctx, fn(s, cv_api_read_tenant(ctx), (int)days, 0, &out), out,
+	answer(ctx, fn(s, cv_api_read_tenant(ctx), (int)days, 0, &out), &out,
 	    what);
 }
 
@@ -96,7 +99,7 @@ static void change(struct cv_ctx *ctx)
 		return;
 	}
 	answer(ctx, cv_insight_change_health(s, id, cv_api_read_tenant(ctx),
-	    &out), out, "change health");
+	    &out), &out, "change health");
 }
 
 static const struct cv_route routes[] = {
