@@ -1,0 +1,2 @@
+#include "famtest.h"
+int main(void){return 0;}
