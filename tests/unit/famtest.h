@@ -43,7 +43,7 @@ struct fam_fixture {
 	struct cv_app app;
 };
 
-static int fam_setup(void **state)
+static inline int fam_setup(void **state)
 {
 	struct fam_fixture *f = calloc(1, sizeof *f);
 	struct cv_store_options o = { CV_BACKEND_SQLITE, NULL, NULL, 0 };
@@ -60,7 +60,7 @@ static int fam_setup(void **state)
 	return cv_store_open(&o, &f->app.store, NULL) == CV_OK ? 0 : -1;
 }
 
-static int fam_teardown(void **state)
+static inline int fam_teardown(void **state)
 {
 	struct fam_fixture *f = *state;
 	static const char *const suffixes[] = { "", "-wal", "-shm",
@@ -78,7 +78,7 @@ static int fam_teardown(void **state)
 }
 
 /* Routes and runs the handler with ctx.principal = principal (stolen). */
-static void fam_call_as(const struct cv_family *fam, struct cv_app *app,
+static inline void fam_call_as(const struct cv_family *fam, struct cv_app *app,
     struct cv_request *req, struct cv_response *resp, json_t *principal)
 {
 	struct cv_route_match m;
@@ -92,7 +92,7 @@ static void fam_call_as(const struct cv_family *fam, struct cv_app *app,
 }
 
 /* One request; resp is initialised here and freed by the caller. */
-static void fam_request(const struct cv_family *fam, struct cv_app *app,
+static inline void fam_request(const struct cv_family *fam, struct cv_app *app,
     const char *method, const char *path, const char *query,
     const char *body, size_t body_len, const char *principal,
     struct cv_response *resp)
@@ -130,7 +130,7 @@ static void fam_request(const struct cv_family *fam, struct cv_app *app,
 	free(qs);
 }
 
-static void fam_check(const struct fam_row *r, size_t i,
+static inline void fam_check(const struct fam_row *r, size_t i,
     const struct cv_response *resp)
 {
 	const char *body = resp->body ? resp->body : "";
@@ -145,7 +145,7 @@ static void fam_check(const struct fam_row *r, size_t i,
 
 /* Runs the rows in order against one store: later rows see earlier
  * writes, so a table can check that a refused write changed nothing. */
-static void fam_run_table(const struct cv_family *fam, struct cv_app *app,
+static inline void fam_run_table(const struct cv_family *fam, struct cv_app *app,
     const struct fam_row *rows, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -156,6 +156,23 @@ static void fam_run_table(const struct cv_family *fam, struct cv_app *app,
 		    r->body ? strlen(r->body) : 0, r->principal, &resp);
 		fam_check(r, i, &resp);
 		cv_response_free(&resp);
+	}
+}
+
+/* The family declares exactly these routes (handler ignored), each under
+ * both prefixes, with the role and scope of http-api.md 11. */
+static inline void fam_check_routes(const struct cv_family *fam,
+    const struct cv_route *want, size_t n)
+{
+	assert_int_equal(fam->nroutes, n);
+	for (size_t i = 0; i < n; i++) {
+		const struct cv_route *got = &fam->routes[i];
+
+		assert_string_equal(got->method, want[i].method);
+		assert_string_equal(got->pattern, want[i].pattern);
+		assert_int_equal(got->flags, CV_ROUTE_PREFIXED);
+		assert_string_equal(got->role, want[i].role);
+		assert_string_equal(got->scope, want[i].scope);
 	}
 }
 

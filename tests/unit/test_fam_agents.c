@@ -249,9 +249,24 @@ static void test_authorized_event(void **state)
 	json_decref(ev);
 }
 
+/* http-api.md 11, rows 16-18 (D1: operator for the policy write). */
+static const struct cv_route agent_routes[] = {
+	{ "GET", "/agent/policy", NULL, 0, "viewer", "agents.read" },
+	{ "POST", "/agent/policy", NULL, 0, "operator", "agents.write" },
+	{ "POST", "/agent/authorize", NULL, 0, "admin", "agents.admin" },
+};
+
+static void test_routes(void **state)
+{
+	(void)state;
+	fam_check_routes(&cv_family_agents, agent_routes,
+	    CV_ARRAY_LEN(agent_routes));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_routes),
 		cmocka_unit_test_setup_teardown(test_policies, fam_setup,
 		    fam_teardown),
 		cmocka_unit_test_setup_teardown(test_authorize, fam_setup,

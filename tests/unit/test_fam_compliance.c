@@ -162,9 +162,29 @@ static void test_history_cap(void **state)
 	cv_response_free(&resp);
 }
 
+/* http-api.md 11, rows 19-23 (D1: operator for the write). */
+static const struct cv_route compliance_routes[] = {
+	{ "GET", "/compliance/report", NULL, 0, "viewer", "compliance.read" },
+	{ "GET", "/compliance/alerts", NULL, 0, "viewer", "compliance.read" },
+	{ "GET", "/compliance/thresholds", NULL, 0, "viewer",
+	    "compliance.read" },
+	{ "POST", "/compliance/thresholds", NULL, 0, "operator",
+	    "compliance.write" },
+	{ "GET", "/compliance/thresholds/history", NULL, 0, "operator",
+	    "compliance.read" },
+};
+
+static void test_routes(void **state)
+{
+	(void)state;
+	fam_check_routes(&cv_family_compliance, compliance_routes,
+	    CV_ARRAY_LEN(compliance_routes));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_routes),
 		cmocka_unit_test_setup_teardown(test_compliance, fam_setup,
 		    fam_teardown),
 		cmocka_unit_test_setup_teardown(test_history_cap, fam_setup,

@@ -282,9 +282,29 @@ static void test_odd_strings(void **state)
 	    NULL), 2);
 }
 
+/* http-api.md 11, rows 8-15 (D1: operator for the write). */
+static const struct cv_route risk_routes[] = {
+	{ "GET", "/risk/recent", NULL, 0, "viewer", "risk.read" },
+	{ "GET", "/risk/review", NULL, 0, "viewer", "risk.read" },
+	{ "GET", "/risk/shadow/recent", NULL, 0, "viewer", "risk.read" },
+	{ "GET", "/risk/gate/report", NULL, 0, "viewer", "risk.read" },
+	{ "GET", "/risk/policy", NULL, 0, "viewer", "risk.read" },
+	{ "POST", "/risk/policy", NULL, 0, "operator", "risk.write" },
+	{ "GET", "/impact/edges", NULL, 0, "viewer", "risk.read" },
+	{ "GET", "/diagnostics/recent", NULL, 0, "viewer", "risk.read" },
+};
+
+static void test_routes(void **state)
+{
+	(void)state;
+	fam_check_routes(&cv_family_risk, risk_routes,
+	    CV_ARRAY_LEN(risk_routes));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_routes),
 		cmocka_unit_test_setup_teardown(test_reads, fam_setup,
 		    fam_teardown),
 		cmocka_unit_test_setup_teardown(test_policies, fam_setup,
