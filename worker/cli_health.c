@@ -6,15 +6,10 @@
 #include "cli.h"
 #include "insight.h"
 
-/* An insight call's result, or NULL when it failed. */
-static json_t *take(enum cv_err err, json_t *out)
-{
-	if (err != CV_OK) {
-		json_decref(out);
-		return NULL;
-	}
-	return out;
-}
+/* An insight call's result, or NULL when it failed. A macro, because
+ * the result must be read after the call (argument evaluation order is
+ * unspecified). */
+#define take(call, out) ((call) == CV_OK ? (out) : NULL)
 
 #define TENANT(a) cli_str_nonempty((a), "tenant-id")
 #define DAYS(a) ((int)cli_int((a), "days", 30))
