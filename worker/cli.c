@@ -255,8 +255,6 @@ static bool print_json(const json_t *out)
 	    JSON_REAL_PRECISION(15));
 	bool ok;
 
-	/* A reader that went away must give a write error, not kill us. */
-	signal(SIGPIPE, SIG_IGN);
 	if (!text)
 		text = strdup("{\"error\": \"output could not be rendered\"}");
 	ok = text && fputs(text, stdout) >= 0 && fputc('\n', stdout) != EOF &&
@@ -316,6 +314,9 @@ int main(int argc, char **argv)
 	char err[1024];
 	int k;
 
+	/* A reader that went away (converge ... | head) must give a write
+	 * error, not kill us; programs we run get SIGPIPE back (proc.c). */
+	signal(SIGPIPE, SIG_IGN);
 	switch (cli_args_parse(global_flags, CV_ARRAY_LEN(global_flags), argc,
 	    argv, 1, true, &g, err, sizeof err)) {
 	case CLI_PARSE_HELP:

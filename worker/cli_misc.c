@@ -66,6 +66,7 @@ static int run_script(const char *dir, const char *name,
 		return -1;
 	if (pid == 0) {
 		char *argv[] = { path, NULL };
+		signal(SIGPIPE, SIG_DFL);
 		sigprocmask(SIG_SETMASK, child_mask, NULL);
 		execv(path, argv);
 		fprintf(stderr, "converge serve: cannot run %s: %s\n", path,
