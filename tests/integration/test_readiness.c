@@ -396,6 +396,24 @@ static void test_postgres_farm(void **state)
 	/* Every process reconnects, not only the one that answered. */
 	for (int i = 0; i < 20; i++)
 		assert_int_equal(get_status("/v1/intents/pg-1", NULL), 200);
+
+	/* The SQLite → PostgreSQL copy tool (operations.md 8.4); a second
+	 * run copies nothing and still verifies. */
+	char lite[256], tool[4200], *out = NULL;
+	snprintf(lite, sizeof lite, "%s/lite.db", farm_var_dir());
+	char *create[] = { cli_path(), "--db", lite, "intent", "create",
+	    "--from-branch", "feature/bf", "--intent-id", "bf-1", NULL };
+	assert_int_equal(run(create, NULL, NULL), 0);
+	snprintf(tool, sizeof tool, "%s/worker/converge-backfill", CV_BUILDDIR);
+	char *backfill[] = { tool, "--sqlite-path", lite, "--pg-dsn", dsn,
+	    "--verify", NULL };
+	assert_int_equal(run(backfill, NULL, &out), 0);
+	assert_non_null(strstr(out, "skipped"));
+	free(out);
+	assert_int_equal(run(backfill, NULL, &out), 0);
+	assert_non_null(strstr(out, "copied 0"));
+	free(out);
+	assert_int_equal(get_status("/v1/intents/bf-1", NULL), 200);
 	assert_int_equal(farm_stop(), 0);
 	pg_scratch("stop", dir, NULL);
 	free(dsn);
