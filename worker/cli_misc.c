@@ -66,6 +66,9 @@ static int run_script(const char *dir, const char *name,
 		return -1;
 	if (pid == 0) {
 		char *argv[] = { path, NULL };
+		/* stdout carries serve's own JSON; the scripts' chatter goes to
+		 * stderr. */
+		dup2(2, 1);
 		signal(SIGPIPE, SIG_DFL);
 		sigprocmask(SIG_SETMASK, child_mask, NULL);
 		execv(path, argv);
