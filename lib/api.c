@@ -177,6 +177,28 @@ bool cv_api_want_str(struct cv_ctx *ctx, const json_t *body,
 	return true;
 }
 
+bool cv_api_want_required_str(struct cv_ctx *ctx, const json_t *body,
+    const char *name, const char **out)
+{
+	json_t *v = json_object_get(body, name);
+	char loc[160];
+
+	snprintf(loc, sizeof loc, "body.%s", name);
+	if (!v) {
+		cv_api_invalid(ctx, loc, "Field required");
+		return false;
+	}
+	if (!json_is_string(v))
+		return wrong_type(ctx, name, "string");
+	if (json_string_length(v) == 0) {
+		cv_api_invalid(ctx, loc, "String should have at least 1 "
+		    "character");
+		return false;
+	}
+	*out = json_string_value(v);
+	return true;
+}
+
 bool cv_api_want_num(struct cv_ctx *ctx, const json_t *body,
     const char *name, double *out)
 {
@@ -220,4 +242,22 @@ bool cv_api_want_bool(struct cv_ctx *ctx, const json_t *body,
 		return wrong_type(ctx, name, "boolean");
 	*out = json_is_true(v);
 	return true;
+}
+
+json_t *cv_api_doc_without_nulls(const json_t *body)
+{
+	json_t *doc = json_object(), *v;
+	const char *k;
+
+	if (!doc)
+		return NULL;
+	json_object_foreach((json_t *)body, k, v) {
+		if (json_is_null(v))
+			continue;
+		if (json_object_set(doc, k, v) == -1) {
+			json_decref(doc);
+			return NULL;
+		}
+	}
+	return doc;
 }

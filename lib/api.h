@@ -68,10 +68,21 @@ bool cv_api_want_str(struct cv_ctx *ctx, const json_t *body,
     const char *name, const char **out);
 bool cv_api_want_num(struct cv_ctx *ctx, const json_t *body,
     const char *name, double *out);
+/* A required non-empty string field: absent → "Field required", null or
+ * another type → "Input should be a valid string", "" → "String should
+ * have at least 1 character" (all 400 "body.<name>: ..."). */
+bool cv_api_want_required_str(struct cv_ctx *ctx, const json_t *body,
+    const char *name, const char **out);
 bool cv_api_want_int_field(struct cv_ctx *ctx, const json_t *body,
     const char *name, long long *out);
 bool cv_api_want_bool(struct cv_ctx *ctx, const json_t *body,
     const char *name, bool *out);
+
+/* A copy of a free-form body document with its null-valued top-level
+ * fields removed (the stored form of RiskPolicyBody and
+ * ComplianceThresholdsBody, http-api 5.3/5.5). Caller owns it; NULL on
+ * ENOMEM. */
+json_t *cv_api_doc_without_nulls(const json_t *body);
 
 /* Answers 400 with "<loc>: <msg>". */
 void cv_api_invalid(struct cv_ctx *ctx, const char *loc, const char *msg);

@@ -48,6 +48,30 @@ enum cv_err cv_url_decode(const char *src, size_t len, bool plus_is_space,
 	return CV_OK;
 }
 
+/* Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). Query
+ * values end up in JSON bodies and SQL text; bytes that JSON cannot carry
+ * are refused at the door rather than failing later as a 500. */
+static bool utf8_valid(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	while (*s) {
+		unsigned c = *s;
+		int n = c < 0x80 ? 0 : c >= 0xC2 && c <= 0xDF ? 1 :
+		    c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : -1;
+		if (n < 0)
+			return false;
+		for (int i = 1; i <= n; i++)
+			if ((s[i] & 0xC0) != 0x80)
+				return false;
+		if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) ||
+		    (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
+			return false;
+		s += n + 1;
+	}
+	return true;
+}
+
 void cv_query_free(struct cv_query_param *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -81,7 +105,9 @@ enum cv_err cv_query_parse(const char *qs, struct cv_query_param **out,
 			p[count].name = p[count].value = NULL;
 			if (cv_url_decode(s, nlen, true, &p[count].name) ||
 			    cv_url_decode(eq ? eq + 1 : "", eq ? len - nlen - 1 :
-			    0, true, &p[count].value)) {
+			    0, true, &p[count].value) ||
+			    !utf8_valid(p[count].name) ||
+			    !utf8_valid(p[count].value)) {
 				count++;
 				cv_query_free(p, count);
 				return CV_EINVAL;

@@ -59,8 +59,9 @@ struct cv_response {
 enum cv_err cv_url_decode(const char *src, size_t len, bool plus_is_space,
     char **out);
 
-/* Parses a query string into name/value pairs in order. A malformed pair
- * is an error (the caller answers 400). */
+/* Parses a query string into name/value pairs in order. A malformed pair,
+ * or a name or value that does not decode to well-formed UTF-8, is
+ * CV_EINVAL (the caller answers 400). */
 enum cv_err cv_query_parse(const char *qs, struct cv_query_param **out,
     size_t *n);
 void cv_query_free(struct cv_query_param *p, size_t n);

@@ -11,6 +11,7 @@
 #include "eventlog.h"
 #include "intents.h"
 #include "jsonx.h"
+#include "policy.h"
 #include "projections.h"
 
 #define HOUR_US ((int64_t)3600 * 1000000)
@@ -199,6 +200,23 @@ static enum cv_err compliance_build(struct cv_store *s,
 	e = result(cv_compliance_report_build(&in), out);
 done:
 	decref_all(v, 5);
+	return e;
+}
+
+/* ---- 5.4 gate report -------------------------------------------------------- */
+
+enum cv_err cv_insight_risk_gate_report(struct cv_store *s,
+    const char *tenant_id, json_t **out)
+{
+	json_t *evs = NULL;
+	enum cv_err e;
+
+	*out = NULL;
+	if ((e = events(s, "policy.evaluated", NULL, tenant_id, 0, 0,
+	    CV_GATE_REPORT_EVENTS, &evs)))
+		return e;
+	e = result(cv_risk_gate_report_build(evs), out);
+	json_decref(evs);
 	return e;
 }
 

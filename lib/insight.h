@@ -39,6 +39,11 @@ enum cv_err cv_insight_health_predict(struct cv_store *s,
 enum cv_err cv_insight_compliance(struct cv_store *s, const char *tenant_id,
     const json_t *thresholds, json_t **out);
 
+/* 5.4 gate report over the newest 1000 policy.evaluated events of the
+ * tenant (cv_risk_gate_report_build). No event. */
+enum cv_err cv_insight_risk_gate_report(struct cv_store *s,
+    const char *tenant_id, json_t **out);
+
 /* 7.6 prediction signals. No event. */
 enum cv_err cv_insight_predictions(struct cv_store *s, const char *tenant_id,
     json_t **out);

@@ -178,3 +178,9 @@ enum cv_err cv_outbox_process(struct cv_store *s, struct cv_github *gh,
 		*counts = c;
 	return e;
 }
+
+enum cv_err cv_outbox_pending(struct cv_store *s, long long *count)
+{
+	return cv_db_scalar_int(s, "SELECT COUNT(*) FROM github_outbox WHERE"
+	    " done_at IS NULL", NULL, 0, count);
+}

@@ -51,6 +51,9 @@ enum cv_err cv_outbox_process(struct cv_store *s, struct cv_github *gh,
     int limit, int64_t now_us, unsigned flags,
     struct cv_outbox_counts *counts);
 
+/* Rows not yet published (done_at NULL), in *count. */
+enum cv_err cv_outbox_pending(struct cv_store *s, long long *count);
+
 /* The back-off after the attempts-th failure (0-based), in seconds. */
 int cv_outbox_delay(long long attempts);
 

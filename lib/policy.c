@@ -36,6 +36,7 @@ static const struct {
 #define DEF_MAX_DAMAGE      60.0
 #define DEF_MAX_PROPAGATION 55.0
 #define DEF_ENFORCE_RATIO   1.0
+#define GATE_REPORT_RECENT  20   /* blocked events listed (5.4) */
 
 /* 5.3: what a gate uses when the profile lacks the key. */
 #define GATE_DEF_CONTAINMENT_MIN 0.5
@@ -447,6 +448,36 @@ json_t *cv_risk_gate_evaluate(const json_t *risk_section, double risk_score,
 	    "mode", mode, "enforce_ratio", ratio,
 	    "rollout_bucket", cv_round(bucket, 4),
 	    "in_enforcement_group", in_group, "breaches", breaches);
+}
+
+/* ---- gate report (5.4) ---- */
+
+json_t *cv_risk_gate_report_build(const json_t *policy_events)
+{
+	json_t *recent = json_array();
+	size_t i, total = json_array_size(policy_events), blocked = 0;
+	json_t *ev;
+
+	if (!recent)
+		return NULL;
+	json_array_foreach(policy_events, i, ev) {
+		const char *verdict = cv_json_str(cv_json_obj(ev, "payload"),
+		    "verdict", "");
+
+		if (strcmp(verdict, "BLOCK") != 0)
+			continue;
+		if (blocked++ < GATE_REPORT_RECENT &&
+		    json_array_append(recent, ev) == -1) {
+			json_decref(recent);
+			return NULL;
+		}
+	}
+	return json_pack("{s:I, s:I, s:f, s:o}",
+	    "total_evaluations", (json_int_t)total,
+	    "total_blocked", (json_int_t)blocked,
+	    "block_rate", cv_round((double)blocked /
+	    (double)(total > 0 ? total : 1), 3),
+	    "recent_blocks", recent);
 }
 
 /* ---- calibration (5.5, 9.2) ---- */

@@ -103,6 +103,20 @@ json_t *cv_risk_gate_evaluate(const json_t *risk_section, double risk_score,
     double damage_score, double propagation_score, const char *intent_id);
 
 /*
+ * The gate report (5.4) over policy_events, the newest <= 1000
+ * policy.evaluated events of the tenant, newest first, as the caller
+ * queried them (NULL = none). Returns
+ *   {total_evaluations, total_blocked (payload.verdict == "BLOCK"),
+ *    block_rate (round3 of blocked / max(total, 1)),
+ *    recent_blocks (the first 20 blocked events, as given)}.
+ * Caller owns the result; NULL on ENOMEM.
+ */
+json_t *cv_risk_gate_report_build(const json_t *policy_events);
+
+/* How many policy.evaluated events the gate report reads. */
+#define CV_GATE_REPORT_EVENTS 1000
+
+/*
  * calibrate_profiles (5.5): a copy of base_profiles (a "profiles" object)
  * with the entropy_budget of low/medium/high/critical recomputed from the
  * entropy_score percentiles of history. history is an array whose
