@@ -268,7 +268,8 @@ static void sq_close(struct cv_store *s)
 }
 
 static const struct cv_store_ops sqlite_ops = {
-	sq_exec, sq_query, sq_begin, sq_commit, sq_rollback, sq_close, "rowid"
+	sq_exec, sq_query, sq_begin, sq_commit, sq_rollback, sq_close, "rowid",
+	NULL, NULL, NULL
 };
 
 /* mkdir -p of the parent of path, mode 0755 (operations.md 2.3). */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -406,6 +407,38 @@ static void test_deliveries_and_policies(void **state)
 	json_decref(doc);
 }
 
+/* D-6: a notification from one connection wakes another; SQLite has no
+ * channel and says so. */
+static void test_notify(void **state)
+{
+	struct fixture *f = *state;
+	struct cv_store *other = NULL;
+	struct pollfd p;
+
+	if (!pg_dsn) {
+		assert_int_equal(cv_store_listen(f->s, "converge_queue"), CV_EINVAL);
+		assert_int_equal(cv_store_notify_fd(f->s), -1);
+		assert_int_equal(cv_store_notify(f->s, "converge_queue"), CV_OK);
+		return;
+	}
+	struct cv_store_options o = { CV_BACKEND_POSTGRES, NULL, pg_dsn, 0 };
+	assert_int_equal(cv_store_open(&o, &other, NULL), CV_OK);
+	assert_int_equal(cv_store_listen(f->s, "Bad;Name"), CV_EINVAL);
+	assert_int_equal(cv_store_listen(f->s, "converge_queue"), CV_OK);
+	assert_true(cv_store_notify_fd(f->s) >= 0);
+	/* Inside a transaction the notification waits for the commit. */
+	assert_int_equal(cv_store_begin(other), CV_OK);
+	assert_int_equal(cv_store_notify(other, "converge_queue"), CV_OK);
+	p = (struct pollfd){ cv_store_notify_fd(f->s), POLLIN, 0 };
+	assert_int_equal(poll(&p, 1, 200), 0);
+	assert_int_equal(cv_store_commit(other), CV_OK);
+	p = (struct pollfd){ cv_store_notify_fd(f->s), POLLIN, 0 };
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_int_equal(cv_store_notifications(f->s), 1);
+	assert_int_equal(cv_store_notifications(f->s), 0);
+	cv_store_close(other);
+}
+
 static void test_factory_errors(void **state)
 {
 	struct cv_store *s = NULL;
@@ -434,6 +467,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_intents_view, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliveries_and_policies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
 		cmocka_unit_test(test_factory_errors),
 	};
 	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
