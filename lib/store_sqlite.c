@@ -351,7 +351,8 @@ enum cv_err cv_sqlite_open(const struct cv_store_options *opt,
 	/* WAL + NORMAL: durable against a kill -9 of any process; FULL would
 	 * add power-loss durability at about five times the write cost. */
 	if (plain(s, "PRAGMA journal_mode=WAL") != CV_OK ||
-	    plain(s, "PRAGMA synchronous=NORMAL") != CV_OK)
+	    plain(s, "PRAGMA synchronous=NORMAL") != CV_OK ||
+	    plain(s, "PRAGMA mmap_size=268435456") != CV_OK)
 		return CV_ESTORE;
 	return migrate(s);
 }
