@@ -213,7 +213,7 @@ static int invalid_choice(const struct cli_group *g, const char *what,
 		q[i] = (unsigned char)got[i] < 0x20 ? '?' : got[i];
 	q[i] = '\0';
 	if (got[i])
-		strcpy(q + i, "...");
+		memcpy(q + i, "...", 4);   /* room kept by the loop bound */
 	n = (size_t)snprintf(msg, sizeof msg, "argument %s: invalid choice: "
 	    "'%s' (choose from ", what, q);
 	if (g)
