@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "store_impl.h"
 
 #define STMT_CACHE 96
@@ -272,26 +273,6 @@ static const struct cv_store_ops sqlite_ops = {
 	NULL, NULL, NULL
 };
 
-/* mkdir -p of the parent of path, mode 0755 (operations.md 2.3). */
-static int make_parents(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n >= sizeof buf)
-		return -1;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return 0;
-}
-
 static enum cv_err migrate(struct cv_store *s)
 {
 	json_t *rows = NULL;
@@ -336,7 +317,7 @@ enum cv_err cv_sqlite_open(const struct cv_store_options *opt,
 	s->ops = &sqlite_ops;
 	b->lock_fd = -1;
 	b->busy_ms = opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000;
-	if (make_parents(opt->sqlite_path) != 0) {
+	if (cv_mkdir_parents(opt->sqlite_path) != 0) {
 		snprintf(s->errmsg, sizeof s->errmsg, "cannot create the "
 		    "directory of %s: %s", opt->sqlite_path, strerror(errno));
 		return CV_ESTORE;

@@ -68,27 +68,6 @@ void cli_engine(struct cli_ctx *ctx, struct cv_engine *e)
 	e->work_dir = NULL;             /* policy config from the cwd */
 }
 
-int cli_mkdir_parents(const char *path)
-{
-	char buf[4096];
-	size_t len = strlen(path);
-
-	if (len >= sizeof buf) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return 0;
-}
-
 enum cv_err cli_atomic(struct cv_store *s,
     enum cv_err (*fn)(struct cv_store *s, void *arg), void *arg)
 {
