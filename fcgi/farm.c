@@ -133,7 +133,7 @@ void cv_farm_dispatch(const struct cv_family *family, struct cv_app *app,
 
 	snprintf(req->route_label, sizeof req->route_label, "unmatched");
 	switch (cv_route_find(family->routes, family->nroutes, req->method,
-	    req->path, &m)) {
+	    req->raw_path, &m)) {
 	case CV_ROUTE_NOT_FOUND:
 		cv_response_not_found(resp);
 		return;
@@ -146,7 +146,8 @@ void cv_farm_dispatch(const struct cv_family *family, struct cv_app *app,
 	/* The pattern, not the raw path: ids in paths must not multiply
 	 * the metric series. */
 	snprintf(req->route_label, sizeof req->route_label, "%.*s%s",
-	    (int)(m.unprefixed - req->path), req->path, m.route->pattern);
+	    (int)(m.unprefixed - req->raw_path), req->raw_path,
+	    m.route->pattern);
 	/* Malformed JSON is a 400 before authentication (http-api 1.2); the
 	 * webhook keeps its raw bytes for the signature check. */
 	if (!family->webhook_body && cv_request_parse_json(req) != CV_OK) {

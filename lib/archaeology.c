@@ -1,5 +1,6 @@
 /* archaeology.c - hotspots, co-change coupling, authors and bus factor. */
 #include "archaeology.h"
+#include "files.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -441,25 +442,6 @@ json_t *cv_arch_coupling_load(const char *work_dir, const char *repo_dir)
 	return coupling;
 }
 
-/* mkdir -p of the directory part of path. */
-static int parent_dirs_make(const char *path)
-{
-	char *dir = strdup(path), *p;
-
-	if (dir == NULL)
-		return -1;
-	for (p = strchr(dir + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			free(dir);
-			return -1;
-		}
-		*p = '/';
-	}
-	free(dir);
-	return 0;
-}
-
 enum cv_err cv_arch_snapshot_write(const json_t *report, const char *path,
     char **errmsg)
 {
@@ -470,7 +452,7 @@ enum cv_err cv_arch_snapshot_write(const json_t *report, const char *path,
 	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
 		return CV_ENOMEM;
 	/* Readers (the coupling provider) must never see a half-written file. */
-	if (parent_dirs_make(path) == 0 &&
+	if (cv_mkdir_parents(path) == 0 &&
 	    json_dump_file(report, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) == 0 &&
 	    rename(tmp, path) == 0) {
 		free(tmp);

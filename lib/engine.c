@@ -184,6 +184,9 @@ static enum cv_err record(struct run *r, const json_t *result,
 	}
 	if (new_status)
 		err = cv_intent_update_status(e->store, r->id, new_status, -1);
+	/* A new VALIDATED intent wakes a listening worker at commit (D-6). */
+	if (err == CV_OK && new_status && strcmp(new_status, "VALIDATED") == 0)
+		err = cv_store_notify(e->store, CV_QUEUE_CHANNEL);
 	if (err == CV_OK)
 		err = cv_event_emit(e->store, type, r->id, NULL, r->tenant,
 		    r->trace, payload, evidence);

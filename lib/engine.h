@@ -16,6 +16,9 @@
 
 #include "store.h"
 
+/* The notification channel of new VALIDATED intents (decisions.md D-6). */
+#define CV_QUEUE_CHANNEL "converge_queue"
+
 /* Called inside the transaction that records a decision, so that what it
  * writes (the GitHub outbox row) lands together with the decision. */
 typedef void (*cv_decision_hook)(void *arg, struct cv_store *s,

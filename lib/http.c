@@ -182,6 +182,18 @@ enum cv_err cv_request_init(struct cv_request *r, char **env)
 		free(r->path);
 		r->path = strdup("/");
 	}
+	/* Bug fix (webhook tests): routing on the decoded path made every
+	 * webhook intent ("owner/repo:pr-N") unreachable under
+	 * /intents/{id}, even percent-encoded, since nginx hands over
+	 * DOCUMENT_URI decoded.  Routes now match the raw REQUEST_URI and
+	 * the router decodes each parameter. */
+	uri = cv_request_var(r, "REQUEST_URI");
+	if (!uri || !*uri || *uri != '/')
+		r->raw_path = strdup(r->path ? r->path : "/");
+	else
+		r->raw_path = strndup(uri, strcspn(uri, "?"));
+	if (!r->path || !r->raw_path)
+		return CV_ENOMEM;
 	return cv_query_parse(r->query_string, &r->params, &r->nparams);
 }
 
@@ -189,6 +201,7 @@ void cv_request_free(struct cv_request *r)
 {
 	free(r->method);
 	free(r->path);
+	free(r->raw_path);
 	free(r->query_string);
 	cv_query_free(r->params, r->nparams);
 	free(r->body);

@@ -24,6 +24,9 @@ struct cv_query_param {
 struct cv_request {
 	char *method;
 	char *path;            /* without the query string, percent-decoded */
+	char *raw_path;        /* the same as sent (still encoded): routes
+	                        * match on it, so %2F inside an id such as
+	                        * "acme/app:pr-1" is not a separator */
 	char *query_string;    /* raw */
 	struct cv_query_param *params;
 	size_t nparams;

@@ -3,6 +3,7 @@
  * (domain.md 5).
  */
 #include "policy.h"
+#include "files.h"
 
 #include <errno.h>
 #include <math.h>
@@ -566,29 +567,9 @@ json_t *cv_calibration_build(const json_t *config, const json_t *history,
 	    CV_CALIBRATION_DEFAULT_PATH);
 }
 
-/* mkdir -p of the directories leading to path. */
-static int make_parents(const char *path)
-{
-	char *dup = strdup(path);
-	int rc = 0;
-
-	if (!dup)
-		return -1;
-	for (char *p = dup + 1; *p && rc == 0; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dup, 0777) == -1 && errno != EEXIST)
-			rc = -1;
-		*p = '/';
-	}
-	free(dup);
-	return rc;
-}
-
 int cv_policy_write_profiles(const char *path, const json_t *profiles)
 {
-	if (make_parents(path) == -1)
+	if (cv_mkdir_parents(path) == -1)
 		return -1;
 	if (json_dump_file(profiles, path,
 	    JSON_INDENT(2) | JSON_REAL_PRECISION(15)) == -1) {

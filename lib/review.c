@@ -117,9 +117,8 @@ static char *critical_action(const json_t *diags, size_t *ncrit)
 			continue;
 		}
 		s = t;
-		if (shown++)
-			strcat(s, "; ");
-		strcat(s, ex);
+		size_t cur = strlen(s);
+		snprintf(s + cur, len - cur, "%s%s", shown++ ? "; " : "", ex);
 	}
 	return s;
 }

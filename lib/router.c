@@ -3,6 +3,37 @@
 
 #include <string.h>
 
+static int hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes a path parameter in place (never longer); false for
+ * an encoded NUL, which no id contains. */
+static int param_decode(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (*s == '%' && hex(s[1]) >= 0 && hex(s[2]) >= 0) {
+			*w = (char)(hex(s[1]) * 16 + hex(s[2]));
+			if (*w++ == '\0')
+				return 0;
+			s += 2;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+	return 1;
+}
+
 /* Strips "/api" or "/v1" when followed by "/" and something. */
 static const char *unprefix(const char *path)
 {
@@ -25,7 +56,10 @@ static int match(const char *pattern, const char *path,
 			    np >= CV_MAX_PATH_PARAMS)
 				return 0;
 			memcpy(m->params[np], path, len);
-			m->params[np++][len] = '\0';
+			m->params[np][len] = '\0';
+			/* Paths are matched still encoded (http.c raw_path). */
+			if (!param_decode(m->params[np++]))
+				return 0;
 			pattern = close + 1;
 			path += len;
 			continue;

@@ -38,7 +38,8 @@ struct cv_route_match {
 	char allow[64];                    /* for CV_ROUTE_BAD_METHOD */
 };
 
-/* Finds the route for method and path. path is borrowed and must outlive
+/* Finds the route for method and path (as sent, percent-encoded; each
+ * parameter is decoded into m->params). path is borrowed and must outlive
  * m->unprefixed. Path parameters longer than 255 bytes do not match. */
 enum cv_route_result cv_route_find(const struct cv_route *routes, size_t n,
     const char *method, const char *path, struct cv_route_match *m);

@@ -114,6 +114,36 @@ void cv_store_rollback(struct cv_store *s)
 	s->ops->rollback(s);
 }
 
+/* ---- wake-ups ---------------------------------------------------------------- */
+
+enum cv_err cv_store_notify(struct cv_store *s, const char *channel)
+{
+	json_t *rows = NULL;
+	enum cv_err err;
+
+	if (!s->ops->listen)
+		return CV_OK;
+	struct cv_param p[] = { CV_TEXT(channel) };
+	err = s->ops->query(s, "SELECT pg_notify(?, '')", p, 1, &rows);
+	json_decref(rows);
+	return err;
+}
+
+enum cv_err cv_store_listen(struct cv_store *s, const char *channel)
+{
+	return s->ops->listen ? s->ops->listen(s, channel) : CV_EINVAL;
+}
+
+int cv_store_notify_fd(struct cv_store *s)
+{
+	return s->ops->notify_fd ? s->ops->notify_fd(s) : -1;
+}
+
+int cv_store_notifications(struct cv_store *s)
+{
+	return s->ops->notifications ? s->ops->notifications(s) : 0;
+}
+
 /* ---- the SQL layer of db.h ---------------------------------------------- */
 
 enum cv_err cv_db_exec(struct cv_store *s, const char *sql,

@@ -58,6 +58,27 @@ enum cv_err cv_store_begin(struct cv_store *s);
 enum cv_err cv_store_commit(struct cv_store *s);
 void cv_store_rollback(struct cv_store *s);
 
+/* ---- wake-ups (decisions.md D-6) -------------------------------------------
+ * With PostgreSQL a writer can wake listeners in other processes and on
+ * other hosts (NOTIFY, delivered at commit); SQLite has no such channel and
+ * the calls are no-ops there (listeners keep polling). */
+
+/* Queues a notification on channel (a fixed identifier such as
+ * "converge_queue"); inside a transaction it is sent at commit. */
+enum cv_err cv_store_notify(struct cv_store *s, const char *channel);
+
+/* Subscribes this connection to channel. CV_EINVAL when the backend has
+ * no notifications. */
+enum cv_err cv_store_listen(struct cv_store *s, const char *channel);
+
+/* A descriptor that becomes readable when a notification may have
+ * arrived, or -1 (SQLite, or not listening). It changes after a
+ * reconnect: ask again before each wait. */
+int cv_store_notify_fd(struct cv_store *s);
+
+/* Reads and discards pending notifications; returns how many. */
+int cv_store_notifications(struct cv_store *s);
+
 /* ---- policies (operations.md 2.1 "Policies") ---------------------------- */
 
 enum cv_err cv_agent_policy_upsert(struct cv_store *s, const json_t *doc);

@@ -19,6 +19,10 @@ struct cv_store_ops {
 	void (*rollback)(struct cv_store *);
 	void (*close)(struct cv_store *);
 	const char *append_order;
+	/* Notifications (NULL where the backend has none). */
+	enum cv_err (*listen)(struct cv_store *, const char *);
+	int (*notify_fd)(struct cv_store *);
+	int (*notifications)(struct cv_store *);
 };
 
 struct cv_store {

@@ -33,6 +33,7 @@ struct pg_stmt {
 
 struct pg_backend {
 	PGconn *conn;
+	char listening[64];        /* channel to re-LISTEN after a reconnect */
 	char *dsn;
 	struct pg_stmt cache[PG_CACHE];
 	int ncache;
@@ -93,9 +94,13 @@ static char *translate(const char *sql)
 	return out;
 }
 
+static void listen_again(struct pg_backend *b);
+
+/* After PQreset the server forgot our prepared statements and LISTENs. */
 static void forget_statements(struct pg_backend *b)
 {
 	b->ncache = 0;
+	listen_again(b);
 }
 
 static const char *prepare(struct cv_store *s, const char *sql,
@@ -291,8 +296,55 @@ static void pg_close(struct cv_store *s)
 	s->backend = NULL;
 }
 
+static void listen_again(struct pg_backend *b)
+{
+	char sql[96];
+	PGresult *r;
+
+	if (!b->listening[0] || PQstatus(b->conn) != CONNECTION_OK)
+		return;
+	/* The channel name is one of our own identifiers, never input. */
+	snprintf(sql, sizeof sql, "LISTEN %s", b->listening);
+	r = PQexec(b->conn, sql);
+	PQclear(r);
+}
+
+static enum cv_err pg_listen(struct cv_store *s, const char *channel)
+{
+	struct pg_backend *b = be(s);
+
+	for (const char *c = channel; *c; c++)
+		if (!(islower((unsigned char)*c) || *c == '_'))
+			return CV_EINVAL;
+	snprintf(b->listening, sizeof b->listening, "%s", channel);
+	listen_again(b);
+	return PQstatus(b->conn) == CONNECTION_OK ? CV_OK : CV_ESTORE;
+}
+
+static int pg_notify_fd(struct cv_store *s)
+{
+	return be(s)->listening[0] ? PQsocket(be(s)->conn) : -1;
+}
+
+static int pg_notifications(struct cv_store *s)
+{
+	PGnotify *n;
+	int count = 0;
+
+	if (!PQconsumeInput(be(s)->conn)) {
+		/* The connection dropped; the next statement reconnects. */
+		return 0;
+	}
+	while ((n = PQnotifies(be(s)->conn))) {
+		PQfreemem(n);
+		count++;
+	}
+	return count;
+}
+
 static const struct cv_store_ops pg_ops = {
-	pg_exec, pg_query, pg_begin, pg_commit, pg_rollback, pg_close, "ctid"
+	pg_exec, pg_query, pg_begin, pg_commit, pg_rollback, pg_close, "ctid",
+	pg_listen, pg_notify_fd, pg_notifications
 };
 
 /* Concurrent first starts of several processes would race on CREATE

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "store_impl.h"
 
 #define STMT_CACHE 96
@@ -268,28 +269,9 @@ static void sq_close(struct cv_store *s)
 }
 
 static const struct cv_store_ops sqlite_ops = {
-	sq_exec, sq_query, sq_begin, sq_commit, sq_rollback, sq_close, "rowid"
+	sq_exec, sq_query, sq_begin, sq_commit, sq_rollback, sq_close, "rowid",
+	NULL, NULL, NULL
 };
-
-/* mkdir -p of the parent of path, mode 0755 (operations.md 2.3). */
-static int make_parents(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n >= sizeof buf)
-		return -1;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return 0;
-}
 
 static enum cv_err migrate(struct cv_store *s)
 {
@@ -335,7 +317,7 @@ enum cv_err cv_sqlite_open(const struct cv_store_options *opt,
 	s->ops = &sqlite_ops;
 	b->lock_fd = -1;
 	b->busy_ms = opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000;
-	if (make_parents(opt->sqlite_path) != 0) {
+	if (cv_mkdir_parents(opt->sqlite_path) != 0) {
 		snprintf(s->errmsg, sizeof s->errmsg, "cannot create the "
 		    "directory of %s: %s", opt->sqlite_path, strerror(errno));
 		return CV_ESTORE;
@@ -350,7 +332,8 @@ enum cv_err cv_sqlite_open(const struct cv_store_options *opt,
 	/* WAL + NORMAL: durable against a kill -9 of any process; FULL would
 	 * add power-loss durability at about five times the write cost. */
 	if (plain(s, "PRAGMA journal_mode=WAL") != CV_OK ||
-	    plain(s, "PRAGMA synchronous=NORMAL") != CV_OK)
+	    plain(s, "PRAGMA synchronous=NORMAL") != CV_OK ||
+	    plain(s, "PRAGMA mmap_size=268435456") != CV_OK)
 		return CV_ESTORE;
 	return migrate(s);
 }

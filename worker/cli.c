@@ -68,27 +68,6 @@ void cli_engine(struct cli_ctx *ctx, struct cv_engine *e)
 	e->work_dir = NULL;             /* policy config from the cwd */
 }
 
-int cli_mkdir_parents(const char *path)
-{
-	char buf[4096];
-	size_t len = strlen(path);
-
-	if (len >= sizeof buf) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return 0;
-}
-
 enum cv_err cli_atomic(struct cv_store *s,
     enum cv_err (*fn)(struct cv_store *s, void *arg), void *arg)
 {
@@ -213,7 +192,7 @@ static int invalid_choice(const struct cli_group *g, const char *what,
 		q[i] = (unsigned char)got[i] < 0x20 ? '?' : got[i];
 	q[i] = '\0';
 	if (got[i])
-		strcpy(q + i, "...");
+		memcpy(q + i, "...", 4);   /* room kept by the loop bound */
 	n = (size_t)snprintf(msg, sizeof msg, "argument %s: invalid choice: "
 	    "'%s' (choose from ", what, q);
 	if (g)

@@ -71,10 +71,6 @@ extern const struct cli_flag cli_validate_flags[CLI_VALIDATE_NFLAGS];
 /* The validate command, shared by `validate` and `policy eval` (O14). */
 json_t *cli_validate_run(struct cli_ctx *ctx, const struct cli_args *a);
 
-/* Creates the parent directories of path (mkdir -p of its dirname).
- * Returns 0 or -1 with errno set. */
-int cli_mkdir_parents(const char *path);
-
 /* Runs fn between begin and commit; rolls back when fn fails. */
 enum cv_err cli_atomic(struct cv_store *s,
     enum cv_err (*fn)(struct cv_store *s, void *arg), void *arg);

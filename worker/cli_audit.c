@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "files.h"
 #include "clock.h"
 #include "eventlog.h"
 #include "insight.h"
@@ -180,7 +181,7 @@ static json_t *write_export(const char *path, const char *fmt,
 
 	if (csv && json_array_size(records) == 0)
 		return NULL;
-	if (cli_mkdir_parents(path) != 0 || !(f = fopen(path, "w")))
+	if (cv_mkdir_parents(path) != 0 || !(f = fopen(path, "w")))
 		return cli_error("Cannot write %s: %s", path, strerror(errno));
 	if (csv)
 		write_csv(f, records);

@@ -66,6 +66,9 @@ static int run_script(const char *dir, const char *name,
 		return -1;
 	if (pid == 0) {
 		char *argv[] = { path, NULL };
+		/* stdout carries serve's own JSON; the scripts' chatter goes to
+		 * stderr. */
+		dup2(2, 1);
 		signal(SIGPIPE, SIG_DFL);
 		sigprocmask(SIG_SETMASK, child_mask, NULL);
 		execv(path, argv);
@@ -93,10 +96,54 @@ static void serve_env(const struct cli_ctx *ctx, const struct cli_args *a,
 		setenv("CONVERGE_GITHUB_WEBHOOK_SECRET", cli_str(a, "secret"), 1);
 }
 
-static json_t *serve(struct cli_ctx *ctx, const struct cli_args *a)
+/* Where the farm scripts are: $CONVERGE_SCRIPTS_DIR, else the installed
+ * copy under the package data directory, else the source tree this
+ * program was built from. */
+static const char *scripts_dir(void)
 {
 	const char *env = getenv("CONVERGE_SCRIPTS_DIR");
-	const char *dir = env && *env ? env : CV_SCRIPTS_DIR;
+
+	if (env && *env)
+		return env;
+#ifdef CV_PKGDATA_SCRIPTS
+	if (access(CV_PKGDATA_SCRIPTS "/up", X_OK) == 0)
+		return CV_PKGDATA_SCRIPTS;
+#endif
+	return CV_SCRIPTS_DIR;
+}
+
+/* The responders sit next to this program once installed (one bin dir)
+ * or in ../fcgi of a build tree; up is told which unless the caller
+ * already said. */
+static void locate_programs(void)
+{
+	char exe[4096], probe[4200];
+	ssize_t n;
+
+	if (getenv("CONVERGE_BIN_DIR") && *getenv("CONVERGE_BIN_DIR"))
+		return;
+	if ((n = readlink("/proc/self/exe", exe, sizeof exe - 1)) <= 0)
+		return;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return;
+	*slash = '\0';
+	snprintf(probe, sizeof probe, "%s/converge-health", exe);
+	if (access(probe, X_OK) == 0) {
+		setenv("CONVERGE_BIN_DIR", exe, 1);
+		return;
+	}
+	snprintf(probe, sizeof probe, "%s/../fcgi/converge-health", exe);
+	if (access(probe, X_OK) == 0) {
+		snprintf(probe, sizeof probe, "%s/..", exe);
+		setenv("CONVERGE_BIN_DIR", probe, 1);
+	}
+}
+
+static json_t *serve(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	const char *dir = scripts_dir();
 	const char *host = cli_str_nonempty(a, "host") ? cli_str(a, "host") :
 	    "127.0.0.1";
 	long long port = cli_int(a, "port", 9876);
@@ -113,6 +160,7 @@ static json_t *serve(struct cli_ctx *ctx, const struct cli_args *a)
 	sigaddset(&stop, SIGHUP);
 	sigprocmask(SIG_BLOCK, &stop, &old);
 	serve_env(ctx, a, host, port);
+	locate_programs();
 	if ((rc = run_script(dir, "up", &old)) != 0) {
 		run_script(dir, "down", &old);
 		sigprocmask(SIG_SETMASK, &old, NULL);

@@ -51,17 +51,34 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static void sleep_interruptibly(int seconds)
+/* Sleeps the poll interval, but returns early on a stop request or, with
+ * PostgreSQL, when a new VALIDATED intent was announced (D-6): polling
+ * stays as the fallback and is the only mode with SQLite. */
+static void sleep_interruptibly(struct cv_store *s, int seconds)
 {
-	struct pollfd p = { wake_pipe[0], POLLIN, 0 };
+	double until = cv_monotonic() + seconds;
+	int nfd = cv_store_notify_fd(s);
 
-	if (seconds <= 0 || stop_requested)
-		return;
-	if (wake_pipe[0] < 0) {
-		sleep((unsigned)seconds);
-		return;
+	while (!stop_requested && seconds > 0) {
+		struct pollfd p[2] = { { wake_pipe[0], POLLIN, 0 },
+		    { nfd, POLLIN, 0 } };
+		int left = (int)((until - cv_monotonic()) * 1000);
+		if (left <= 0)
+			return;
+		if (p[0].fd < 0 && p[1].fd < 0) {
+			usleep((useconds_t)left * 1000);
+			return;
+		}
+		if (poll(p, 2, left) > 0 && (p[1].revents & (POLLIN | POLLHUP))) {
+			if (cv_store_notifications(s) > 0)
+				return;
+			/* Readable with nothing for us: a dropped connection
+			 * would spin; sleep the rest on the pipe alone. */
+			nfd = -1;
+		}
+		if (p[0].revents & POLLIN)
+			return;
 	}
-	poll(&p, 1, seconds * 1000);
 }
 
 /* A unique holder per worker instance (O3): containers all run as PID 1. */
@@ -173,6 +190,9 @@ int cv_worker_main(const struct cv_config *cfg, struct cv_store *s, bool once)
 	bool released;
 
 	install_signals();
+	if (cv_store_listen(s, CV_QUEUE_CHANNEL) == CV_OK)
+		cv_log(CV_INFO, "converge.worker", "listening for new validated "
+		    "intents");
 	if (cv_config_github_enabled(cfg)) {
 		/* Results are published through the outbox, written in the
 		 * same transaction as each decision (operations.md 4.4). */
@@ -198,7 +218,7 @@ int cv_worker_main(const struct cv_config *cfg, struct cv_store *s, bool once)
 		touch_heartbeat(cfg);
 		if (once || stop_requested)
 			break;
-		sleep_interruptibly(cfg->worker_poll_interval);
+		sleep_interruptibly(s, cfg->worker_poll_interval);
 	}
 	cv_log(CV_INFO, "converge.worker", "worker stopping after %lld cycles, "
 	    "%lld intents processed", cycles, total);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -173,6 +174,55 @@ static void test_event_count_prune(void **state)
 	assert_int_equal(n, 2);
 	assert_int_equal(cv_event_count(f->s, names, values, 1, &n, NULL), CV_OK);
 	assert_int_equal(n, 1);
+}
+
+/* V86: the event log vector of domain.md 10.7. */
+static void test_v86(void **state)
+{
+	struct fixture *f = *state;
+	static const struct { const char *type, *tenant, *intent; } evs[] = {
+		{ "simulation.completed", "team-a", "i-1" },
+		{ "simulation.completed", "team-a", "i-2" },
+		{ "simulation.completed", "team-b", "i-3" },
+		{ "check.completed", "team-a", "i-4" },
+		{ "check.completed", "team-a", "i-5" },
+	};
+	const char *names[] = { "event_type" }, *other[] = { "other" };
+	const char *bad[] = { "nope" };
+	long long n;
+	char *msg = NULL;
+
+	for (size_t i = 0; i < CV_ARRAY_LEN(evs); i++)
+		assert_int_equal(cv_event_emit(f->s, evs[i].type, evs[i].intent,
+		    NULL, evs[i].tenant, NULL, NULL, NULL), CV_OK);
+	struct cv_event_filter by_type = { .event_type = "simulation.completed" };
+	struct cv_event_filter by_tenant = { .tenant_id = "team-a" };
+	struct cv_event_filter by_intent = { .intent_id = "i-3" };
+	const struct cv_event_filter *fs[] = { &by_type, &by_tenant, &by_intent };
+	const size_t want[] = { 3, 4, 1 };
+	for (size_t i = 0; i < 3; i++) {
+		json_t *l = cv_event_query(f->s, fs[i]);
+		assert_int_equal(json_array_size(l), want[i]);
+		json_decref(l);
+	}
+	assert_int_equal(cv_event_count(f->s, names, other, 1, &n, NULL), CV_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(cv_event_count(f->s, bad, other, 1, &n, &msg), CV_EINVAL);
+	assert_non_null(strstr(msg, "Invalid filter column"));
+	free(msg);
+	/* prune(before 2023-01-01) with one 2020 event among current ones */
+	json_t *old = ev_at("x", NULL, NULL, "2020-06-01T00:00:00.000000+00:00");
+	assert_int_equal(cv_event_append(f->s, old), CV_OK);
+	json_decref(old);
+	assert_int_equal(cv_event_prune(f->s, "2023-01-01T00:00:00.000000+00:00",
+	    NULL, true, &n), CV_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(cv_event_prune(f->s, "2023-01-01T00:00:00.000000+00:00",
+	    NULL, false, &n), CV_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(cv_event_prune(f->s, "2023-01-01T00:00:00.000000+00:00",
+	    NULL, true, &n), CV_OK);
+	assert_int_equal(n, 0);
 }
 
 static void test_intent_build_table(void **state)
@@ -357,6 +407,38 @@ static void test_deliveries_and_policies(void **state)
 	json_decref(doc);
 }
 
+/* D-6: a notification from one connection wakes another; SQLite has no
+ * channel and says so. */
+static void test_notify(void **state)
+{
+	struct fixture *f = *state;
+	struct cv_store *other = NULL;
+	struct pollfd p;
+
+	if (!pg_dsn) {
+		assert_int_equal(cv_store_listen(f->s, "converge_queue"), CV_EINVAL);
+		assert_int_equal(cv_store_notify_fd(f->s), -1);
+		assert_int_equal(cv_store_notify(f->s, "converge_queue"), CV_OK);
+		return;
+	}
+	struct cv_store_options o = { CV_BACKEND_POSTGRES, NULL, pg_dsn, 0 };
+	assert_int_equal(cv_store_open(&o, &other, NULL), CV_OK);
+	assert_int_equal(cv_store_listen(f->s, "Bad;Name"), CV_EINVAL);
+	assert_int_equal(cv_store_listen(f->s, "converge_queue"), CV_OK);
+	assert_true(cv_store_notify_fd(f->s) >= 0);
+	/* Inside a transaction the notification waits for the commit. */
+	assert_int_equal(cv_store_begin(other), CV_OK);
+	assert_int_equal(cv_store_notify(other, "converge_queue"), CV_OK);
+	p = (struct pollfd){ cv_store_notify_fd(f->s), POLLIN, 0 };
+	assert_int_equal(poll(&p, 1, 200), 0);
+	assert_int_equal(cv_store_commit(other), CV_OK);
+	p = (struct pollfd){ cv_store_notify_fd(f->s), POLLIN, 0 };
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_int_equal(cv_store_notifications(f->s), 1);
+	assert_int_equal(cv_store_notifications(f->s), 0);
+	cv_store_close(other);
+}
+
 static void test_factory_errors(void **state)
 {
 	struct cv_store *s = NULL;
@@ -380,10 +462,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_event_append_query, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_count_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v86, setup, teardown),
 		cmocka_unit_test(test_intent_build_table),
 		cmocka_unit_test_setup_teardown(test_intents_view, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliveries_and_policies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
 		cmocka_unit_test(test_factory_errors),
 	};
 	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
