@@ -26,7 +26,7 @@ static void summary(struct cv_ctx *ctx)
 
 	if (!s)
 		return;
-	if (!(intents = cv_intent_list(s, NULL, cv_api_read_tenant(ctx),
+	if (!(intents = cv_intent_brief_list(s, NULL, cv_api_read_tenant(ctx),
 	    10000))) {
 		cv_api_fail(ctx, "queue summary");
 		return;

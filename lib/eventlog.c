@@ -112,31 +112,54 @@ static const char *opt(const char *v)
 	return v && *v ? v : NULL;
 }
 
-/* One statement serves every filter combination: "? IS NULL OR col = ?"
- * keeps the SQL constant (so it is prepared once) and every value bound.
- * The planner still uses the indexes for the equality that is set. */
 #define EVENT_COLUMNS "id, trace_id, timestamp, event_type, intent_id," \
 	" agent_id, tenant_id, payload, evidence"
-#define EVENT_WHERE \
-	" WHERE (?1 IS NULL OR event_type = ?1) AND (?2 IS NULL OR" \
-	" intent_id = ?2) AND (?3 IS NULL OR agent_id = ?3) AND (?4 IS NULL" \
-	" OR tenant_id = ?4) AND (?5 IS NULL OR timestamp >= ?5) AND (?6 IS" \
-	" NULL OR timestamp <= ?6)"
+
+/* The query text for one combination of present filters. Only the filters
+ * that are set appear in the WHERE clause, so the planner sees plain
+ * equalities and uses the (event_type, timestamp) index; a catch-all
+ * "? IS NULL OR col = ?" would hide every index and scan the table. Values
+ * are always bound (?1..?7); the text is built once per combination and
+ * kept, so its statement is prepared once per process. */
+static const char *query_sql(unsigned mask)
+{
+	static char *texts[64];
+	static const char *const terms[] = { " AND event_type = ?1",
+	    " AND intent_id = ?2", " AND agent_id = ?3", " AND tenant_id = ?4",
+	    " AND timestamp >= ?5", " AND timestamp <= ?6" };
+	char buf[1024];
+	size_t n;
+
+	if (texts[mask])
+		return texts[mask];
+	n = (size_t)snprintf(buf, sizeof buf, "SELECT " EVENT_COLUMNS
+	    " FROM events WHERE 1 = 1");
+	for (unsigned i = 0; i < 6; i++)
+		if (mask & (1u << i))
+			n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", terms[i]);
+	snprintf(buf + n, sizeof buf - n, " ORDER BY timestamp DESC, rowid DESC"
+	    " LIMIT ?7");
+	texts[mask] = strdup(buf);
+	return texts[mask];
+}
 
 json_t *cv_event_query(struct cv_store *s, const struct cv_event_filter *f)
 {
 	json_t *rows = NULL, *out, *row;
 	size_t i;
 	int limit = f->limit > 0 ? f->limit : 200;
-	struct cv_param p[] = { CV_TEXT(opt(f->event_type)),
-	    CV_TEXT(opt(f->intent_id)), CV_TEXT(opt(f->agent_id)),
-	    CV_TEXT(opt(f->tenant_id)), CV_TEXT(opt(f->since)),
-	    CV_TEXT(opt(f->until)), CV_INT(limit) };
-	/* Specialised statements for the hot shapes keep the index choice
-	 * obvious to SQLite; the generic one covers the rest. */
-	const char *sql = "SELECT " EVENT_COLUMNS " FROM events" EVENT_WHERE
-	    " ORDER BY timestamp DESC, rowid DESC LIMIT ?7";
+	const char *v[6] = { opt(f->event_type), opt(f->intent_id),
+	    opt(f->agent_id), opt(f->tenant_id), opt(f->since), opt(f->until) };
+	unsigned mask = 0;
+	const char *sql;
 
+	for (unsigned k = 0; k < 6; k++)
+		if (v[k])
+			mask |= 1u << k;
+	if (!(sql = query_sql(mask)))
+		return NULL;
+	struct cv_param p[] = { CV_TEXT(v[0]), CV_TEXT(v[1]), CV_TEXT(v[2]),
+	    CV_TEXT(v[3]), CV_TEXT(v[4]), CV_TEXT(v[5]), CV_INT(limit) };
 	if (cv_db_query(s, sql, p, 7, &rows) != CV_OK)
 		return NULL;
 	out = json_array();

@@ -47,7 +47,7 @@ static enum cv_err events(struct cv_store *s, const char *type,
 static enum cv_err intents(struct cv_store *s, const char *tenant_id,
     int limit, json_t **out)
 {
-	*out = cv_intent_list(s, NULL, tenant_or_null(tenant_id), limit);
+	*out = cv_intent_brief_list(s, NULL, tenant_or_null(tenant_id), limit);
 	return *out ? CV_OK : CV_ESTORE;
 }
 

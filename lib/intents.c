@@ -180,6 +180,8 @@ json_t *cv_intent_build(const json_t *doc, bool id_from_intent_id,
 #define INTENT_COLUMNS "id, source, target, status, created_at, created_by," \
 	" risk_level, priority, semantic, technical, checks_required," \
 	" dependencies, retries, tenant_id"
+#define INTENT_BRIEF_COLUMNS "id, source, target, status, created_at," \
+	" created_by, risk_level, priority, retries, tenant_id"
 
 static enum cv_err write_intent(struct cv_store *s, const json_t *in,
     bool overwrite)
@@ -280,23 +282,76 @@ enum cv_err cv_intent_get(struct cv_store *s, const char *id, json_t **out)
 	return CV_OK;
 }
 
+/* The list query for a filter combination (bit 0 status, bit 1 tenant):
+ * only the filters that are set appear, so the status and tenant indexes
+ * stay usable; the order is served by idx_intents_order. Built once. */
+static const char *list_sql(unsigned mask, bool brief)
+{
+	static char *texts[8];
+	unsigned key = mask | (brief ? 4u : 0u);
+	char buf[768];
+
+	if (texts[key])
+		return texts[key];
+	snprintf(buf, sizeof buf, "SELECT %s FROM intents WHERE 1 = 1%s%s"
+	    " ORDER BY priority ASC, created_at ASC, id ASC LIMIT ?3",
+	    brief ? INTENT_BRIEF_COLUMNS : INTENT_COLUMNS,
+	    (mask & 1) ? " AND status = ?1" : "",
+	    (mask & 2) ? " AND tenant_id = ?2" : "");
+	texts[key] = strdup(buf);
+	return texts[key];
+}
+
+static json_t *list_rows(struct cv_store *s, const char *status,
+    const char *tenant_id, int limit, bool brief)
+{
+	json_t *rows = NULL;
+	const char *st = status && *status ? status : NULL;
+	const char *tn = tenant_id && *tenant_id ? tenant_id : NULL;
+	const char *sql = list_sql((st ? 1u : 0u) | (tn ? 2u : 0u), brief);
+	struct cv_param p[] = { CV_TEXT(st), CV_TEXT(tn),
+	    CV_INT(limit > 0 ? limit : 200) };
+
+	if (!sql || cv_db_query(s, sql, p, 3, &rows) != CV_OK)
+		return NULL;
+	return rows;
+}
+
 json_t *cv_intent_list(struct cv_store *s, const char *status,
     const char *tenant_id, int limit)
 {
-	json_t *rows = NULL, *out, *row;
+	json_t *rows = list_rows(s, status, tenant_id, limit, false), *out, *row;
 	size_t i;
-	struct cv_param p[] = { CV_TEXT(status && *status ? status : NULL),
-	    CV_TEXT(tenant_id && *tenant_id ? tenant_id : NULL),
-	    CV_INT(limit > 0 ? limit : 200) };
 
-	if (cv_db_query(s, "SELECT " INTENT_COLUMNS " FROM intents WHERE"
-	    " (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR tenant_id = ?2)"
-	    " ORDER BY priority ASC, created_at ASC, id ASC LIMIT ?3", p, 3,
-	    &rows) != CV_OK)
+	if (!rows)
 		return NULL;
 	out = json_array();
 	json_array_foreach(rows, i, row)
 		json_array_append_new(out, row_to_intent(row));
+	json_decref(rows);
+	return out;
+}
+
+json_t *cv_intent_brief_list(struct cv_store *s, const char *status,
+    const char *tenant_id, int limit)
+{
+	json_t *rows = list_rows(s, status, tenant_id, limit, true), *out, *r;
+	size_t i;
+
+	if (!rows)
+		return NULL;
+	out = json_array();
+	json_array_foreach(rows, i, r) {
+		const char *level = json_string_value(json_array_get(r, 6));
+		json_array_append_new(out, json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,"
+		    "s:s,s:O,s:O,s:O}", "id", json_array_get(r, 0), "source",
+		    json_array_get(r, 1), "target", json_array_get(r, 2),
+		    "status", json_array_get(r, 3), "created_at",
+		    json_array_get(r, 4), "created_by", json_array_get(r, 5),
+		    "risk_level", level && *level ? level : "medium",
+		    "priority", json_array_get(r, 7), "retries",
+		    json_array_get(r, 8), "tenant_id", json_array_get(r, 9)));
+	}
 	json_decref(rows);
 	return out;
 }

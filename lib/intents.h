@@ -40,6 +40,13 @@ enum cv_err cv_intent_get(struct cv_store *s, const char *id, json_t **out);
 json_t *cv_intent_list(struct cv_store *s, const char *status,
     const char *tenant_id, int limit);
 
+/* Like cv_intent_list, with the scalar fields only (id, source, target,
+ * status, created_at, created_by, risk_level, priority, retries,
+ * tenant_id): what the projections read, without decoding four JSON
+ * columns per row. */
+json_t *cv_intent_brief_list(struct cv_store *s, const char *status,
+    const char *tenant_id, int limit);
+
 /* Sets status (and retries when retries >= 0) and updated_at; unknown id
  * is a silent no-op. */
 enum cv_err cv_intent_update_status(struct cv_store *s, const char *id,

@@ -97,11 +97,23 @@ static const char *const m5[] = {
 	NULL
 };
 
+/* 6: indexes for the hot reads: projections select events by type over a
+ * time window, newest first; intent lists are ordered by priority,
+ * created_at, id. New indexes only: no existing table changes. */
+static const char *const m6[] = {
+	"CREATE INDEX IF NOT EXISTS idx_events_type_time"
+	" ON events(event_type, timestamp)",
+	"CREATE INDEX IF NOT EXISTS idx_intents_order"
+	" ON intents(priority, created_at, id)",
+	NULL
+};
+
 const struct cv_migration cv_migrations[] = {
 	{ 1, m1 },
 	{ 2, m2 },
 	{ 3, m3 },
 	{ 4, m4 },
 	{ 5, m5 },
+	{ 6, m6 },
 };
-const int cv_migration_count = 5;
+const int cv_migration_count = 6;

@@ -32,4 +32,7 @@ INSERT INTO schema_migrations VALUES (4, NOW()::TEXT) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS webhook_payloads ( delivery_id TEXT NOT NULL, tenant_id TEXT NOT NULL DEFAULT '', github_event TEXT NOT NULL, received_at TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (tenant_id, delivery_id));
 CREATE INDEX IF NOT EXISTS idx_webhook_payloads_time ON webhook_payloads(received_at);
 INSERT INTO schema_migrations VALUES (5, NOW()::TEXT) ON CONFLICT DO NOTHING;
+CREATE INDEX IF NOT EXISTS idx_events_type_time ON events(event_type, timestamp);
+CREATE INDEX IF NOT EXISTS idx_intents_order ON intents(priority, created_at, id);
+INSERT INTO schema_migrations VALUES (6, NOW()::TEXT) ON CONFLICT DO NOTHING;
 COMMIT;
