@@ -17,6 +17,7 @@
 #include "intents.h"
 #include "jsonx.h"
 #include "log.h"
+#include "publish.h"
 
 /* ---- GET /intents ------------------------------------------------------- */
 
@@ -283,8 +284,12 @@ static void validate_intent(struct cv_ctx *ctx)
 		json_decref(in);
 		return;
 	}
+	/* The decision is published to GitHub (outbox, same transaction)
+	 * when the intent came from GitHub and publishing is configured. */
 	struct cv_engine e = { .store = s, .repo_dir = ctx->app->cfg.repo_path,
-	    .work_dir = ctx->app->cfg.repo_path };
+	    .work_dir = ctx->app->cfg.repo_path,
+	    .on_decision = cv_publish_decision_hook,
+	    .on_decision_arg = &ctx->app->cfg };
 	struct cv_validate_opts o = { NULL, last, skip };
 	d = cv_engine_validate(&e, cv_json_str(in, "id", ""), &o);
 	json_decref(in);

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "config.h"
+#include "publish.h"
 #include "cv.h"
 
 const char *const cli_statuses[] = { "READY", "VALIDATED", "QUEUED",
@@ -60,12 +62,33 @@ json_t *cli_error(const char *fmt, ...)
 	return json_pack("{s:s}", "error", msg);
 }
 
+/* The environment's GitHub settings, read on first use: decisions the
+ * CLI makes about GitHub intents are published like the worker's. */
+static struct cv_config publish_cfg;
+static bool publish_loaded;
+
 void cli_engine(struct cli_ctx *ctx, struct cv_engine *e)
 {
+	char err[256];
+
 	memset(e, 0, sizeof *e);
 	e->store = ctx->store;
 	e->repo_dir = ctx->repo_dir;
 	e->work_dir = NULL;             /* policy config from the cwd */
+	if (!publish_loaded && getenv("CONVERGE_GITHUB_APP_ID") &&
+	    cv_config_load(&publish_cfg, err, sizeof err) == CV_OK)
+		publish_loaded = true;
+	if (publish_loaded && cv_config_github_enabled(&publish_cfg)) {
+		e->on_decision = cv_publish_decision_hook;
+		e->on_decision_arg = &publish_cfg;
+	}
+}
+
+void cli_engine_done(void)
+{
+	if (publish_loaded)
+		cv_config_free(&publish_cfg);
+	publish_loaded = false;
 }
 
 enum cv_err cli_atomic(struct cv_store *s,
@@ -269,6 +292,7 @@ static int run_command(const struct cli_args *g, const struct cli_cmd *c,
 	if (ctx.printed) {
 		json_decref(out);
 		cv_store_close(ctx.store);
+		cli_engine_done();
 		return ctx.exit_code;
 	}
 	if (!out) {
@@ -282,6 +306,7 @@ static int run_command(const struct cli_args *g, const struct cli_cmd *c,
 		code = 1;
 	json_decref(out);
 	cv_store_close(ctx.store);
+	cli_engine_done();
 	return code;
 }
 

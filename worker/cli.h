@@ -64,6 +64,9 @@ json_t *cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* An engine over the context's store, repository and working directory. */
 void cli_engine(struct cli_ctx *ctx, struct cv_engine *e);
 
+/* Releases what cli_engine loaded (once, at exit). */
+void cli_engine_done(void);
+
 /* Flags of validate, shared with `policy eval`. */
 #define CLI_VALIDATE_NFLAGS 5
 extern const struct cli_flag cli_validate_flags[CLI_VALIDATE_NFLAGS];

@@ -1185,6 +1185,54 @@ static void test_merge_group_round_trip(void **state)
 	free(intent);
 }
 
+/* A pull request end to end: the webhook makes the intent and publishes
+ * `pending` (an in-progress check run on the head sha); validating it
+ * over the API records a decision that reaches GitHub as a completed
+ * check run. */
+static void test_pr_decision_published(void **state)
+{
+	const char *sha = "feedfacefeedfacefeedfacefeedfacefeedface";
+	const struct pr p = { "opened", "acme/published", 77, "Publish me",
+	    MG_HEAD_REF, sha, "main", 4242, 0, NULL };
+	const char *const hdrs[] = { "Content-Type: application/json", NULL };
+	struct http_resp r;
+	json_t *reqs;
+	size_t i, pending = 0;
+	json_t *q;
+	int took;
+
+	(void)state;
+	deliver_pr(&p, &r);
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "intent_id")), "acme/published:pr-77");
+	http_resp_free(&r);
+	for (int tries = 0; tries < 100 && pending == 0; tries++) {
+		usleep(200 * 1000);
+		reqs = fake_github_requests(&gh);
+		json_array_foreach(reqs, i, q) {
+			json_t *b = json_object_get(q, "body");
+			const char *st = json_string_value(json_object_get(b,
+			    "status"));
+			const char *hs = json_string_value(json_object_get(b,
+			    "head_sha"));
+			if (hs && !strcmp(hs, sha) && st &&
+			    !strcmp(st, "in_progress"))
+				pending++;
+		}
+		json_decref(reqs);
+	}
+	assert_true(pending >= 1);
+	assert_int_equal(http_request("POST",
+	    "/v1/intents/acme%2Fpublished:pr-77/validate", hdrs,
+	    "{\"skip_checks\":true}", 20, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "decision")), "validated");
+	http_resp_free(&r);
+	took = wait_check_run(sha, 20, "success");
+	print_message("PR decision reached GitHub %d s after validation\n", took);
+}
+
 /* GitHub failing (500): the decision is recorded at once; the check run
  * arrives once GitHub is back (outbox retry, first back-off 5 s). */
 static void test_github_down_then_back(void **state)
@@ -1365,6 +1413,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_bodies),
 		cmocka_unit_test(test_body_too_large),
 		cmocka_unit_test(test_merge_group_round_trip),
+		cmocka_unit_test(test_pr_decision_published),
 		cmocka_unit_test(test_github_down_then_back),
 	};
 	const struct CMUnitTest locked_tests[] = {
