@@ -465,10 +465,12 @@ json_t *cv_engine_validate(struct cv_engine *e, const char *intent_id,
 
 /* ---- the queue ----------------------------------------------------------------- */
 
-/* Writes a queue transition: status (+ retries) and its event together. */
-static enum cv_err transition(struct cv_engine *e, const json_t *intent,
+/* Writes a queue transition: status (+ retries), its event and, when
+ * `published` is given, what the decision hook adds for it (the outbox
+ * row), all in one transaction. */
+static enum cv_err transition_as(struct cv_engine *e, const json_t *intent,
     const char *status, int retries, const char *type, json_t *payload,
-    json_t *evidence)
+    json_t *evidence, const json_t *published)
 {
 	const char *id = cv_json_str(intent, "id", "");
 	enum cv_err err = cv_store_begin(e->store);
@@ -483,11 +485,21 @@ static enum cv_err transition(struct cv_engine *e, const json_t *intent,
 		json_decref(payload);
 		json_decref(evidence);
 	}
+	if (err == CV_OK && published && e->on_decision)
+		e->on_decision(e->on_decision_arg, e->store, intent, published);
 	if (err != CV_OK) {
 		cv_store_rollback(e->store);
 		return err;
 	}
 	return cv_store_commit(e->store);
+}
+
+static enum cv_err transition(struct cv_engine *e, const json_t *intent,
+    const char *status, int retries, const char *type, json_t *payload,
+    json_t *evidence)
+{
+	return transition_as(e, intent, status, retries, type, payload,
+	    evidence, NULL);
 }
 
 static json_t *reject_exhausted(struct cv_engine *e, const json_t *intent,
@@ -496,14 +508,18 @@ static json_t *reject_exhausted(struct cv_engine *e, const json_t *intent,
 	char reason[64];
 	long long retries = cv_json_int(intent, "retries", 0);
 
+	json_t *res = json_pack("{s:s,s:s,s:s}", "intent_id", cv_json_str(intent,
+	    "id", ""), "decision", "rejected", "reason", "max_retries_exceeded");
+
 	snprintf(reason, sizeof reason, "Max retries (%d) exceeded", max_retries);
-	if (transition(e, intent, "REJECTED", -1, "intent.rejected",
+	if (transition_as(e, intent, "REJECTED", -1, "intent.rejected",
 	    json_pack("{s:s,s:I}", "reason", reason, "retries", retries),
 	    json_pack("{s:I,s:i}", "retries", retries, "max_retries",
-	    max_retries)) != CV_OK)
+	    max_retries), res) != CV_OK) {
+		json_decref(res);
 		return NULL;
-	return json_pack("{s:s,s:s,s:s}", "intent_id", cv_json_str(intent, "id",
-	    ""), "decision", "rejected", "reason", "max_retries_exceeded");
+	}
+	return res;
 }
 
 static void after_block(struct cv_engine *e, const json_t *intent,
@@ -537,13 +553,12 @@ static void merge_now(struct cv_engine *e, const json_t *intent,
 		    json_string(msg ? msg : "merge failed"));
 	}
 	const char *commit = sha ? sha : fallback;
-	transition(e, intent, "MERGED", -1, "intent.merged",
-	    json_pack("{s:s,s:s,s:s}", "merged_commit", commit, "source", src,
-	    "target", dst), json_pack("{s:s}", "merged_commit", commit));
 	json_object_set_new(decision, "decision", json_string("merged"));
 	json_object_set_new(decision, "merged_commit", json_string(commit));
-	if (e->on_decision)
-		e->on_decision(e->on_decision_arg, e->store, intent, decision);
+	transition_as(e, intent, "MERGED", -1, "intent.merged",
+	    json_pack("{s:s,s:s,s:s}", "merged_commit", commit, "source", src,
+	    "target", dst), json_pack("{s:s}", "merged_commit", commit),
+	    decision);
 	free(sha);
 	free(msg);
 }
@@ -644,21 +659,19 @@ json_t *cv_engine_confirm_merge(struct cv_engine *e, const char *intent_id,
 		snprintf(sha, sizeof sha, "%s", merged_commit);
 	else
 		snprintf(sha, sizeof sha, "confirmed-%.8s", intent_id);
-	if (transition(e, intent, "MERGED", -1, "intent.merged",
-	    json_pack("{s:s,s:O,s:O}", "merged_commit", sha, "source",
-	    json_object_get(intent, "source"), "target",
+	json_t *published = json_pack("{s:s,s:s,s:s}", "decision", "merged",
+	    "intent_id", intent_id, "merged_commit", sha);
+	enum cv_err err = transition_as(e, intent, "MERGED", -1,
+	    "intent.merged", json_pack("{s:s,s:O,s:O}", "merged_commit", sha,
+	    "source", json_object_get(intent, "source"), "target",
 	    json_object_get(intent, "target")), json_pack("{s:s}",
-	    "merged_commit", sha)) != CV_OK) {
-		json_decref(intent);
-		return NULL;
-	}
-	out = json_pack("{s:s,s:s,s:s}", "intent_id", intent_id, "status",
-	    "MERGED", "merged_commit", sha);
-	if (e->on_decision)
-		e->on_decision(e->on_decision_arg, e->store, intent, json_pack(
-		    "{s:s,s:s}", "decision", "merged", "intent_id", intent_id));
+	    "merged_commit", sha), published);
+	json_decref(published);
 	json_decref(intent);
-	return out;
+	if (err != CV_OK)
+		return NULL;
+	return json_pack("{s:s,s:s,s:s}", "intent_id", intent_id, "status",
+	    "MERGED", "merged_commit", sha);
 }
 
 json_t *cv_engine_queue_reset(struct cv_engine *e, const char *intent_id,
