@@ -156,9 +156,9 @@ void cv_farm_dispatch(const struct cv_family *family, struct cv_app *app,
 		cv_response_error(resp, 400, msg);
 		return;
 	}
-	if (m.route->role && !authenticate(app, &ctx))
-		return;
-	m.route->handler(&ctx);
+	if (!m.route->role || authenticate(app, &ctx))
+		m.route->handler(&ctx);
+	/* Also after a refusal: the check may have built a principal. */
 	json_decref(ctx.principal);
 }
 
