@@ -1,26 +1,15 @@
 /* idempotency.c - Idempotency-Key records in the idempotency_keys table. */
 #include "idempotency.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "db.h"
 
 #define IDEM_TTL_US (24LL * 3600 * 1000000)
-
-static void sha256_hex(const void *data, size_t len, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-
-	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-	for (unsigned int i = 0; i < n && i < 32; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
-	out[64] = '\0';
-}
 
 /* The stored key: digest of scope and key, so neither is kept in clear
  * and any length fits. */
@@ -36,7 +25,7 @@ static void row_key(const char *scope, const char *key, char out[65])
 	memcpy(buf, scope, a);
 	buf[a] = '\n';
 	memcpy(buf + a + 1, key, b);
-	sha256_hex(buf, a + b + 1, out);
+	cv_sha256_hex(buf, a + b + 1, out);
 	free(buf);
 }
 
@@ -51,7 +40,7 @@ enum cv_err cv_idem_check(struct cv_store *s, const char *scope,
 	*state = CV_IDEM_NEW;
 	*response = NULL;
 	row_key(scope, key, k);
-	sha256_hex(body, len, sha);
+	cv_sha256_hex(body, len, sha);
 	cv_ts_from_us(since, cv_now_us() - IDEM_TTL_US);
 	struct cv_param p[] = { CV_TEXT(k), CV_TEXT(since) };
 	err = cv_db_query(s, "SELECT body_sha256, status, response FROM"
@@ -79,7 +68,7 @@ enum cv_err cv_idem_record(struct cv_store *s, const char *scope,
 	char k[65], sha[65], now[CV_TS_LEN], old[CV_TS_LEN];
 
 	row_key(scope, key, k);
-	sha256_hex(body, len, sha);
+	cv_sha256_hex(body, len, sha);
 	cv_now_ts(now);
 	cv_ts_from_us(old, cv_now_us() - IDEM_TTL_US);
 	struct cv_param p[] = { CV_TEXT(k), CV_TEXT(sha), CV_INT(status),
