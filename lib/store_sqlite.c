@@ -135,8 +135,18 @@ static enum cv_err run(struct cv_store *s, const char *sql,
 
 	if (!st)
 		return fail(s, "prepare");
+	/* A write outside a transaction (an INSERT ... RETURNING counts)
+	 * takes the writers' lock like a transaction would: waiting on the
+	 * flock wakes the moment it is free, SQLite's busy retry sleeps. */
+	bool locked = !s->in_tx && !sqlite3_stmt_readonly(st);
+	if (locked && writer_lock(s, LOCK_EX) != 0) {
+		release(s, st);
+		return fail(s, "flock");
+	}
 	if (bind_all(st, p, np) != SQLITE_OK) {
 		release(s, st);
+		if (locked)
+			writer_lock(s, LOCK_UN);
 		return fail(s, "bind");
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -174,21 +184,15 @@ static enum cv_err run(struct cv_store *s, const char *sql,
 	if (changes)
 		*changes = sqlite3_changes(be(s)->db);
 	release(s, st);
+	if (locked)
+		writer_lock(s, LOCK_UN);
 	return err;
 }
 
 static enum cv_err sq_exec(struct cv_store *s, const char *sql,
     const struct cv_param *p, int np, long long *changes)
 {
-	enum cv_err err;
-
-	if (s->in_tx)
-		return run(s, sql, p, np, NULL, changes);
-	if (writer_lock(s, LOCK_EX) != 0)
-		return fail(s, "flock");
-	err = run(s, sql, p, np, NULL, changes);
-	writer_lock(s, LOCK_UN);
-	return err;
+	return run(s, sql, p, np, NULL, changes);
 }
 
 static enum cv_err sq_query(struct cv_store *s, const char *sql,
