@@ -174,6 +174,8 @@ enum cv_err cv_config_load(struct cv_config *c, char *err, size_t errsize)
 		goto fail;
 	c->rate_limit_enabled = env_flag("CONVERGE_RATE_LIMIT_ENABLED", true);
 	c->worker_auto_confirm = env_flag("CONVERGE_WORKER_AUTO_CONFIRM", false);
+	c->worker_fresh_simulation = env_flag("CONVERGE_WORKER_FRESH_SIMULATION",
+	    false);
 	c->worker_target = env_dup("CONVERGE_WORKER_TARGET", "main");
 	if (!c->worker_target)
 		goto fail;

@@ -54,6 +54,7 @@ struct cv_config {
 	int worker_max_retries;
 	char *worker_target;
 	bool worker_auto_confirm;
+	bool worker_fresh_simulation;  /* revalidate against the current target */
 	int worker_lock_ttl;
 };
 

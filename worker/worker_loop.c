@@ -123,7 +123,11 @@ static size_t cycle(struct cv_engine *e, const struct cv_config *cfg,
 	struct cv_queue_opts o = { .limit = cfg->worker_batch_size,
 	    .target = cfg->worker_target, .auto_confirm =
 	    cfg->worker_auto_confirm, .max_retries = cfg->worker_max_retries,
-	    .use_last_simulation = true, .skip_checks = true,
+	    /* B6: by default the stored simulation is reused (0.1.0 parity),
+	     * which cannot see the target move; the fresh mode simulates
+	     * again against the current target (invariant I2 for real). */
+	    .use_last_simulation = !cfg->worker_fresh_simulation,
+	    .skip_checks = true,
 	    .holder = holder, .lock_ttl = cfg->worker_lock_ttl };
 	json_t *results = cv_engine_queue_run(e, &o);
 	size_t n = 0;
