@@ -117,6 +117,30 @@ static enum cv_err pr_opened(struct delivery *d)
 	return err;
 }
 
+/* GitHub ended an intent's life (T13): MERGED or REJECTED with the
+ * matching event; extra_take (stolen) adds the trigger's own keys to the
+ * payload {source, target, merged}. */
+static enum cv_err close_intent(struct delivery *d, const json_t *intent,
+    bool merged, json_t *extra_take)
+{
+	const char *id = cv_json_str(intent, "id", "");
+	json_t *payload = json_pack("{s:O,s:O,s:b}", "source",
+	    json_object_get(intent, "source"), "target",
+	    json_object_get(intent, "target"), "merged", merged);
+	enum cv_err err;
+
+	json_object_update(payload, extra_take);
+	json_decref(extra_take);
+	err = cv_intent_update_status(d->s, id, merged ? "MERGED" : "REJECTED",
+	    -1);
+	if (err == CV_OK)
+		return cv_event_emit(d->s, merged ? "intent.merged" :
+		    "intent.rejected", id, NULL, cv_json_str(intent, "tenant_id",
+		    NULL), NULL, payload, NULL);
+	json_decref(payload);
+	return err;
+}
+
 static enum cv_err pr_closed(struct delivery *d)
 {
 	json_t *pr = sub(d->body, "pull_request"), *intent = NULL;
@@ -132,16 +156,9 @@ static enum cv_err pr_closed(struct delivery *d)
 		    id, "action", "ignored", "reason", "unknown_intent");
 		return CV_OK;
 	}
-	const char *mc = cv_json_str(pr, "merge_commit_sha", "");
-	err = cv_intent_update_status(d->s, id, merged ? "MERGED" : "REJECTED",
-	    -1);
-	if (err == CV_OK)
-		err = cv_event_emit(d->s, merged ? "intent.merged" :
-		    "intent.rejected", id, NULL, cv_json_str(intent, "tenant_id",
-		    NULL), NULL, json_pack("{s:O,s:O,s:b,s:s,s:s}", "source",
-		    json_object_get(intent, "source"), "target",
-		    json_object_get(intent, "target"), "merged", merged,
-		    "merge_commit_sha", mc, "trigger", "github_pr_closed"), NULL);
+	err = close_intent(d, intent, merged, json_pack("{s:s,s:s}",
+	    "merge_commit_sha", cv_json_str(pr, "merge_commit_sha", ""),
+	    "trigger", "github_pr_closed"));
 	if (err == CV_OK)
 		err = cv_publish_enqueue(d->s, d->cfg, repo_name(d->body),
 		    cv_json_str(sub(pr, "head"), "sha", ""), json_object_get(
@@ -303,15 +320,8 @@ static enum cv_err group_destroyed(struct delivery *d)
 		json_decref(intent);
 		return CV_OK;
 	}
-	err = cv_intent_update_status(d->s, id, merged ? "MERGED" : "REJECTED",
-	    -1);
-	if (err == CV_OK)
-		err = cv_event_emit(d->s, merged ? "intent.merged" :
-		    "intent.rejected", id, NULL, cv_json_str(intent, "tenant_id",
-		    NULL), NULL, json_pack("{s:O,s:O,s:b,s:s,s:s}", "source",
-		    json_object_get(intent, "source"), "target",
-		    json_object_get(intent, "target"), "merged", merged, "reason",
-		    reason, "trigger", "merge_group_destroyed"), NULL);
+	err = close_intent(d, intent, merged, json_pack("{s:s,s:s}", "reason",
+	    reason, "trigger", "merge_group_destroyed"));
 	d->reply = json_pack("{s:b,s:s,s:s}", "ok", 1, "intent_id", id,
 	    "action", merged ? "merged" : "destroyed");
 	json_decref(intent);

@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,28 @@ static long long db_int(const char *sql, ...)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return v;
+}
+
+/* Holds (or frees) the queue lock under the farm's worker, so a test that
+ * makes VALIDATED intents sees them as it left them: the worker, polling
+ * every second, would otherwise revalidate them in the middle. */
+static void hold_queue(bool hold)
+{
+	sqlite3 *db;
+	const char *sql = hold ? "INSERT INTO queue_locks VALUES ('queue', 1,"
+	    " '2000-01-01T00:00:00.000000+00:00',"
+	    " '2999-01-01T00:00:00.000000+00:00')" :
+	    "DELETE FROM queue_locks WHERE holder_pid = 1";
+
+	assert_int_equal(sqlite3_open(farm_db_path(), &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	/* The worker may hold it for a cycle right now: retry briefly. */
+	for (int i = 0; i < 100; i++) {
+		if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+			break;
+		usleep(100 * 1000);
+	}
+	sqlite3_close(db);
 }
 
 static long long events_of(const char *type, const char *intent_id)
@@ -932,6 +955,7 @@ static void test_push_revalidates(void **state)
 	char id[64];
 
 	(void)state;
+	hold_queue(true);
 	for (size_t i = 0; i < NPUSH; i++) {
 		create_intent(&push_rows[i]);
 		assert_non_null(before[i] = get_intent(push_rows[i].id));
@@ -996,6 +1020,7 @@ static void test_push_revalidates(void **state)
 	}
 	assert_int_equal(json_array_size(ids), 3);
 	http_resp_free(&r);
+	hold_queue(false);
 }
 
 /* ---- signed farm: malformed bodies and the size cap ------------------------- */
