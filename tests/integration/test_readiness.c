@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,8 @@
 #ifndef CV_BUILDDIR
 #define CV_BUILDDIR "."
 #endif
+
+#define CV_ARRAY_LEN_T(a) (sizeof(a) / sizeof((a)[0]))
 
 static double now_s(void)
 {
@@ -352,9 +355,36 @@ static int pg_scratch(const char *cmd, const char *dir, char **dsn)
 	return run(argv, NULL, dsn);
 }
 
+/* A git repository with main and feature/wake (one new file): what the
+ * validation in the PostgreSQL farm simulates. */
+static void make_repo(const char *dir)
+{
+	static const char *const steps[][8] = {
+		{ "git", "init", "-q", "-b", "main", NULL },
+		{ "git", "commit", "-q", "--allow-empty", "-m", "base", NULL },
+		{ "git", "checkout", "-q", "-b", "feature/wake", NULL },
+		{ "git", "commit", "-q", "--allow-empty", "-m", "wake", NULL },
+		{ "git", "checkout", "-q", "main", NULL },
+	};
+	const char *const env[] = { "GIT_AUTHOR_NAME=t",
+	    "GIT_AUTHOR_EMAIL=t@example.invalid", "GIT_COMMITTER_NAME=t",
+	    "GIT_COMMITTER_EMAIL=t@example.invalid", "GIT_CONFIG_GLOBAL=/dev/null",
+	    NULL };
+
+	for (size_t i = 0; i < CV_ARRAY_LEN_T(steps); i++) {
+		char *argv[12] = { "/usr/bin/git", "-C", (char *)dir };
+		size_t k = 3;
+		for (size_t j = 1; j < 8 && steps[i][j] && k < 11; j++)
+			argv[k++] = (char *)steps[i][j];
+		argv[k] = NULL;
+		assert_int_equal(run(argv, env, NULL), 0);
+	}
+}
+
 static void test_postgres_farm(void **state)
 {
 	char dir[] = "/tmp/cv-pgfarm-XXXXXX", *dsn = NULL, dsn_env[512];
+	char repo[] = "/tmp/cv-pgrepo-XXXXXX", repo_env[300];
 	struct http_resp r = { 0 };
 	double t0;
 
@@ -369,8 +399,13 @@ static void test_postgres_farm(void **state)
 	assert_int_equal(pg_scratch("start", dir, &dsn), 0);
 	dsn[strcspn(dsn, "\n")] = '\0';
 	snprintf(dsn_env, sizeof dsn_env, "CONVERGE_PG_DSN=%s", dsn);
+	assert_non_null(mkdtemp(repo));
+	make_repo(repo);
+	snprintf(repo_env, sizeof repo_env, "CONVERGE_REPO_PATH=%s", repo);
+	/* A worker that would poll only hourly: it must be woken (D-6). */
 	const char *env[] = { "CONVERGE_DB_BACKEND=postgres", dsn_env,
-	    "CONVERGE_AUTH_REQUIRED=0", NULL };
+	    "CONVERGE_AUTH_REQUIRED=0", repo_env,
+	    "CONVERGE_WORKER_POLL_INTERVAL=3600", NULL };
 	assert_int_equal(farm_start(env), 0);
 	assert_int_equal(get_status("/health/ready", NULL), 200);
 	assert_int_equal(post_json("/v1/intents", "{\"id\":\"pg-1\",\"source\":"
@@ -381,6 +416,28 @@ static void test_postgres_farm(void **state)
 	assert_string_equal(json_string_value(json_object_get(r.json,
 	    "source")), "feature/pg");
 	http_resp_free(&r);
+
+	/* D-6: a validation NOTIFYs and the sleeping worker queues it now. */
+	assert_int_equal(post_json("/v1/intents", "{\"id\":\"wake-1\","
+	    "\"source\":\"feature/wake\"}", json_hdr), 200);
+	usleep(500000);   /* the worker's first cycle is over; it sleeps */
+	assert_int_equal(post_json("/v1/intents/wake-1/validate",
+	    "{\"skip_checks\":true}", json_hdr), 200);
+	t0 = now_s();
+	const char *status = "";
+	while (now_s() - t0 < 20) {
+		assert_int_equal(http_request("GET", "/v1/intents/wake-1", NULL,
+		    NULL, 0, &r), 0);
+		status = json_string_value(json_object_get(r.json, "status"));
+		bool queued = status && strcmp(status, "QUEUED") == 0;
+		http_resp_free(&r);
+		if (queued)
+			break;
+		usleep(100000);
+	}
+	printf("postgres NOTIFY: validated intent queued by the worker %.2f s "
+	    "later (poll interval 3600 s)\n", now_s() - t0);
+	assert_true(now_s() - t0 < 20);
 
 	/* Outage: readiness says so; data routes fail cleanly. */
 	assert_int_equal(pg_scratch("pause", dir, NULL), 0);
@@ -417,6 +474,8 @@ static void test_postgres_farm(void **state)
 	assert_int_equal(farm_stop(), 0);
 	pg_scratch("stop", dir, NULL);
 	free(dsn);
+	char *rm[] = { "/bin/rm", "-rf", repo, NULL };
+	run(rm, NULL, NULL);
 }
 
 /* ---- availability under load ------------------------------------------------ */
