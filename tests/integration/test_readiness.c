@@ -381,9 +381,13 @@ static void make_repo(const char *dir)
 	}
 }
 
+/* The scratch server of test_postgres_farm, stopped by its teardown even
+ * when an assertion ended the test early. */
+static char pg_dir[64];
+
 static void test_postgres_farm(void **state)
 {
-	char dir[] = "/tmp/cv-pgfarm-XXXXXX", *dsn = NULL, dsn_env[512];
+	char *dir = pg_dir, *dsn = NULL, dsn_env[512];
 	char repo[] = "/tmp/cv-pgrepo-XXXXXX", repo_env[300];
 	struct http_resp r = { 0 };
 	double t0;
@@ -394,6 +398,7 @@ static void test_postgres_farm(void **state)
 		 * without PostgreSQL installed skips only this case. */
 		skip();
 	}
+	snprintf(pg_dir, sizeof pg_dir, "/tmp/cv-pgfarm-XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	rmdir(dir);
 	assert_int_equal(pg_scratch("start", dir, &dsn), 0);
@@ -472,7 +477,6 @@ static void test_postgres_farm(void **state)
 	free(out);
 	assert_int_equal(get_status("/v1/intents/bf-1", NULL), 200);
 	assert_int_equal(farm_stop(), 0);
-	pg_scratch("stop", dir, NULL);
 	free(dsn);
 	char *rm[] = { "/bin/rm", "-rf", repo, NULL };
 	run(rm, NULL, NULL);
@@ -571,13 +575,24 @@ static int stop_farm(void **state)
 	return farm_stop();
 }
 
+static int stop_pg_farm(void **state)
+{
+	int rc = farm_stop();
+
+	(void)state;
+	if (pg_dir[0])
+		pg_scratch("stop", pg_dir, NULL);
+	pg_dir[0] = '\0';
+	return rc;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_writes_survive_kill9, stop_farm),
 		cmocka_unit_test(test_lock_recovery),
 		cmocka_unit_test(test_factory_no_fallback),
-		cmocka_unit_test_teardown(test_postgres_farm, stop_farm),
+		cmocka_unit_test_teardown(test_postgres_farm, stop_pg_farm),
 		cmocka_unit_test_teardown(test_probes_under_load, stop_farm),
 	};
 
