@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "eventlog.h"
 #include "farm.h"
 #include "store.h"
 
@@ -174,6 +175,19 @@ static inline void fam_check_routes(const struct cv_family *fam,
 		assert_string_equal(got->role, want[i].role);
 		assert_string_equal(got->scope, want[i].scope);
 	}
+}
+
+/* Events of type whose column (agent_id, tenant_id, ...) equals value
+ * (NULL: any). */
+static inline long long fam_count_events(struct cv_store *s, const char *type,
+    const char *column, const char *value)
+{
+	const char *names[] = { "event_type", column };
+	const char *values[] = { type, value };
+	long long n = -1;
+
+	assert_int_equal(cv_event_count(s, names, values, 2, &n, NULL), CV_OK);
+	return n;
 }
 
 #endif

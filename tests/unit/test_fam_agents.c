@@ -114,27 +114,16 @@ static const struct fam_row policies[] = {
 	    NULL },
 };
 
-static long long count_events(struct cv_store *s, const char *type,
-    const char *agent)
-{
-	const char *names[] = { "event_type", "agent_id" };
-	const char *values[] = { type, agent };
-	long long n = -1;
-
-	assert_int_equal(cv_event_count(s, names, values, 2, &n, NULL), CV_OK);
-	return n;
-}
-
 static void test_policies(void **state)
 {
 	struct fam_fixture *f = *state;
 
 	fam_run_table(&cv_family_agents, &f->app, policies,
 	    CV_ARRAY_LEN(policies));
-	assert_int_equal(count_events(f->app.store, "agent.policy_updated",
-	    NULL), 4);
-	assert_int_equal(count_events(f->app.store, "agent.policy_updated",
-	    "bot-3"), 1);
+	assert_int_equal(fam_count_events(f->app.store, "agent.policy_updated",
+	    "agent_id", NULL), 4);
+	assert_int_equal(fam_count_events(f->app.store, "agent.policy_updated",
+	    "agent_id", "bot-3"), 1);
 }
 
 #define AUTH(fields) "{\"agent_id\":\"bot-1\",\"action\":\"merge\"," \
@@ -219,10 +208,10 @@ static void test_authorize(void **state)
 	fam_run_table(&cv_family_agents, &f->app, authorize,
 	    CV_ARRAY_LEN(authorize));
 	/* One agent.authorized per decision, none for refused bodies. */
-	assert_int_equal(count_events(f->app.store, "agent.authorized", NULL),
-	    7);
-	assert_int_equal(count_events(f->app.store, "agent.authorized",
-	    "bot-2"), 3);
+	assert_int_equal(fam_count_events(f->app.store, "agent.authorized",
+	    "agent_id", NULL), 7);
+	assert_int_equal(fam_count_events(f->app.store, "agent.authorized",
+	    "agent_id", "bot-2"), 3);
 }
 
 /* The event carries the result, the requested tenant and the evidence. */

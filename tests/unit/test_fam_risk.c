@@ -222,17 +222,6 @@ static const struct fam_row policies[] = {
 	    "[{\"tenant_id\":\"team-b\",\"version\":1}]", NULL },
 };
 
-static long long count_events(struct cv_store *s, const char *type,
-    const char *tenant)
-{
-	const char *names[] = { "event_type", "tenant_id" };
-	const char *values[] = { type, tenant };
-	long long n = -1;
-
-	assert_int_equal(cv_event_count(s, names, values, 2, &n, NULL), CV_OK);
-	return n;
-}
-
 static void test_policies(void **state)
 {
 	struct fam_fixture *f = *state;
@@ -240,10 +229,10 @@ static void test_policies(void **state)
 	fam_run_table(&cv_family_risk, &f->app, policies,
 	    CV_ARRAY_LEN(policies));
 	/* D18: one risk.policy_updated per accepted write, none otherwise. */
-	assert_int_equal(count_events(f->app.store, "risk.policy_updated",
-	    "team-a"), 4);
-	assert_int_equal(count_events(f->app.store, "risk.policy_updated",
-	    NULL), 5);
+	assert_int_equal(fam_count_events(f->app.store, "risk.policy_updated",
+	    "tenant_id", "team-a"), 4);
+	assert_int_equal(fam_count_events(f->app.store, "risk.policy_updated",
+	    "tenant_id", NULL), 5);
 }
 
 /* A huge or odd string is data like any other: stored, echoed, no 5xx. */
@@ -278,8 +267,8 @@ static void test_odd_strings(void **state)
 	    raw, strlen(raw), NULL, &resp);
 	assert_int_equal(resp.status, 400);
 	cv_response_free(&resp);
-	assert_int_equal(count_events(f->app.store, "risk.policy_updated",
-	    NULL), 2);
+	assert_int_equal(fam_count_events(f->app.store, "risk.policy_updated",
+	    "tenant_id", NULL), 2);
 }
 
 /* http-api.md 11, rows 8-15 (D1: operator for the write). */
