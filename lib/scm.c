@@ -315,6 +315,25 @@ static enum cv_err merge_step(const char *top, const char *const argv[],
 	return CV_EEXEC;
 }
 
+/* CV_OK when `git merge-base --is-ancestor source target` says yes. */
+static enum cv_err contains_check(const char *top, const char *source,
+    const char *target, char **errmsg)
+{
+	const char *argv[] = { "git", "merge-base", "--is-ancestor", source,
+	    target, NULL };
+	struct cv_proc_result r;
+	enum cv_err e = git_run(top, argv, &r, errmsg);
+
+	if (e == CV_OK && r.exit_code != 0) {
+		if (asprintf(errmsg, "%s does not contain %s after the merge",
+		    target, source) < 0)
+			*errmsg = NULL;
+		e = CV_EEXEC;
+	}
+	cv_proc_result_free(&r);
+	return e;
+}
+
 enum cv_err cv_scm_merge(const char *repo_dir, const char *source,
     const char *target, char **sha_out, char **errmsg)
 {
@@ -357,8 +376,16 @@ enum cv_err cv_scm_merge(const char *repo_dir, const char *source,
 	if ((e = merge_step(top, head_argv, &r, errmsg)) != CV_OK)
 		goto out;
 	r.out[strcspn(r.out, "\r\n")] = '\0';
-	if ((*sha_out = strdup(r.out)) == NULL)
+	if ((*sha_out = strdup(r.out)) == NULL) {
 		e = CV_ENOMEM;
+		goto out;
+	}
+	/* Exit 0 is not proof enough: the merge counts only when git says
+	 * the target now contains the source (D-8). */
+	if ((e = contains_check(top, source, target, errmsg)) != CV_OK) {
+		free(*sha_out);
+		*sha_out = NULL;
+	}
 out:
 	cv_proc_result_free(&r);
 	free(msg);

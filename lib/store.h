@@ -36,8 +36,8 @@ enum cv_err cv_store_open(const struct cv_store_options *opt,
     struct cv_store **out, char **errmsg);
 
 /* Factory of operations.md 2.5: backend/path/DSN from the arguments when
- * non-NULL, else CONVERGE_DB_BACKEND / CONVERGE_DB_PATH / CONVERGE_PG_DSN,
- * else sqlite at ".converge/state.db". Errors carry the spec's texts
+ * non-NULL, else CONVERGE_DB_BACKEND / CONVERGE_PG_DSN and the SQLite
+ * file of the CLI's rule (dbpath.h). Errors carry the spec's texts
  * ("Unknown backend: ...", "... requires a DSN ..."). */
 enum cv_err cv_store_open_factory(const char *backend, const char *path,
     const char *dsn, struct cv_store **out, char **errmsg);
@@ -50,6 +50,23 @@ enum cv_err cv_store_ping(struct cv_store *s);
 
 /* Text of the last backend error of this store (borrowed, never NULL). */
 const char *cv_store_errmsg(const struct cv_store *s);
+
+/* ---- running out of room ---------------------------------------------------
+ * A write that finds no room (SQLite: SQLITE_FULL, an I/O error, the size
+ * cap; PostgreSQL: SQLSTATE 53100) fails with CV_EFULL. Nothing of it is
+ * kept; the same write succeeds once room returns. */
+
+/* true when the last failed call of this store ran out of room. */
+bool cv_store_full(const struct cv_store *s);
+
+/* Forgets the last error (a new request starts clean). */
+void cv_store_forget_error(struct cv_store *s);
+
+/* CV_EFULL when the next write would likely find no room (SQLite: under
+ * 256 KiB left below the size cap, or under 1 MiB free on the file
+ * system; the reason is in cv_store_errmsg). CV_OK when there is room or
+ * the backend cannot tell (PostgreSQL). */
+enum cv_err cv_store_room(struct cv_store *s);
 
 /* Transactions. Writes made between begin and commit land together or not
  * at all; begin takes the write lock at once (no upgrade deadlocks).
