@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "github.h"
 #include "auth.h"
 #include "clock.h"
 #include "engine.h"
@@ -81,9 +82,14 @@ static json_t *intent_doc(struct cv_ctx *ctx, json_t *body,
 		if (cv_json_str(body, "plan_id", NULL))
 			json_object_set(tech, "plan_id",
 			    json_object_get(body, "plan_id"));
+		/* D-9: the registered repository the intent lands on. */
+		if (cv_json_str(body, "repo", NULL))
+			json_object_set(tech, "repo", json_object_get(body,
+			    "repo"));
 	}
 	json_object_del(doc, "origin_type");
 	json_object_del(doc, "plan_id");
+	json_object_del(doc, "repo");
 	return doc;
 }
 
@@ -93,7 +99,7 @@ static bool check_create_body(struct cv_ctx *ctx, json_t *body,
 	const char *s = NULL;
 	static const char *const strs[] = { "id", "intent_id", "source",
 	    "target", "status", "risk_level", "tenant_id", "plan_id",
-	    "origin_type" };
+	    "origin_type", "repo" };
 	long long prio;
 
 	for (size_t i = 0; i < CV_ARRAY_LEN(strs); i++)
@@ -291,7 +297,15 @@ static void validate_intent(struct cv_ctx *ctx)
 	    .on_decision = cv_publish_decision_hook,
 	    .on_decision_arg = &ctx->app->cfg };
 	struct cv_validate_opts o = { NULL, last, skip };
+	/* A registered repository's mirror (D-9) lives under the var dir;
+	 * its https remote takes the App's installation token. */
+	e.var_dir = ctx->app->cfg.var_dir;
+	if (cv_config_github_enabled(&ctx->app->cfg)) {
+		e.github = cv_github_client_from_config(&ctx->app->cfg);
+		e.installation_id = atoll(ctx->app->cfg.github_installation_id);
+	}
 	d = cv_engine_validate(&e, cv_json_str(in, "id", ""), &o);
+	cv_github_free(e.github);
 	json_decref(in);
 	if (!d)
 		cv_api_fail(ctx, "validate");
