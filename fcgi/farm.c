@@ -131,6 +131,8 @@ void cv_farm_dispatch(const struct cv_family *family, struct cv_app *app,
 	struct cv_ctx ctx = { app, req, resp, &m, NULL };
 	char msg[64];
 
+	if (app->store)
+		cv_store_forget_error(app->store);
 	snprintf(req->route_label, sizeof req->route_label, "unmatched");
 	switch (cv_route_find(family->routes, family->nroutes, req->method,
 	    req->raw_path, &m)) {

@@ -62,7 +62,8 @@ static char *git_failure_dup(const char *what, const struct cv_proc_result *r)
 static enum cv_err git_run(const char *dir, const char *const argv[],
     struct cv_proc_result *r, char **errmsg)
 {
-	struct cv_proc_opts o = { dir, CV_SCM_TIMEOUT_MS, 0, git_env };
+	struct cv_proc_opts o = { .cwd = dir, .timeout_ms = CV_SCM_TIMEOUT_MS,
+	    .env = git_env };
 	enum cv_err e = cv_proc_run(argv, &o, r);
 
 	if (e == CV_ETIMEOUT) {
