@@ -87,8 +87,8 @@ static enum cv_err git(struct cv_mirror *m, const char *cwd,
 	    "GIT_ASKPASS=true", "SSH_ASKPASS=true" };
 	size_t n = 4;
 	char buf[8192];
-	struct cv_proc_opts o = { cwd, m->timeout_ms > 0 ? m->timeout_ms :
-	    TIMEOUT_DEFAULT_MS, 0, env };
+	struct cv_proc_opts o = { .cwd = cwd, .timeout_ms = m->timeout_ms >
+	    0 ? m->timeout_ms : TIMEOUT_DEFAULT_MS, .env = env };
 	enum cv_err e;
 
 	if (!getenv("GIT_COMMITTER_NAME")) {
