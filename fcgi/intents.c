@@ -14,6 +14,7 @@
 #include "farm.h"
 #include "idempotency.h"
 #include "insight.h"
+#include "intent_check.h"
 #include "intents.h"
 #include "jsonx.h"
 #include "log.h"
@@ -87,34 +88,17 @@ static json_t *intent_doc(struct cv_ctx *ctx, json_t *body,
 	return doc;
 }
 
+/* The shared intent validation (D-8: the same rules and words as the
+ * CLI), then the tenant rule of D-3. */
 static bool check_create_body(struct cv_ctx *ctx, json_t *body,
     const char **tenant)
 {
-	const char *s = NULL;
-	static const char *const strs[] = { "id", "intent_id", "source",
-	    "target", "status", "risk_level", "tenant_id", "plan_id",
-	    "origin_type" };
-	long long prio;
+	struct cv_field_error fe;
+	char text[300];
 
-	for (size_t i = 0; i < CV_ARRAY_LEN(strs); i++)
-		if (!cv_api_want_str(ctx, body, strs[i], &s))
-			return false;
-	if (!cv_api_want_int_field(ctx, body, "priority", &prio))
-		return false;
-	const char *src = cv_json_str(body, "source", NULL);
-	if (!src || !*src)
-		src = cv_json_str(cv_json_obj(body, "technical"), "source_ref",
-		    NULL);
-	if (!src || !*src) {
-		cv_response_error(ctx->resp, 400, "source is required");
-		return false;
-	}
-	const char *id = cv_json_str(body, "intent_id", NULL);
-	if (!id || !*id)
-		id = cv_json_str(body, "id", "");
-	if (strlen(id) > 512 || strlen(src) > 1024) {
-		cv_api_invalid(ctx, "body.id", "String should have at most 512 "
-		    "characters");
+	if (!cv_intent_check(body, CV_INTENT_HTTP, &fe)) {
+		cv_field_error_text(&fe, "body.", text, sizeof text);
+		cv_response_error(ctx->resp, 400, text);
 		return false;
 	}
 	return cv_api_want_write_tenant_optional(ctx,
