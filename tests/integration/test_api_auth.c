@@ -602,7 +602,7 @@ static void test_key_rotation(void **state)
 	assert_string_equal(json_string_value(json_object_get(r.json, "tenant")),
 	    "team-r");
 	new_key = strdup(json_string_value(json_object_get(r.json, "new_key")));
-	assert_int_equal(strlen(new_key), 43);
+	assert_int_equal(strlen(new_key), 47);
 	http_resp_free(&r);
 	snprintf(keys_env, sizeof keys_env, "CONVERGE_API_KEYS=%s:admin:rotator"
 	    ":team-r," ADMIN ":admin:root", new_key);
