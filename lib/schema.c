@@ -108,6 +108,20 @@ static const char *const m6[] = {
 	NULL
 };
 
+/* 13: the registry of repositories (decisions.md D-9): the remote an
+ * intent lands on, its target branch and default checks. */
+static const char *const m13[] = {
+	"CREATE TABLE IF NOT EXISTS repositories ("
+	" name TEXT PRIMARY KEY, url TEXT NOT NULL,"
+	" target TEXT NOT NULL DEFAULT 'main',"
+	" checks TEXT NOT NULL DEFAULT '[]',"
+	" tenant_id TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL,"
+	" created_by TEXT NOT NULL DEFAULT 'system')",
+	"CREATE INDEX IF NOT EXISTS idx_repositories_tenant"
+	" ON repositories(tenant_id)",
+	NULL
+};
+
 /* 16: API keys kept in the database (decisions.md D-10): the SHA-256
  * digest only, never the key; revoked_at set means refused at once. */
 static const char *const m16[] = {
@@ -138,7 +152,8 @@ const struct cv_migration cv_migrations[] = {
 	{ 4, m4 },
 	{ 5, m5 },
 	{ 6, m6 },
+	{ 13, m13 },
 	{ 16, m16 },
 	{ 17, m17 },
 };
-const int cv_migration_count = 8;
+const int cv_migration_count = 9;

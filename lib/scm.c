@@ -62,7 +62,8 @@ static char *git_failure_dup(const char *what, const struct cv_proc_result *r)
 static enum cv_err git_run(const char *dir, const char *const argv[],
     struct cv_proc_result *r, char **errmsg)
 {
-	struct cv_proc_opts o = { dir, CV_SCM_TIMEOUT_MS, 0, git_env };
+	struct cv_proc_opts o = { .cwd = dir, .timeout_ms = CV_SCM_TIMEOUT_MS,
+	    .env = git_env };
 	enum cv_err e = cv_proc_run(argv, &o, r);
 
 	if (e == CV_ETIMEOUT) {
@@ -315,6 +316,25 @@ static enum cv_err merge_step(const char *top, const char *const argv[],
 	return CV_EEXEC;
 }
 
+/* CV_OK when `git merge-base --is-ancestor source target` says yes. */
+static enum cv_err contains_check(const char *top, const char *source,
+    const char *target, char **errmsg)
+{
+	const char *argv[] = { "git", "merge-base", "--is-ancestor", source,
+	    target, NULL };
+	struct cv_proc_result r;
+	enum cv_err e = git_run(top, argv, &r, errmsg);
+
+	if (e == CV_OK && r.exit_code != 0) {
+		if (asprintf(errmsg, "%s does not contain %s after the merge",
+		    target, source) < 0)
+			*errmsg = NULL;
+		e = CV_EEXEC;
+	}
+	cv_proc_result_free(&r);
+	return e;
+}
+
 enum cv_err cv_scm_merge(const char *repo_dir, const char *source,
     const char *target, char **sha_out, char **errmsg)
 {
@@ -357,8 +377,16 @@ enum cv_err cv_scm_merge(const char *repo_dir, const char *source,
 	if ((e = merge_step(top, head_argv, &r, errmsg)) != CV_OK)
 		goto out;
 	r.out[strcspn(r.out, "\r\n")] = '\0';
-	if ((*sha_out = strdup(r.out)) == NULL)
+	if ((*sha_out = strdup(r.out)) == NULL) {
 		e = CV_ENOMEM;
+		goto out;
+	}
+	/* Exit 0 is not proof enough: the merge counts only when git says
+	 * the target now contains the source (D-8). */
+	if ((e = contains_check(top, source, target, errmsg)) != CV_OK) {
+		free(*sha_out);
+		*sha_out = NULL;
+	}
 out:
 	cv_proc_result_free(&r);
 	free(msg);

@@ -33,7 +33,7 @@ static const struct cli_group *const groups[] = {
 	&cli_agent_group, &cli_audit_group, &cli_metrics_group,
 	&cli_archaeology_group, &cli_export_group, &cli_predictions_group,
 	&cli_serve_group, &cli_worker_group, &cli_github_group,
-	&cli_keys_group,
+	&cli_repo_group, &cli_keys_group,
 };
 
 static const struct cli_flag global_flags[] = {
@@ -252,14 +252,6 @@ static const struct cli_cmd *find_cmd(const struct cli_group *g,
 	return NULL;
 }
 
-static bool has_id_flag(const struct cli_cmd *c)
-{
-	for (size_t i = 0; i < c->nflags; i++)
-		if (strcmp(c->flags[i].name, "id") == 0)
-			return true;
-	return false;
-}
-
 /* Prints the document; returns false when stdout failed. */
 static bool print_json(const json_t *out)
 {
@@ -370,12 +362,10 @@ int main(int argc, char **argv)
 		if (!(c = find_cmd(grp, argv[k])))
 			return invalid_choice(grp, "subcommand", argv[k]);
 	}
-	if (has_id_flag(c) && k + 1 < argc && argv[k + 1][0] != '-') {
-		/* `keys revoke ID`: the id may come first, without --id. */
-		static char id_flag[] = "--id";
-		/* the subcommand's word becomes --id; the parse starts there */
-		argv[k--] = id_flag;
-	}
+	/* A leading bare word is the command's positional flag (NAME). */
+	const char *pos = NULL;
+	if (c->positional && k + 1 < argc && argv[k + 1][0] != '-')
+		pos = argv[++k];
 	switch (cli_args_parse(c->flags, c->nflags, argc, argv, k + 1, false,
 	    &a, err, sizeof err)) {
 	case CLI_PARSE_HELP:
@@ -386,5 +376,10 @@ int main(int argc, char **argv)
 	default:
 		break;
 	}
+	for (size_t f = 0; pos && f < c->nflags; f++)
+		if (strcmp(c->flags[f].name, c->positional) == 0 && !a.set[f]) {
+			a.val[f] = pos;
+			a.set[f] = true;
+		}
 	return run_command(&g, grp, c, &a);
 }

@@ -50,9 +50,11 @@ static json_t *keys_list(struct cli_ctx *ctx, const struct cli_args *a)
 
 static json_t *keys_revoke(struct cli_ctx *ctx, const struct cli_args *a)
 {
-	const char *id = cli_str(a, "id");
+	const char *id = cli_str_nonempty(a, "id");
 	bool found = false;
 
+	if (!id)
+		return cli_error("the key's id is required: keys revoke ID");
 	if (cv_apikey_revoke(ctx->store, id, cv_now_us(), &found) != CV_OK)
 		return NULL;
 	if (!found)
@@ -62,13 +64,15 @@ static json_t *keys_revoke(struct cli_ctx *ctx, const struct cli_args *a)
 
 static json_t *keys_rotate(struct cli_ctx *ctx, const struct cli_args *a)
 {
-	const char *id = cli_str(a, "id");
+	const char *id = cli_str_nonempty(a, "id");
 	long long grace = cli_int(a, "grace-seconds", 3600);
 	char new_id[CV_APIKEY_ID_LEN], key[CV_APIKEY_LEN], until[CV_TS_LEN];
 	int64_t now = cv_now_us();
 	bool found = false;
 	json_t *out;
 
+	if (!id)
+		return cli_error("the key's id is required: keys rotate ID");
 	if (cv_apikey_rotate(ctx->store, id, grace, now, new_id, key,
 	    &found) != CV_OK)
 		return NULL;
@@ -165,11 +169,13 @@ static const struct cli_flag create_flags[] = {
 };
 
 static const struct cli_flag id_flags[] = {
-	{ "id", CLI_STR, true, NULL, 0, 0, "the key's id (key_...)" },
+	{ "id", CLI_STR, false, NULL, 0, 0, "the key's id (key_...); may "
+	    "come first without --id" },
 };
 
 static const struct cli_flag rotate_flags[] = {
-	{ "id", CLI_STR, true, NULL, 0, 0, "the key's id (key_...)" },
+	{ "id", CLI_STR, false, NULL, 0, 0, "the key's id (key_...); may "
+	    "come first without --id" },
 	{ "grace-seconds", CLI_INT, false, NULL, 0, 86400,
 	    "the old key keeps working this long (default 3600; 0: stops now)" },
 };
@@ -183,11 +189,11 @@ static const struct cli_cmd keys_cmds[] = {
 	CLI_CMD("create", "Create a key; prints {\"id\",\"key\"}, the only "
 	    "time the key is shown.", create_flags, keys_create),
 	CLI_CMD0("list", "List keys (ids, never the keys).", keys_list),
-	CLI_CMD("revoke", "Revoke a key now: `keys revoke ID`.", id_flags,
-	    keys_revoke),
-	CLI_CMD("rotate", "Replace a key by a new one with the same role, "
+	CLI_CMD_POS("revoke", "Revoke a key now: `keys revoke ID`.", id_flags,
+	    keys_revoke, "id"),
+	CLI_CMD_POS("rotate", "Replace a key by a new one with the same role, "
 	    "actor, tenant and scopes: `keys rotate ID`.", rotate_flags,
-	    keys_rotate),
+	    keys_rotate, "id"),
 	CLI_CMD("init-admin", "First run: with no key anywhere, write a new "
 	    "admin key to --file (used by scripts/up).", init_flags,
 	    keys_init_admin),

@@ -3,7 +3,8 @@
  * through the real farm (nginx + responders + worker), each one a case
  * that failed before its fix:
  *   - scopes: a key holding intents.read cannot create or validate
- *     (intents.write), a key with intents.write can;
+ *     (intents.write), a key with intents.write can (finding 3);
+ *   - checks: a lint target running `env` sees no secret (finding 2);
  * The farm runs with auth on, rate limiting off, and a throw-away git
  * repository.
  */
@@ -67,6 +68,38 @@ static void test_read_scope_cannot_write(void **state)
 	    NULL);
 }
 
+/* Finding 2: the lint check of a repository whose Makefile runs `env`
+ * sees none of the farm's secrets (its key list, the webhook secret). */
+static void test_check_sees_no_secret(void **state)
+{
+	json_t *evs;
+	const char *details;
+
+	(void)state;
+	expect_status("POST", "/v1/intents", OP,
+	    "{\"id\":\"sec-env-1\",\"source\":\"feature/ok\"}", 200, NULL);
+	expect_status("POST", "/v1/intents/sec-env-1/validate", OP, "{}", 200,
+	    NULL);
+	evs = get_json("/v1/intents/sec-env-1/events", ADMIN);
+	details = NULL;
+	for (size_t i = 0; i < json_array_size(evs); i++) {
+		json_t *e = json_array_get(evs, i);
+
+		if (strcmp(json_string_value(json_object_get(e, "event_type")),
+		    "check.completed") == 0)
+			details = json_string_value(json_object_get(
+			    json_object_get(e, "payload"), "details"));
+	}
+	if (!details)
+		fail_msg("no check.completed event");
+	if (!strstr(details, "PATH=") || !strstr(details, "HOME="))
+		fail_msg("lint did not print its environment: %s", details);
+	if (strstr(details, "CONVERGE") || strstr(details, ADMIN) ||
+	    strstr(details, "whsec-sec-test"))
+		fail_msg("a secret reached the check: %s", details);
+	json_decref(evs);
+}
+
 static int farm_up(void **state)
 {
 	char repo_env[300];
@@ -76,12 +109,16 @@ static int farm_up(void **state)
 		"CONVERGE_API_KEYS=" KEYS,
 		"CONVERGE_RATE_LIMIT_ENABLED=0",
 		"CONVERGE_WORKER_POLL_INTERVAL=3600",
+		"CONVERGE_GITHUB_WEBHOOK_SECRET=whsec-sec-test",
 		repo_env,
 		NULL,
 	};
 
 	(void)state;
 	make_repo(repo, sizeof repo);
+	write_file(repo, "Makefile", "lint:\n\t@env\n");
+	GIT(repo, "add", "Makefile");
+	GIT(repo, "commit", "-q", "-m", "lint prints its environment");
 	snprintf(repo_env, sizeof repo_env, "CONVERGE_REPO_PATH=%s", repo);
 	return farm_start(env) == 0 ? 0 : -1;
 }
@@ -99,6 +136,7 @@ int main(void)
 		return 77;	/* automake: skipped */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_scope_cannot_write),
+		cmocka_unit_test(test_check_sees_no_secret),
 	};
 
 	return cmocka_run_group_tests_name("api_security", tests, farm_up,

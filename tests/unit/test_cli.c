@@ -60,7 +60,8 @@ static int run_cli(const char *const *args, const char *env, char **out,
 	static char buf[32][4400];
 	const char *argv[34], *envp[3] = { NULL, NULL, NULL };
 	char envbuf[4400];
-	struct cv_proc_opts o = { repo, 120000, 0, envp };
+	struct cv_proc_opts o = { .cwd = repo, .timeout_ms = 120000,
+	    .env = envp };
 	struct cv_proc_result r;
 	size_t n = 0;
 	int code;
