@@ -216,7 +216,7 @@ static bool has_access(const json_t *events, const char *reason,
 	json_array_foreach(events, i, e) {
 		json_t *p = json_object_get(e, "payload");
 
-		assert_keys(p, "method path actor role reason", "access payload");
+		assert_keys(p, "method path actor role reason ?key_id", "access payload");
 		if (strcmp(json_string_value(json_object_get(p, "reason")),
 		    reason) == 0 &&
 		    strcmp(json_string_value(json_object_get(p, "path")),
