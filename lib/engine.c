@@ -992,20 +992,28 @@ json_t *cv_engine_set_status(struct cv_engine *e, const char *intent_id,
 	return out;
 }
 
-enum cv_err cv_engine_intent_create(struct cv_engine *e, const json_t *intent,
-    bool overwrite)
+enum cv_err cv_engine_intent_create_in_tx(struct cv_engine *e,
+    const json_t *intent, bool overwrite)
 {
 	const char *id = cv_json_str(intent, "id", "");
-	enum cv_err err = cv_store_begin(e->store);
-
-	if (err != CV_OK)
-		return err;
-	err = overwrite ? cv_intent_upsert(e->store, intent) :
+	enum cv_err err = overwrite ? cv_intent_upsert(e->store, intent) :
 	    cv_intent_insert(e->store, intent);
+
 	if (err == CV_OK)
 		err = cv_event_emit(e->store, "intent.created", id, NULL,
 		    cv_json_str(intent, "tenant_id", NULL), NULL,
 		    json_deep_copy(intent), NULL);
+	return err;
+}
+
+enum cv_err cv_engine_intent_create(struct cv_engine *e, const json_t *intent,
+    bool overwrite)
+{
+	enum cv_err err = cv_store_begin(e->store);
+
+	if (err != CV_OK)
+		return err;
+	err = cv_engine_intent_create_in_tx(e, intent, overwrite);
 	if (err != CV_OK) {
 		cv_store_rollback(e->store);
 		return err;

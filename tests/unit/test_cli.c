@@ -169,6 +169,10 @@ static int setup(void **state)
 	write_file("badstatus.json", "{\"id\":\"x-1\",\"status\":\"DONE\"}", 0644);
 	write_file("broken.json", "{\"id\": \"x-2\",", 0644);
 	write_file("array.json", "[1, 2]", 0644);
+	/* D-8: an id but no source is refused, nothing stored */
+	write_file("nosource.json", "{\"id\":\"nosrc-1\"}", 0644);
+	write_file("bigprio.json", "{\"id\":\"prio-1\",\"source\":\"f\","
+	    "\"priority\":-1000000}", 0644);
 	snprintf(path, sizeof path, "%s/scripts", scratch);
 	mkdir(path, 0755);
 	snprintf(path, sizeof path, "%s/badscripts", scratch);
@@ -244,6 +248,11 @@ static const struct row rows[] = {
 	    "intent_id or id is required", NULL, NULL },
 	{ A("intent", "create", "--file", "@D/badstatus.json"), 1,
 	    "Invalid intent: status", NULL, NULL },
+	{ A("intent", "create", "--file", "@D/nosource.json"), 1,
+	    "Invalid intent: source: source is required", NULL, NULL },
+	{ A("intent", "create", "--file", "@D/bigprio.json"), 1,
+	    "Invalid intent: priority: Input should be between 0 and 1000",
+	    NULL, NULL },
 	{ A("intent", "create", "--from-branch", "feature/ok", "--intent-id",
 	    "ok-1", "--priority", "0"), 0, "\"intent_id\": \"ok-1\"", NULL,
 	    NULL },
@@ -444,6 +453,10 @@ static const struct row bad_rows[] = {
 	{ A("intent", "create", "--file", "@D/badstatus.json"), 1, NULL, NULL,
 	    NULL },
 	{ A("intent", "create", "--file", "@D/noid.json"), 1, NULL, NULL, NULL },
+	{ A("intent", "create", "--file", "@D/nosource.json"), 1, NULL, NULL,
+	    NULL },
+	{ A("intent", "create", "--file", "@D/bigprio.json"), 1, NULL, NULL,
+	    NULL },
 	{ A("intent", "create", "--from-branch", "x", "--priority", "x"), 2,
 	    NULL, NULL, NULL },
 	{ A("intent", "status", "--intent-id", "nope", "--status", "MERGED"), 1,
