@@ -305,8 +305,10 @@ bool cv_scope_allows(const char *scopes, const char *required)
 {
 	const char *p = scopes;
 
-	if (!scopes || !required)
+	if (!scopes)
 		return true;
+	/* A key with scopes can do only what they name: a route that names
+	 * none is open to it only through "*". */
 	while (*p) {
 		size_t n;
 		while (*p && (isspace((unsigned char)*p) || *p == ',' ||
@@ -315,7 +317,7 @@ bool cv_scope_allows(const char *scopes, const char *required)
 		n = strcspn(p, ",| \t\r\n");
 		if (n == 1 && *p == '*')
 			return true;
-		if (n > 0 && scope_token_allows(p, n, required))
+		if (n > 0 && required && scope_token_allows(p, n, required))
 			return true;
 		p += n;
 	}

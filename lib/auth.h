@@ -60,7 +60,8 @@ int cv_role_rank(const char *role);
 
 /* Scope rule of http-api.md 3.4: scopes NULL → allowed; "*"; the exact
  * scope; "<resource>.*"; for the dot-less "admin" also "admin.*". Tokens
- * are split on ',' and '|' and trimmed. required NULL → allowed. */
+ * are split on ',' and '|' and trimmed. required NULL → allowed only
+ * for scopes NULL or "*": a key with scopes can do only what they name. */
 bool cv_scope_allows(const char *scopes, const char *required);
 
 /* The principal for a presented key: the primary registry, then (when

@@ -1,5 +1,6 @@
 /* config.c - environment configuration, read once. */
 #include "config.h"
+#include "dbpath.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -103,13 +104,15 @@ static int load_store(struct cv_config *c, char *err, size_t errsize)
 	c->var_dir = env_dup("CONVERGE_VAR_DIR", "./var");
 	if (path) {
 		c->db_path = strdup(path);
-	} else if (env("CONVERGE_VAR_DIR")) {
-		size_t n = strlen(c->var_dir) + sizeof "/state.db";
-		c->db_path = malloc(n);
-		if (c->db_path)
-			snprintf(c->db_path, n, "%s/state.db", c->var_dir);
 	} else {
-		c->db_path = strdup(".converge/state.db");
+		/* The farm's own rule (dbpath.h): never .converge/. */
+		char farm[4200];
+		if (cv_dbpath_resolve(NULL, CV_DBPATH_FARM, farm,
+		    sizeof farm) != 0) {
+			snprintf(err, errsize, "CONVERGE_VAR_DIR: path too long");
+			return -1;
+		}
+		c->db_path = strdup(farm);
 	}
 	c->repo_path = env_dup("CONVERGE_REPO_PATH", ".");
 	if (!c->db_backend || !c->var_dir || !c->db_path || !c->repo_path) {

@@ -602,8 +602,8 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 	int limit = o->limit > 0 ? o->limit : 20;
 	int max_retries = o->max_retries >= 0 ? o->max_retries : 3;
 	const char *target = o->target ? o->target : "main";
-	json_t *intents, *results, *intent;
-	bool got = false;
+	json_t *intents, *results, *intent, *run_coupling = NULL;
+	bool got = false, own_coupling = !e->coupling_injected;
 	size_t i;
 
 	if (cv_lock_acquire(e->store, "queue", holder, ttl, &got) != CV_OK)
@@ -622,11 +622,22 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 			    "stopping the batch");
 			break;
 		}
+		if (own_coupling && !e->coupling_injected) {
+			/* One `git log` per run, not one per intent. */
+			run_coupling = coupling_of(e);
+			e->coupling = run_coupling;
+			e->coupling_injected = true;
+		}
 		json_t *res = process_one(e, intent, o, max_retries);
 		if (res)
 			json_array_append_new(results, res);
 	}
 	json_decref(intents);
+	if (own_coupling) {
+		e->coupling = NULL;
+		e->coupling_injected = false;
+		json_decref(run_coupling);
+	}
 	cv_event_emit(e->store, "queue.processed", NULL, NULL, NULL, NULL,
 	    json_pack("{s:I,s:i,s:s}", "processed",
 	    (json_int_t)json_array_size(results), "limit", limit, "target",

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -208,22 +209,50 @@ static enum cv_err capture_all(struct capture *c, int64_t deadline)
 	return CV_OK;
 }
 
-/* Waits for pid until the deadline (-1: none); CV_ETIMEOUT if it passes. */
-static enum cv_err reap(pid_t pid, int64_t deadline, int *status)
+/*
+ * A descriptor that becomes readable when pid exits (Linux 5.3+), or -1.
+ * Opened right after fork, while the child cannot have been reaped, so
+ * it always names our child.
+ */
+static int pidfd_for(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	long fd = syscall(SYS_pidfd_open, pid, 0);
+
+	return fd < 0 ? -1 : (int)fd;
+#else
+	(void)pid;
+	return -1;
+#endif
+}
+
+/*
+ * Waits for pid until the deadline (-1: none); CV_ETIMEOUT if it passes.
+ * A child usually closes its pipes a moment before it exits, so the
+ * first WNOHANG poll often misses it; the wait then sleeps on the pidfd
+ * until the exit itself, never a fixed time per child. Without a pidfd
+ * (kernels older than 5.3) it falls back to 1 ms ticks.
+ */
+static enum cv_err reap(pid_t pid, int pidfd, int64_t deadline, int *status)
 {
 	for (;;) {
 		pid_t r = waitpid(pid, status, deadline < 0 ? 0 : WNOHANG);
+		int64_t left;
 
 		if (r == pid)
 			return CV_OK;
 		if (r < 0 && errno != EINTR)
 			return CV_EEXEC;
-		if (r == 0) {
-			struct timespec ts = { 0, 10 * 1000000 };
+		if (r < 0)
+			continue;
+		if ((left = deadline - mono_ms()) <= 0)
+			return CV_ETIMEOUT;
+		if (pidfd >= 0) {
+			struct pollfd p = { .fd = pidfd, .events = POLLIN };
 
-			if (mono_ms() >= deadline)
-				return CV_ETIMEOUT;
-			nanosleep(&ts, NULL);
+			poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		} else {
+			poll(NULL, 0, 1);
 		}
 	}
 }
@@ -264,8 +293,9 @@ static enum cv_err sys_error(struct cv_proc_result *res, const char *what)
 }
 
 /* Parent side once the child has exec'd: capture, time out, reap. */
-static enum cv_err supervise(pid_t pid, const struct cv_proc_opts *o,
-    int out_r, int err_r, struct cv_proc_result *res)
+static enum cv_err supervise(pid_t pid, int pidfd,
+    const struct cv_proc_opts *o, int out_r, int err_r,
+    struct cv_proc_result *res)
 {
 	struct capture c[2];
 	size_t limit = o->cap ? o->cap : CV_PROC_CAP_DEFAULT;
@@ -281,7 +311,7 @@ static enum cv_err supervise(pid_t pid, const struct cv_proc_opts *o,
 	e = capture_all(c, deadline);
 	wait_errno = errno;
 	if (e == CV_OK) {
-		e = reap(pid, deadline, &status);
+		e = reap(pid, pidfd, deadline, &status);
 		wait_errno = errno;
 		/* waitpid failed: someone else reaped our child, so its pid may
 		 * name nobody's group any more; killing it is not safe. */
@@ -329,6 +359,7 @@ enum cv_err cv_proc_run(const char *const argv[], const struct cv_proc_opts *opt
 	static const struct cv_proc_opts defaults;
 	const struct cv_proc_opts *o = opts ? opts : &defaults;
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, rep[2] = { -1, -1 };
+	int pidfd = -1;
 	struct child_report r;
 	struct sigaction old_chld;
 	char **envp = NULL;
@@ -379,12 +410,16 @@ enum cv_err cv_proc_run(const char *const argv[], const struct cv_proc_opts *opt
 		e = exec_error(res, argv[0], o->cwd, &r);
 		goto done;
 	}
-	e = supervise(pid, o, out[0], err[0], res);
+	if (o->timeout_ms > 0)
+		pidfd = pidfd_for(pid);
+	e = supervise(pid, pidfd, o, out[0], err[0], res);
 	out[0] = err[0] = -1;
 done:
 	close_pair(out);
 	close_pair(err);
 	close_pair(rep);
+	if (pidfd >= 0)
+		close(pidfd);
 	free(envp);
 	if (old_chld.sa_handler == SIG_IGN)
 		sigaction(SIGCHLD, &old_chld, NULL);

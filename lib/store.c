@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "dbpath.h"
 #include "jsonx.h"
 #include "store_impl.h"
 
@@ -39,7 +40,7 @@ enum cv_err cv_store_open_factory(const char *backend, const char *path,
     const char *dsn, struct cv_store **out, char **errmsg)
 {
 	struct cv_store_options opt = { 0 };
-	char msg[512];
+	char msg[512], resolved[4200];
 	const char *env;
 
 	if (!backend || !*backend)
@@ -47,9 +48,9 @@ enum cv_err cv_store_open_factory(const char *backend, const char *path,
 		    env : "sqlite";
 	if (strcasecmp(backend, "sqlite") == 0) {
 		opt.backend = CV_BACKEND_SQLITE;
-		if (!path || !*path)
-			path = (env = getenv("CONVERGE_DB_PATH")) && *env ?
-			    env : ".converge/state.db";
+		if ((!path || !*path) && cv_dbpath_resolve(NULL,
+		    CV_DBPATH_CLI, resolved, sizeof resolved) == 0)
+			path = resolved;
 		opt.sqlite_path = path;
 	} else if (strcasecmp(backend, "postgres") == 0) {
 		opt.backend = CV_BACKEND_POSTGRES;

@@ -36,8 +36,8 @@ enum cv_err cv_store_open(const struct cv_store_options *opt,
     struct cv_store **out, char **errmsg);
 
 /* Factory of operations.md 2.5: backend/path/DSN from the arguments when
- * non-NULL, else CONVERGE_DB_BACKEND / CONVERGE_DB_PATH / CONVERGE_PG_DSN,
- * else sqlite at ".converge/state.db". Errors carry the spec's texts
+ * non-NULL, else CONVERGE_DB_BACKEND / CONVERGE_PG_DSN and the SQLite
+ * file of the CLI's rule (dbpath.h). Errors carry the spec's texts
  * ("Unknown backend: ...", "... requires a DSN ..."). */
 enum cv_err cv_store_open_factory(const char *backend, const char *path,
     const char *dsn, struct cv_store **out, char **errmsg);

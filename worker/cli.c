@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "dbpath.h"
 #include "publish.h"
 #include "cv.h"
 
@@ -36,12 +37,12 @@ static const struct cli_group *const groups[] = {
 
 static const struct cli_flag global_flags[] = {
 	{ "db", CLI_STR, false, NULL, 0, 0,
-	    "SQLite file (default: $CONVERGE_DB_PATH, else .converge/state.db)" },
+	    "SQLite file (default: $CONVERGE_DB_PATH, else the farm's "
+	    "$CONVERGE_VAR_DIR/state.db when a farm is set up here, else "
+	    ".converge/state.db)" },
 	{ "actor", CLI_STR, false, NULL, 0, 0,
 	    "acting user recorded by intent create (default: system)" },
 };
-
-#define DEFAULT_DB ".converge/state.db"
 
 /* ---- helpers shared by the command files --------------------------------- */
 
@@ -265,18 +266,25 @@ static bool print_json(const json_t *out)
 	return ok;
 }
 
-static int run_command(const struct cli_args *g, const struct cli_cmd *c,
-    const struct cli_args *a)
+static int run_command(const struct cli_args *g, const struct cli_group *grp,
+    const struct cli_cmd *c, const struct cli_args *a)
 {
-	const char *env = getenv("CONVERGE_DB_PATH");
 	const char *repo = getenv("CONVERGE_REPO_PATH");
 	struct cli_ctx ctx = { 0 };
-	char *msg = NULL;
+	char *msg = NULL, db[4200];
 	json_t *out;
 	int code;
 
-	ctx.db_path = cli_str(g, "db") ? cli_str(g, "db") :
-	    (env && *env ? env : DEFAULT_DB);
+	/* serve starts the farm: it uses the farm's database, never the
+	 * 0.1.0 fallback (dbpath.h). */
+	if (cv_dbpath_resolve(cli_str(g, "db"), grp == &cli_serve_group ?
+	    CV_DBPATH_FARM : CV_DBPATH_CLI, db, sizeof db) != 0) {
+		out = cli_error("database path too long");
+		print_json(out);
+		json_decref(out);
+		return 1;
+	}
+	ctx.db_path = db;
 	ctx.actor = cli_str_nonempty(g, "actor") ? cli_str(g, "actor") :
 	    "system";
 	ctx.repo_dir = repo && *repo ? repo : NULL;
@@ -363,5 +371,5 @@ int main(int argc, char **argv)
 	default:
 		break;
 	}
-	return run_command(&g, c, &a);
+	return run_command(&g, grp, c, &a);
 }

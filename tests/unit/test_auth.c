@@ -243,7 +243,11 @@ static void test_scopes(void **state)
 		{ " risk.read | queue.read ", "queue.read", true },
 		{ "", "risk.read", false },
 		{ "risk", "risk.read", false },
-		{ "intents.read", NULL, true },
+		{ "intents.read", NULL, false },
+		{ "*", NULL, true },
+		{ NULL, NULL, true },
+		{ "intents.read", "intents.write", false },
+		{ "intents.*", "intents.write", true },
 		{ "risk.read*", "risk.read", false },
 	};
 

@@ -7,9 +7,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "config.h"
+#include "dbpath.h"
 #include "http.h"
 #include "num.h"
 #include "router.h"
@@ -309,6 +312,55 @@ static void test_config_table(void **state)
 	unsetenv("CONVERGE_GITHUB_API_URL");
 }
 
+/* The one database rule (dbpath.h), run in an empty scratch directory. */
+static void test_dbpath_table(void **state)
+{
+	static const struct {
+		const char *flag, *db_env, *var_env;
+		enum cv_dbpath_who who;
+		bool make_var_db;
+		const char *want;   /* "@" = the scratch directory */
+	} rows[] = {
+		{ "x.db", "/e.db", NULL, CV_DBPATH_CLI, false, "x.db" },
+		{ NULL, "/e.db", "/v", CV_DBPATH_FARM, false, "/e.db" },
+		{ NULL, NULL, NULL, CV_DBPATH_CLI, false, ".converge/state.db" },
+		{ NULL, NULL, NULL, CV_DBPATH_FARM, false, "@/var/state.db" },
+		{ NULL, NULL, NULL, CV_DBPATH_CLI, true, "@/var/state.db" },
+		{ NULL, NULL, "/srv/cv", CV_DBPATH_CLI, false, "/srv/cv/state.db" },
+		{ NULL, NULL, "./run/v", CV_DBPATH_CLI, false, "@/run/v/state.db" },
+	};
+	char tmpl[] = "/tmp/cv-dbpath-XXXXXX", old[4096], got[4200], want[4200];
+	char *dir = mkdtemp(tmpl), path[4200];
+
+	(void)state;
+	assert_non_null(dir);
+	assert_non_null(getcwd(old, sizeof old));
+	assert_int_equal(chdir(dir), 0);
+	assert_non_null(getcwd(dir, sizeof tmpl));
+	for (size_t i = 0; i < CV_ARRAY_LEN(rows); i++) {
+		rows[i].db_env ? setenv("CONVERGE_DB_PATH", rows[i].db_env, 1) :
+		    unsetenv("CONVERGE_DB_PATH");
+		rows[i].var_env ? setenv("CONVERGE_VAR_DIR", rows[i].var_env, 1)
+		    : unsetenv("CONVERGE_VAR_DIR");
+		snprintf(path, sizeof path, "%s/var/state.db", dir);
+		if (rows[i].make_var_db) {
+			mkdir("var", 0700);
+			fclose(fopen(path, "w"));
+		}
+		assert_int_equal(cv_dbpath_resolve(rows[i].flag, rows[i].who,
+		    got, sizeof got), 0);
+		snprintf(want, sizeof want, "%s%s", rows[i].want[0] == '@' ?
+		    dir : "", rows[i].want + (rows[i].want[0] == '@'));
+		assert_string_equal(got, want);
+		unlink(path);
+		rmdir("var");
+	}
+	unsetenv("CONVERGE_DB_PATH");
+	unsetenv("CONVERGE_VAR_DIR");
+	assert_int_equal(chdir(old), 0);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +374,7 @@ int main(void)
 		cmocka_unit_test(test_request_init),
 		cmocka_unit_test(test_router_table),
 		cmocka_unit_test(test_config_table),
+		cmocka_unit_test(test_dbpath_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
