@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "clock.h"
 #include "farm.h"
 #include "log.h"
@@ -39,7 +40,19 @@ static void ready(struct cv_ctx *ctx)
 	char ts[CV_TS_LEN];
 
 	if (s && cv_store_ping(s) == CV_OK) {
-		cv_response_json(ctx->resp, 200, status_ok());
+		if (cv_store_room(s) != CV_EFULL) {
+			cv_response_json(ctx->resp, 200, status_ok());
+			return;
+		}
+		/* Reads still work; writes would get 503 until room returns. */
+		cv_log(CV_ERROR, "converge.api", "not ready: %s",
+		    cv_store_errmsg(s));
+		cv_now_ts(ts);
+		cv_response_json(ctx->resp, 503, json_pack("{s:s,s:s,s:s}",
+		    "status", "unavailable", "error", "storage full",
+		    "timestamp", ts));
+		cv_response_header(ctx->resp, "Retry-After",
+		    CV_API_FULL_RETRY_AFTER);
 		return;
 	}
 	/* The detail goes to the log only: it can name files and hosts. */

@@ -10,11 +10,20 @@
 
 void cv_api_fail(struct cv_ctx *ctx, const char *what)
 {
+	bool full = ctx->app->store && cv_store_full(ctx->app->store);
+
 	cv_log_fields(CV_ERROR, "converge.api", json_pack("{s:s,s:s}",
 	    "request_id", ctx->req->request_id, "path", ctx->req->path),
 	    "%s: %s", what, ctx->app->store ?
 	    cv_store_errmsg(ctx->app->store) : "store unavailable");
-	cv_response_error(ctx->resp, 500, "Internal server error");
+	if (!full) {
+		cv_response_error(ctx->resp, 500, "Internal server error");
+		return;
+	}
+	/* Nothing was written: the client may send the same request again
+	 * once the operator has made room. */
+	cv_response_error(ctx->resp, 503, "Storage full, retry later");
+	cv_response_header(ctx->resp, "Retry-After", CV_API_FULL_RETRY_AFTER);
 }
 
 struct cv_store *cv_api_want_store(struct cv_ctx *ctx)

@@ -20,7 +20,10 @@
 /* The store, or NULL after answering 500 (the detail is logged). */
 struct cv_store *cv_api_want_store(struct cv_ctx *ctx);
 
-/* Answers 500 {"error":"Internal server error"}; logs what failed. */
+/* Answers 500 {"error":"Internal server error"}; logs what failed. When
+ * the store ran out of room: 503 {"error":"Storage full, retry later"}
+ * with Retry-After (seconds), nothing having been written. */
+#define CV_API_FULL_RETRY_AFTER "30"
 void cv_api_fail(struct cv_ctx *ctx, const char *what);
 
 /* Integer query parameter: absent → def; clamped into [min, max] (D12);

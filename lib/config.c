@@ -179,6 +179,14 @@ enum cv_err cv_config_load(struct cv_config *c, char *err, size_t errsize)
 	c->worker_auto_confirm = env_flag("CONVERGE_WORKER_AUTO_CONFIRM", false);
 	c->worker_fresh_simulation = env_flag("CONVERGE_WORKER_FRESH_SIMULATION",
 	    false);
+	if (env("CONVERGE_QUEUE_ENFORCE_DEPENDENCIES") &&
+	    strcmp(env("CONVERGE_QUEUE_ENFORCE_DEPENDENCIES"), "0") != 0 &&
+	    strcmp(env("CONVERGE_QUEUE_ENFORCE_DEPENDENCIES"), "1") != 0) {
+		snprintf(err, errsize, "CONVERGE_QUEUE_ENFORCE_DEPENDENCIES "
+		    "must be 0 or 1");
+		goto fail;
+	}
+	c->queue_enforce_dependencies = cv_config_enforce_dependencies();
 	c->worker_target = env_dup("CONVERGE_WORKER_TARGET", "main");
 	if (!c->worker_target)
 		goto fail;
@@ -207,4 +215,11 @@ void cv_config_free(struct cv_config *c)
 bool cv_config_github_enabled(const struct cv_config *c)
 {
 	return c->github_app_id && c->github_installation_id;
+}
+
+bool cv_config_enforce_dependencies(void)
+{
+	const char *v = env("CONVERGE_QUEUE_ENFORCE_DEPENDENCIES");
+
+	return !(v && strcmp(v, "0") == 0);
 }

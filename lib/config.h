@@ -56,6 +56,8 @@ struct cv_config {
 	bool worker_auto_confirm;
 	bool worker_fresh_simulation;  /* revalidate against the current target */
 	int worker_lock_ttl;
+	/* D-8: the queue waits for dependencies unless this is "0" */
+	bool queue_enforce_dependencies;
 };
 
 /* Fills c from the environment. On an invalid value returns CV_EINVAL and
@@ -64,6 +66,11 @@ struct cv_config {
 enum cv_err cv_config_load(struct cv_config *c, char *err, size_t errsize);
 
 void cv_config_free(struct cv_config *c);
+
+/* CONVERGE_QUEUE_ENFORCE_DEPENDENCIES straight from the environment, for
+ * programs that do not load the whole configuration (the CLI): true
+ * unless it is "0". */
+bool cv_config_enforce_dependencies(void);
 
 /* True when GitHub publishing is enabled (App id and installation id). */
 bool cv_config_github_enabled(const struct cv_config *c);

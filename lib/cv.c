@@ -18,6 +18,7 @@ const char *cv_strerror(enum cv_err e)
 	case CV_EAUTH: return "unauthorized";
 	case CV_ENET: return "network failure";
 	case CV_EBUSY: return "busy";
+	case CV_EFULL: return "storage full";
 	}
 	return "unknown error";
 }

@@ -33,7 +33,8 @@ enum cv_err {
 	CV_ETIMEOUT,    /* an operation ran out of time */
 	CV_EAUTH,       /* credentials missing or refused */
 	CV_ENET,        /* a network peer failed or answered an error */
-	CV_EBUSY        /* a lock is held by someone else */
+	CV_EBUSY,       /* a lock is held by someone else */
+	CV_EFULL        /* the database or its disk has no room left */
 };
 
 /* Short constant text naming an error code, for logs. Never NULL. */

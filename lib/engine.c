@@ -96,8 +96,8 @@ json_t *cv_engine_simulate(struct cv_engine *e, const char *source,
 		return NULL;
 	err = cv_scm_simulate(repo(e), source, target, NULL, &sim, &msg);
 	if (err != CV_OK) {
-		json_t *out = error_obj("Simulation failed: %s", msg ? msg :
-		    cv_strerror(err), NULL);
+		json_t *out = error_obj(err == CV_ENOTFOUND ? "%s" :
+		    "Simulation failed: %s", msg ? msg : cv_strerror(err), NULL);
 		free(msg);
 		json_decref(intent);
 		return out;
@@ -242,6 +242,25 @@ static json_t *join_first(const json_t *arr, size_t max, const char *prefix)
 	return json_string(buf);
 }
 
+/* "a, b, c" of an array of strings (malloc'd; NULL on failure). */
+static char *join_str(const json_t *arr)
+{
+	json_t *v;
+	size_t i, n = 1;
+	char *out;
+
+	json_array_foreach(arr, i, v)
+		n += strlen(json_string_value(v) ? json_string_value(v) : "") + 2;
+	if (!(out = calloc(1, n)))
+		return NULL;
+	json_array_foreach(arr, i, v) {
+		if (i)
+			strcat(out, ", ");
+		strcat(out, json_string_value(v) ? json_string_value(v) : "");
+	}
+	return out;
+}
+
 /* Step 2 of 3.4. Returns 0 with r->sim set, or 1 with *blocked set. */
 static int step_simulation(struct run *r, const struct cv_validate_opts *o,
     json_t **blocked)
@@ -263,8 +282,9 @@ static int step_simulation(struct run *r, const struct cv_validate_opts *o,
 	    cv_json_str(r->intent, "target", "main"), NULL, &r->sim, &msg);
 	if (err != CV_OK) {
 		char reason[1200];
-		snprintf(reason, sizeof reason, "Simulation failed: %s",
-		    msg ? msg : cv_strerror(err));
+		/* An unknown ref is its own reason (D-8). */
+		snprintf(reason, sizeof reason, "%s%s", err == CV_ENOTFOUND ?
+		    "" : "Simulation failed: ", msg ? msg : cv_strerror(err));
 		free(msg);
 		*blocked = block(r, reason, true);
 		return 1;
@@ -376,6 +396,36 @@ static int step_policy(struct run *r, const json_t *checks_passed,
 	return 1;
 }
 
+/* The risk gate's thresholds (D-8): the policy file's `risk` section,
+ * overridden key by key by the stored policy of the intent's tenant
+ * (`risk policy-set`, POST /v1/risk/policy). New reference; NULL on a
+ * store failure. */
+static json_t *gate_section(struct run *r)
+{
+	static const char *const keys[] = { "max_risk_score",
+	    "max_damage_score", "max_propagation_score", "mode",
+	    "enforce_ratio" };
+	json_t *file = json_object_get(r->config, "risk"), *stored = NULL;
+	json_t *out = json_is_object(file) ? json_deep_copy(file) :
+	    json_object();
+
+	if (!r->tenant || !*r->tenant)
+		return out;
+	if (cv_risk_policy_get(r->e->store, r->tenant, &stored) != CV_OK) {
+		json_decref(out);
+		return NULL;
+	}
+	for (size_t i = 0; stored && i < CV_ARRAY_LEN(keys); i++) {
+		json_t *v = json_object_get(stored, keys[i]);
+		if (v && !json_is_null(v))
+			json_object_set(out, keys[i], v);
+	}
+	if (stored)
+		json_object_set_new(out, "tenant_policy", json_true());
+	json_decref(stored);
+	return out;
+}
+
 static json_t *validated(struct run *r, json_t *gate_take)
 {
 	json_t *res = json_pack("{s:s,s:s,s:s,s:{s:O,s:O},s:O,s:{s:s,s:o},s:o}",
@@ -427,10 +477,18 @@ static json_t *validate_intent(struct cv_engine *e, json_t *intent,
 		goto done;
 	}
 	json_decref(checks);
-	gate = cv_risk_gate_evaluate(json_object_get(r.config, "risk"),
+	json_t *section = gate_section(&r);
+	gate = section ? cv_risk_gate_evaluate(section,
 	    cv_json_num(r.risk, "risk_score", 0),
 	    cv_json_num(r.risk, "damage_score", 0),
-	    cv_json_num(r.risk, "propagation_score", 0), r.id);
+	    cv_json_num(r.risk, "propagation_score", 0), r.id) : NULL;
+	if (gate && json_object_get(section, "tenant_policy"))
+		json_object_set_new(gate, "tenant_policy", json_true());
+	json_decref(section);
+	if (!gate) {
+		run_free(&r);
+		return NULL;
+	}
 	if (cv_json_bool(gate, "enforced", false)) {
 		char *b = cv_json_dump(json_object_get(gate, "breaches"));
 		char reason[2048];
@@ -535,32 +593,213 @@ static void after_block(struct cv_engine *e, const json_t *intent,
 	json_object_set_new(decision, "retries", json_integer(n));
 }
 
-static void merge_now(struct cv_engine *e, const json_t *intent,
-    json_t *decision)
+/* The local landing of domain.md 6.4: a real merge in repo_dir. */
+static enum cv_land local_land(void *arg, struct cv_engine *e,
+    const json_t *intent, char **commit_out, char **error_out)
 {
-	const char *id = cv_json_str(intent, "id", "");
-	const char *src = cv_json_str(intent, "source", "");
-	const char *dst = cv_json_str(intent, "target", "main");
-	char *sha = NULL, *msg = NULL, fallback[64];
+	(void)arg;
+	if (cv_scm_merge(repo(e), cv_json_str(intent, "source", ""),
+	    cv_json_str(intent, "target", "main"), commit_out, error_out) ==
+	    CV_OK)
+		return CV_LAND_MERGED;
+	if (!*error_out)
+		*error_out = strdup("merge failed");
+	return CV_LAND_FAILED;
+}
 
-	if (cv_scm_merge(repo(e), src, dst, &sha, &msg) != CV_OK) {
-		/* Reference behaviour (B8): still MERGED, with the reason kept
-		 * as merge_note so the failure is visible. */
-		cv_scm_simulated_sha(fallback, sizeof fallback, id);
-		cv_log(CV_WARNING, "converge.engine", "merge of %s failed: %s",
-		    id, msg ? msg : "unknown error");
-		json_object_set_new(decision, "merge_note",
-		    json_string(msg ? msg : "merge failed"));
-	}
-	const char *commit = sha ? sha : fallback;
+static json_t *landed(struct cv_engine *e, const json_t *intent,
+    json_t *decision, const char *commit)
+{
 	json_object_set_new(decision, "decision", json_string("merged"));
 	json_object_set_new(decision, "merged_commit", json_string(commit));
-	transition_as(e, intent, "MERGED", -1, "intent.merged",
-	    json_pack("{s:s,s:s,s:s}", "merged_commit", commit, "source", src,
-	    "target", dst), json_pack("{s:s}", "merged_commit", commit),
-	    decision);
-	free(sha);
-	free(msg);
+	if (transition_as(e, intent, "MERGED", -1, "intent.merged",
+	    json_pack("{s:s,s:O,s:O}", "merged_commit", commit, "source",
+	    json_object_get(intent, "source"), "target",
+	    json_object_get(intent, "target")), json_pack("{s:s}",
+	    "merged_commit", commit), decision) != CV_OK)
+		return NULL;
+	return decision;
+}
+
+/* D-8: a landing that did not happen spends a retry; the intent stays
+ * VALIDATED for the next cycle, and is REJECTED at the limit. */
+static json_t *land_failed(struct cv_engine *e, const json_t *intent,
+    json_t *decision, const char *error, int max_retries)
+{
+	int n = (int)cv_json_int(intent, "retries", 0) + 1;
+	const char *id = cv_json_str(intent, "id", "");
+	const char *tenant = cv_json_str(intent, "tenant_id", NULL);
+	char reason[1200];
+	enum cv_err err;
+
+	cv_log(CV_WARNING, "converge.engine", "merge of %s failed: %s", id,
+	    error);
+	json_object_set_new(decision, "decision", json_string("merge_failed"));
+	json_object_set_new(decision, "error", json_string(error));
+	json_object_set_new(decision, "retries", json_integer(n));
+	if (n < max_retries) {
+		if (transition(e, intent, "VALIDATED", n, "intent.merge_failed",
+		    json_pack("{s:s,s:i}", "error", error, "retries", n),
+		    json_pack("{s:i}", "retries", n)) != CV_OK)
+			return NULL;
+		return decision;
+	}
+	snprintf(reason, sizeof reason, "Merge failed %d times: %s", n, error);
+	json_object_set_new(decision, "decision", json_string("rejected"));
+	json_object_set_new(decision, "reason", json_string(reason));
+	if ((err = cv_store_begin(e->store)) != CV_OK)
+		return NULL;
+	err = cv_intent_update_status(e->store, id, "REJECTED", n);
+	if (err == CV_OK)
+		err = cv_event_emit(e->store, "intent.merge_failed", id, NULL,
+		    tenant, NULL, json_pack("{s:s,s:i}", "error", error,
+		    "retries", n), json_pack("{s:i}", "retries", n));
+	if (err == CV_OK)
+		err = cv_event_emit(e->store, "intent.rejected", id, NULL,
+		    tenant, NULL, json_pack("{s:s,s:i}", "reason", reason,
+		    "retries", n), json_pack("{s:i,s:i}", "retries", n,
+		    "max_retries", max_retries));
+	if (err == CV_OK && e->on_decision)
+		e->on_decision(e->on_decision_arg, e->store, intent, decision);
+	if (err != CV_OK) {
+		cv_store_rollback(e->store);
+		return NULL;
+	}
+	return cv_store_commit(e->store) == CV_OK ? decision : NULL;
+}
+
+json_t *cv_engine_land_record(struct cv_engine *e, const json_t *intent,
+    json_t *decision, enum cv_land outcome, const char *commit,
+    const char *error, int max_retries)
+{
+	json_t *out = NULL;
+
+	if (max_retries < 0)
+		max_retries = 3;
+	switch (outcome) {
+	case CV_LAND_MERGED:
+		if (commit && *commit) {
+			out = landed(e, intent, decision, commit);
+			break;
+		}
+		error = "the landing reported no commit";
+		/* fall through */
+	case CV_LAND_FAILED:
+		out = land_failed(e, intent, decision, error && *error ? error :
+		    "merge failed", max_retries);
+		break;
+	case CV_LAND_RETRY:
+		/* Nothing landed and nothing is spent: validated again next
+		 * cycle (D-9: the target moved under the landing). */
+		json_object_set_new(decision, "decision",
+		    json_string("merge_deferred"));
+		if (error)
+			json_object_set_new(decision, "reason",
+			    json_string(error));
+		out = cv_intent_update_status(e->store, cv_json_str(intent,
+		    "id", ""), "VALIDATED", -1) == CV_OK ? decision : NULL;
+		break;
+	}
+	if (!out)
+		json_decref(decision);
+	return out;
+}
+
+static json_t *merge_now(struct cv_engine *e, const json_t *intent,
+    json_t *decision, int max_retries)
+{
+	char *commit = NULL, *error = NULL;
+	enum cv_land outcome = e->land ?
+	    e->land(e->land_arg, e, intent, &commit, &error) :
+	    local_land(NULL, e, intent, &commit, &error);
+	json_t *out = cv_engine_land_record(e, intent, decision, outcome,
+	    commit, error, max_retries);
+
+	free(commit);
+	free(error);
+	return out;
+}
+
+/* The dependencies of intent that are not MERGED, and among them those
+ * that name no intent of the same tenant (another tenant's intent does
+ * not exist for it). New arrays; false on a store failure. */
+static bool unmerged_deps(struct cv_engine *e, const json_t *intent,
+    json_t *blocked_by, json_t *unknown)
+{
+	const char *tenant = cv_json_str(intent, "tenant_id", NULL);
+	json_t *dep, *d;
+	size_t i;
+
+	json_array_foreach(json_object_get(intent, "dependencies"), i, dep) {
+		const char *id = json_string_value(dep), *dt;
+		if (!id)
+			continue;
+		d = NULL;
+		if (cv_intent_get(e->store, id, &d) != CV_OK)
+			return false;
+		dt = cv_json_str(d, "tenant_id", NULL);
+		if (!d || (tenant && (!dt || strcmp(dt, tenant) != 0))) {
+			json_array_append(unknown, dep);
+			json_array_append(blocked_by, dep);
+		} else if (strcmp(cv_json_str(d, "status", ""), "MERGED") != 0)
+			json_array_append(blocked_by, dep);
+		json_decref(d);
+	}
+	return true;
+}
+
+/* Appends intent.blocked unless the newest one already says the same:
+ * a worker polling every few seconds must not write one per cycle. */
+static void dep_blocked_event(struct cv_engine *e, const json_t *intent,
+    const char *reason, const json_t *blocked_by)
+{
+	const char *id = cv_json_str(intent, "id", "");
+	json_t *last = NULL;
+
+	if (cv_event_latest(e->store, "intent.blocked", id, &last) == CV_OK &&
+	    last && strcmp(cv_json_str(json_object_get(last, "payload"),
+	    "reason", ""), reason) == 0) {
+		json_decref(last);
+		return;
+	}
+	json_decref(last);
+	cv_event_emit(e->store, "intent.blocked", id, NULL, cv_json_str(intent,
+	    "tenant_id", NULL), NULL, json_pack("{s:s,s:O}", "reason", reason,
+	    "blocked_by", blocked_by), json_pack("{s:s}", "reason", reason));
+}
+
+/* D-8 (domain.md 6.6 made the default): an intent whose dependencies are
+ * not all MERGED waits, without spending a retry or changing status.
+ * Returns the dependency_blocked result, or NULL when it may proceed. */
+static json_t *dependency_gate(struct cv_engine *e, const json_t *intent)
+{
+	json_t *blocked_by = json_array(), *unknown = json_array(), *res;
+	char reason[2048], *list, *ulist;
+
+	if (!unmerged_deps(e, intent, blocked_by, unknown) ||
+	    json_array_size(blocked_by) == 0) {
+		json_decref(blocked_by);
+		json_decref(unknown);
+		return NULL;
+	}
+	list = join_str(blocked_by);
+	ulist = join_str(unknown);
+	if (json_array_size(unknown))
+		snprintf(reason, sizeof reason, "Dependencies not merged: %s "
+		    "(unknown intent: %s)", list ? list : "", ulist ? ulist : "");
+	else
+		snprintf(reason, sizeof reason, "Dependencies not merged: %s",
+		    list ? list : "");
+	free(list);
+	free(ulist);
+	dep_blocked_event(e, intent, reason, blocked_by);
+	res = json_pack("{s:O,s:s,s:o,s:s}", "intent_id", json_object_get(intent,
+	    "id"), "decision", "dependency_blocked", "blocked_by", blocked_by,
+	    "reason", reason);
+	if (json_array_size(unknown))
+		json_object_set(res, "unknown", unknown);
+	json_decref(unknown);
+	return res;
 }
 
 static json_t *process_one(struct cv_engine *e, json_t *intent,
@@ -572,6 +811,8 @@ static json_t *process_one(struct cv_engine *e, json_t *intent,
 
 	if (cv_json_int(intent, "retries", 0) >= max_retries)
 		return reject_exhausted(e, intent, max_retries);
+	if (!o->ignore_dependencies && (d = dependency_gate(e, intent)))
+		return d;
 	d = validate_intent(e, intent, &vo);
 	if (!d || json_object_get(d, "error"))
 		return d;
@@ -582,7 +823,7 @@ static json_t *process_one(struct cv_engine *e, json_t *intent,
 	cv_intent_update_status(e->store, cv_json_str(intent, "id", ""),
 	    "QUEUED", -1);
 	if (o->auto_confirm)
-		merge_now(e, intent, d);
+		return merge_now(e, intent, d, max_retries);
 	return d;
 }
 
@@ -611,8 +852,14 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 	if (!got)
 		return lock_busy(e);
 	results = json_array();
-	intents = cv_intent_list(e->store, "VALIDATED", NULL, limit);
+	/* Intents waiting on a dependency do not use up the batch: look
+	 * further so that they cannot starve the intents behind them. */
+	intents = cv_intent_list(e->store, "VALIDATED", NULL, o->
+	    ignore_dependencies ? limit : limit + CV_QUEUE_DEP_LOOKAHEAD);
+	int handled = 0;
 	json_array_foreach(intents, i, intent) {
+		if (handled >= limit)
+			break;
 		bool held = false;
 		/* Heartbeat (O4): a batch longer than the TTL must not be
 		 * overlapped; if the lock was taken from us, stop. */
@@ -629,6 +876,9 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 			e->coupling_injected = true;
 		}
 		json_t *res = process_one(e, intent, o, max_retries);
+		if (!res || strcmp(cv_json_str(res, "decision", ""),
+		    "dependency_blocked") != 0)
+			handled++;
 		if (res)
 			json_array_append_new(results, res);
 	}
@@ -781,20 +1031,28 @@ json_t *cv_engine_set_status(struct cv_engine *e, const char *intent_id,
 	return out;
 }
 
-enum cv_err cv_engine_intent_create(struct cv_engine *e, const json_t *intent,
-    bool overwrite)
+enum cv_err cv_engine_intent_create_in_tx(struct cv_engine *e,
+    const json_t *intent, bool overwrite)
 {
 	const char *id = cv_json_str(intent, "id", "");
-	enum cv_err err = cv_store_begin(e->store);
-
-	if (err != CV_OK)
-		return err;
-	err = overwrite ? cv_intent_upsert(e->store, intent) :
+	enum cv_err err = overwrite ? cv_intent_upsert(e->store, intent) :
 	    cv_intent_insert(e->store, intent);
+
 	if (err == CV_OK)
 		err = cv_event_emit(e->store, "intent.created", id, NULL,
 		    cv_json_str(intent, "tenant_id", NULL), NULL,
 		    json_deep_copy(intent), NULL);
+	return err;
+}
+
+enum cv_err cv_engine_intent_create(struct cv_engine *e, const json_t *intent,
+    bool overwrite)
+{
+	enum cv_err err = cv_store_begin(e->store);
+
+	if (err != CV_OK)
+		return err;
+	err = cv_engine_intent_create_in_tx(e, intent, overwrite);
 	if (err != CV_OK) {
 		cv_store_rollback(e->store);
 		return err;

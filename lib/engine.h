@@ -24,6 +24,20 @@
 typedef void (*cv_decision_hook)(void *arg, struct cv_store *s,
     const json_t *intent, const json_t *result);
 
+/* What a landing step did (decisions.md D-8, D-9). */
+enum cv_land {
+	CV_LAND_MERGED,   /* the target now contains the source: *commit_out */
+	CV_LAND_FAILED,   /* nothing landed: *error_out says why; spends a retry */
+	CV_LAND_RETRY     /* nothing landed, nothing spent (the target moved) */
+};
+
+struct cv_engine;
+
+/* Lands a validated intent on its target. Sets *commit_out (the new tip)
+ * or *error_out, both malloc'd and the caller's to free. */
+typedef enum cv_land (*cv_land_fn)(void *arg, struct cv_engine *e,
+    const json_t *intent, char **commit_out, char **error_out);
+
 struct cv_engine {
 	struct cv_store *store;
 	const char *repo_dir;      /* git repository; NULL = "." */
@@ -34,6 +48,8 @@ struct cv_engine {
 	int check_timeout_s;       /* 0 = 300 */
 	cv_decision_hook on_decision;
 	void *on_decision_arg;
+	cv_land_fn land;           /* NULL = the local merge of domain.md 6.4 */
+	void *land_arg;
 };
 
 struct cv_validate_opts {
@@ -61,11 +77,39 @@ struct cv_queue_opts {
 	bool skip_checks;
 	long long holder;          /* lock holder id; 0 = the process id */
 	int lock_ttl;              /* 0 = 300 */
+	/* true: 0.1.0 behaviour, dependencies are only risk inputs. Default
+	 * (D-8): an intent with a dependency that is not MERGED (or names no
+	 * intent of its tenant) gets {intent_id, decision:
+	 * "dependency_blocked", blocked_by, reason[, unknown]}, one
+	 * intent.blocked event (not repeated while the reason is the same),
+	 * no retry spent, no status change; it does not count in `limit`. */
+	bool ignore_dependencies;
 };
+
+/* How many dependency-blocked intents a batch may look past. */
+#define CV_QUEUE_DEP_LOOKAHEAD 200
 
 /* process_queue of 6.2. Returns the array of results (the lock-busy form
  * included). */
 json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o);
+
+/*
+ * Records the outcome of landing `intent` (the decision of its passing
+ * revalidation, stolen; returned updated, or NULL on a store failure):
+ *   CV_LAND_MERGED  MERGED, intent.merged {merged_commit = commit};
+ *                   decision "merged" (published through on_decision);
+ *   CV_LAND_FAILED  D-8: decision "merge_failed" {error, retries},
+ *                   intent.merge_failed, retries + 1, back to VALIDATED;
+ *                   at max_retries decision "rejected" with reason
+ *                   "Merge failed <n> times: <error>", REJECTED,
+ *                   intent.merge_failed then intent.rejected (published);
+ *   CV_LAND_RETRY   decision "merge_deferred", back to VALIDATED, no retry
+ *                   spent, no event.
+ * The queue calls it after e->land; a custom landing step can too.
+ */
+json_t *cv_engine_land_record(struct cv_engine *e, const json_t *intent,
+    json_t *decision, enum cv_land outcome, const char *commit,
+    const char *error, int max_retries);
 
 /* confirm(intent_id, merged_commit?) of 6.5. */
 json_t *cv_engine_confirm_merge(struct cv_engine *e, const char *intent_id,
@@ -88,6 +132,11 @@ json_t *cv_engine_set_status(struct cv_engine *e, const char *intent_id,
  * taken. */
 enum cv_err cv_engine_intent_create(struct cv_engine *e, const json_t *intent,
     bool overwrite);
+
+/* The same inside the caller's transaction (cv_store_begin), which
+ * commits or rolls back: for a create that must land with other writes. */
+enum cv_err cv_engine_intent_create_in_tx(struct cv_engine *e,
+    const json_t *intent, bool overwrite);
 
 /* Risk-only evaluation of 3.5 (risk eval command). */
 json_t *cv_engine_risk_eval(struct cv_engine *e, const char *intent_id,

@@ -59,6 +59,21 @@ struct cv_metrics {
 
 /* ---- opening ------------------------------------------------------------- */
 
+/* Allocates every block now: a sparse file on a full file system would
+ * kill the first process that touches a new page with SIGBUS. */
+static int reserve(int fd, size_t size)
+{
+	int rc = posix_fallocate(fd, 0, (off_t)size);
+
+	if (rc == EINVAL || rc == EOPNOTSUPP)   /* no fallocate here */
+		return ftruncate(fd, (off_t)size);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	return 0;
+}
+
 struct cv_metrics *cv_metrics_open(const char *path)
 {
 	struct cv_metrics *m;
@@ -71,7 +86,7 @@ struct cv_metrics *cv_metrics_open(const char *path)
 	/* the first process sizes the file; the others wait for it */
 	if (flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0 ||
 	    ((size_t)st.st_size < sizeof(struct shm) &&
-	    ftruncate(fd, sizeof(struct shm)) != 0)) {
+	    reserve(fd, sizeof(struct shm)) != 0)) {
 		close(fd);
 		return NULL;
 	}

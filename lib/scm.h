@@ -42,8 +42,8 @@ enum cv_err cv_scm_toplevel_dup(const char *repo_dir, char **top_out,
  * `git diff-tree --name-only -r` of the two tips.
  * now_ts is the Simulation's timestamp (NULL: now).
  * Returns CV_OK and *sim_out = Simulation JSON {mergeable, conflicts,
- * files_changed, timestamp, source, target}; an unknown ref is not an
- * error (mergeable false, conflicts []). Otherwise *errmsg is set:
+ * files_changed, timestamp, source, target}. Otherwise *errmsg is set:
+ *   CV_ENOTFOUND a ref names no commit: "Unknown ref: <ref>" (D-8);
  *   CV_EINVAL   a ref is empty or starts with '-';
  *   CV_EEXEC    not a repository / git missing (validate BLOCKs with
  *               "Simulation failed: <errmsg>");
@@ -66,10 +66,11 @@ json_t *cv_scm_conflicts_build(const char *out, const char *err);
  * Merges source into target for real (domain.md 6.4) in the top level of
  * repo_dir: `git checkout <target>`, `git merge --no-ff -m "converge: merge
  * <source> into <target>" <source>`, `git rev-parse HEAD`.
- * Returns CV_OK and *sha_out (the merge commit); on any failure *errmsg
- * says which step failed and why (the caller then records
- * cv_scm_simulated_sha() as the merged commit and errmsg as merge_note).
- * A failed merge is aborted so the work tree is usable for the next one.
+ * Returns CV_OK and *sha_out (the merge commit) only when git then says
+ * the target contains the source (`git merge-base --is-ancestor`); on
+ * any failure *errmsg says which step failed and why (the engine records
+ * it as merge_failed, decisions.md D-8). A failed merge is aborted so the
+ * work tree is usable for the next one.
  */
 enum cv_err cv_scm_merge(const char *repo_dir, const char *source,
     const char *target, char **sha_out, char **errmsg);

@@ -89,6 +89,22 @@ const char *cv_store_errmsg(const struct cv_store *s)
 	return s->errmsg;
 }
 
+bool cv_store_full(const struct cv_store *s)
+{
+	return s->full;
+}
+
+void cv_store_forget_error(struct cv_store *s)
+{
+	s->full = false;
+	s->errmsg[0] = '\0';
+}
+
+enum cv_err cv_store_room(struct cv_store *s)
+{
+	return s->ops->room ? s->ops->room(s) : CV_OK;
+}
+
 enum cv_err cv_store_ping(struct cv_store *s)
 {
 	json_t *rows = NULL;

@@ -51,6 +51,23 @@ enum cv_err cv_store_ping(struct cv_store *s);
 /* Text of the last backend error of this store (borrowed, never NULL). */
 const char *cv_store_errmsg(const struct cv_store *s);
 
+/* ---- running out of room ---------------------------------------------------
+ * A write that finds no room (SQLite: SQLITE_FULL, an I/O error, the size
+ * cap; PostgreSQL: SQLSTATE 53100) fails with CV_EFULL. Nothing of it is
+ * kept; the same write succeeds once room returns. */
+
+/* true when the last failed call of this store ran out of room. */
+bool cv_store_full(const struct cv_store *s);
+
+/* Forgets the last error (a new request starts clean). */
+void cv_store_forget_error(struct cv_store *s);
+
+/* CV_EFULL when the next write would likely find no room (SQLite: under
+ * 256 KiB left below the size cap, or under 1 MiB free on the file
+ * system; the reason is in cv_store_errmsg). CV_OK when there is room or
+ * the backend cannot tell (PostgreSQL). */
+enum cv_err cv_store_room(struct cv_store *s);
+
 /* Transactions. Writes made between begin and commit land together or not
  * at all; begin takes the write lock at once (no upgrade deadlocks).
  * Nesting is not supported. Every single call below is atomic on its own. */

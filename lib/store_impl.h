@@ -23,12 +23,15 @@ struct cv_store_ops {
 	enum cv_err (*listen)(struct cv_store *, const char *);
 	int (*notify_fd)(struct cv_store *);
 	int (*notifications)(struct cv_store *);
+	/* CV_EFULL when a write would find no room (NULL: cannot tell). */
+	enum cv_err (*room)(struct cv_store *);
 };
 
 struct cv_store {
 	const struct cv_store_ops *ops;
 	void *backend;             /* the backend's own state */
 	int in_tx;                 /* inside cv_store_begin/commit */
+	bool full;                 /* the last failure was for lack of room */
 	char errmsg[512];
 };
 

@@ -45,9 +45,20 @@ static struct pg_backend *be(struct cv_store *s)
 	return s->backend;
 }
 
+/* SQLSTATE 53100 disk_full: the server has no room for the write; the
+ * HTTP layer answers 503 with Retry-After rather than 500. */
+static bool disk_full(PGresult *r)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	return state && strcmp(state, "53100") == 0;
+}
+
 static enum cv_err fail(struct cv_store *s, const char *what, PGresult *r)
 {
 	const char *msg = r ? PQresultErrorMessage(r) : NULL;
+
+	s->full = disk_full(r);
 
 	if (!msg || !*msg)
 		msg = PQerrorMessage(be(s)->conn);
@@ -56,7 +67,7 @@ static enum cv_err fail(struct cv_store *s, const char *what, PGresult *r)
 	size_t n = strlen(s->errmsg);
 	while (n > 0 && isspace((unsigned char)s->errmsg[n - 1]))
 		s->errmsg[--n] = '\0';
-	return CV_ESTORE;
+	return s->full ? CV_EFULL : CV_ESTORE;
 }
 
 /* '?N' and bare '?' become '$N'; rowid becomes ctid (the append order of
@@ -207,9 +218,9 @@ static enum cv_err run(struct cv_store *s, const char *sql,
 		}
 		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) :
 		    NULL;
-		enum cv_err err = state && strcmp(state, "23505") == 0 ?
-		    CV_EEXIST : CV_ESTORE;
-		fail(s, "statement", r);
+		enum cv_err err = fail(s, "statement", r);
+		if (state && strcmp(state, "23505") == 0)
+			err = CV_EEXIST;
 		PQclear(r);
 		if (PQstatus(be(s)->conn) != CONNECTION_BAD || s->in_tx ||
 		    attempt > 0)
@@ -262,8 +273,9 @@ static enum cv_err pg_begin(struct cv_store *s)
 		PQreset(be(s)->conn);
 		forget_statements(be(s));
 	}
-	if (plain(s, "BEGIN") != CV_OK)
-		return CV_ESTORE;
+	enum cv_err err = plain(s, "BEGIN");
+	if (err != CV_OK)
+		return err;
 	s->in_tx = 1;
 	return CV_OK;
 }
@@ -344,7 +356,7 @@ static int pg_notifications(struct cv_store *s)
 
 static const struct cv_store_ops pg_ops = {
 	pg_exec, pg_query, pg_begin, pg_commit, pg_rollback, pg_close, "ctid",
-	pg_listen, pg_notify_fd, pg_notifications
+	pg_listen, pg_notify_fd, pg_notifications, NULL
 };
 
 /* Concurrent first starts of several processes would race on CREATE

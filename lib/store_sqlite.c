@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "files.h"
@@ -29,8 +30,13 @@ struct cached_stmt {
 	sqlite3_stmt *stmt;
 };
 
+/* Below this much room a write is likely to fail: readiness says so. */
+#define ROOM_MIN_BYTES (256 * 1024LL)
+#define DISK_MIN_BYTES (1024 * 1024LL)
+
 struct sqlite_backend {
 	sqlite3 *db;
+	char dir[PATH_MAX];        /* the directory of the database file */
 	int lock_fd;
 	int busy_ms;
 	struct cached_stmt cache[STMT_CACHE];
@@ -42,11 +48,22 @@ static struct sqlite_backend *be(struct cv_store *s)
 	return s->backend;
 }
 
+/* SQLITE_FULL (disk or max_page_count) and I/O errors (a write that the
+ * file system refused) mean "no room": the caller may retry later. */
+static bool no_room(int code)
+{
+	code &= 0xff;
+	return code == SQLITE_FULL || code == SQLITE_IOERR;
+}
+
 static enum cv_err fail(struct cv_store *s, const char *what)
 {
+	sqlite3 *db = be(s)->db;
+
 	snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what,
-	    be(s)->db ? sqlite3_errmsg(be(s)->db) : "no database");
-	return CV_ESTORE;
+	    db ? sqlite3_errmsg(db) : "no database");
+	s->full = db && no_room(sqlite3_extended_errcode(db));
+	return s->full ? CV_EFULL : CV_ESTORE;
 }
 
 /* Short sleeps instead of SQLite's coarse back-off: the flock already
@@ -215,23 +232,43 @@ static enum cv_err sq_query(struct cv_store *s, const char *sql,
 static enum cv_err plain(struct cv_store *s, const char *sql)
 {
 	char *msg = NULL;
+	int rc = sqlite3_exec(be(s)->db, sql, NULL, NULL, &msg);
 
-	if (sqlite3_exec(be(s)->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+	if (rc != SQLITE_OK) {
 		snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", sql,
 		    msg ? msg : "error");
 		sqlite3_free(msg);
-		return CV_ESTORE;
+		s->full = no_room(rc);
+		return s->full ? CV_EFULL : CV_ESTORE;
 	}
 	return CV_OK;
+}
+
+/* After SQLITE_FULL or an I/O error SQLite may have rolled the
+ * transaction back itself; a ROLLBACK then fails and would overwrite the
+ * real error text, so it is sent only while a transaction is open. */
+static void end_tx(struct cv_store *s)
+{
+	char why[sizeof s->errmsg];
+	bool full = s->full;
+
+	memcpy(why, s->errmsg, sizeof why);
+	if (!sqlite3_get_autocommit(be(s)->db))
+		plain(s, "ROLLBACK");
+	memcpy(s->errmsg, why, sizeof why);
+	s->full = full;
+	s->in_tx = 0;
+	writer_lock(s, LOCK_UN);
 }
 
 static enum cv_err sq_begin(struct cv_store *s)
 {
 	if (writer_lock(s, LOCK_EX) != 0)
 		return fail(s, "flock");
-	if (plain(s, "BEGIN IMMEDIATE") != CV_OK) {
+	enum cv_err err = plain(s, "BEGIN IMMEDIATE");
+	if (err != CV_OK) {
 		writer_lock(s, LOCK_UN);
-		return CV_ESTORE;
+		return err;
 	}
 	s->in_tx = 1;
 	return CV_OK;
@@ -241,20 +278,53 @@ static enum cv_err sq_commit(struct cv_store *s)
 {
 	enum cv_err err = plain(s, "COMMIT");
 
-	if (err != CV_OK)
-		plain(s, "ROLLBACK");
+	if (err != CV_OK) {
+		end_tx(s);
+		return err;
+	}
 	s->in_tx = 0;
 	writer_lock(s, LOCK_UN);
-	return err;
+	return CV_OK;
 }
 
 static void sq_rollback(struct cv_store *s)
 {
-	if (!s->in_tx)
-		return;
-	plain(s, "ROLLBACK");
-	s->in_tx = 0;
-	writer_lock(s, LOCK_UN);
+	if (s->in_tx)
+		end_tx(s);
+}
+
+/* Room left for writes: inside the size cap (max_page_count, free pages
+ * included) and on the file system holding the database and its WAL. */
+static enum cv_err sq_room(struct cv_store *s)
+{
+	static const char sql[] = "SELECT max_page_count - page_count + "
+	    "freelist_count, page_size FROM pragma_max_page_count(), "
+	    "pragma_page_count(), pragma_freelist_count(), pragma_page_size()";
+	struct statvfs vfs;
+	json_t *rows = NULL, *row;
+	enum cv_err err;
+
+	if ((err = sq_query(s, sql, NULL, 0, &rows)) != CV_OK)
+		return err;
+	row = json_array_get(rows, 0);
+	long long pages = json_integer_value(json_array_get(row, 0));
+	long long size = json_integer_value(json_array_get(row, 1));
+	json_decref(rows);
+	if (pages * size < ROOM_MIN_BYTES) {
+		snprintf(s->errmsg, sizeof s->errmsg, "database at its size "
+		    "limit (%lld bytes left)", pages * size);
+		s->full = true;
+		return CV_EFULL;
+	}
+	if (statvfs(be(s)->dir, &vfs) == 0 &&
+	    (long long)vfs.f_bavail * (long long)vfs.f_frsize < DISK_MIN_BYTES) {
+		snprintf(s->errmsg, sizeof s->errmsg, "the file system of the "
+		    "database is full (%lld bytes left)",
+		    (long long)vfs.f_bavail * (long long)vfs.f_frsize);
+		s->full = true;
+		return CV_EFULL;
+	}
+	return CV_OK;
 }
 
 static void sq_close(struct cv_store *s)
@@ -274,7 +344,7 @@ static void sq_close(struct cv_store *s)
 
 static const struct cv_store_ops sqlite_ops = {
 	sq_exec, sq_query, sq_begin, sq_commit, sq_rollback, sq_close, "rowid",
-	NULL, NULL, NULL
+	NULL, NULL, NULL, sq_room
 };
 
 static enum cv_err migrate(struct cv_store *s)
@@ -309,6 +379,36 @@ static enum cv_err migrate(struct cv_store *s)
 	return sq_commit(s);
 }
 
+static void remember_dir(struct sqlite_backend *b, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		snprintf(b->dir, sizeof b->dir, ".");
+	else
+		snprintf(b->dir, sizeof b->dir, "%.*s", slash == path ? 1 :
+		    (int)(slash - path), path);
+}
+
+/* For tests only: CONVERGE_TEST_SQLITE_MAX_PAGES caps the database at that
+ * many pages (PRAGMA max_page_count, per connection), so a full disk can
+ * be played without a small file system. */
+static enum cv_err test_size_cap(struct cv_store *s)
+{
+	const char *env = getenv("CONVERGE_TEST_SQLITE_MAX_PAGES");
+	char pragma[64];
+	char *end;
+	long long n;
+
+	if (!env || !*env)
+		return CV_OK;
+	n = strtoll(env, &end, 10);
+	if (*end || n < 1)
+		return CV_OK;
+	snprintf(pragma, sizeof pragma, "PRAGMA max_page_count = %lld", n);
+	return plain(s, pragma);
+}
+
 enum cv_err cv_sqlite_open(const struct cv_store_options *opt,
     struct cv_store *s)
 {
@@ -330,6 +430,7 @@ enum cv_err cv_sqlite_open(const struct cv_store_options *opt,
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		return fail(s, "open");
 	sqlite3_busy_handler(b->db, busy_handler, b);
+	remember_dir(b, opt->sqlite_path);
 	if (snprintf(lockpath, sizeof lockpath, "%s.lock", opt->sqlite_path) <
 	    (int)sizeof lockpath)
 		b->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -337,7 +438,8 @@ enum cv_err cv_sqlite_open(const struct cv_store_options *opt,
 	 * add power-loss durability at about five times the write cost. */
 	if (plain(s, "PRAGMA journal_mode=WAL") != CV_OK ||
 	    plain(s, "PRAGMA synchronous=NORMAL") != CV_OK ||
-	    plain(s, "PRAGMA mmap_size=268435456") != CV_OK)
+	    plain(s, "PRAGMA mmap_size=268435456") != CV_OK ||
+	    test_size_cap(s) != CV_OK)
 		return CV_ESTORE;
 	return migrate(s);
 }

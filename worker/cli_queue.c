@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "config.h"
 
 /* A random lock holder id (O3): process ids repeat across containers
  * (every one is PID 1), so they cannot tell two runners apart. */
@@ -30,6 +31,7 @@ static json_t *queue_run(struct cli_ctx *ctx, const struct cli_args *a)
 	o.use_last_simulation = cli_given(a, "use-last-simulation");
 	o.skip_checks = cli_given(a, "skip-checks");
 	o.holder = holder_id();
+	o.ignore_dependencies = !cv_config_enforce_dependencies();
 	cli_engine(ctx, &e);
 	return cv_engine_queue_run(&e, &o);
 }

@@ -128,7 +128,8 @@ static size_t cycle(struct cv_engine *e, const struct cv_config *cfg,
 	     * again against the current target (invariant I2 for real). */
 	    .use_last_simulation = !cfg->worker_fresh_simulation,
 	    .skip_checks = true,
-	    .holder = holder, .lock_ttl = cfg->worker_lock_ttl };
+	    .holder = holder, .lock_ttl = cfg->worker_lock_ttl,
+	    .ignore_dependencies = !cfg->queue_enforce_dependencies };
 	json_t *results = cv_engine_queue_run(e, &o);
 	size_t n = 0;
 

@@ -254,9 +254,12 @@ static void test_queue_run_v47(void **state)
 	assert_string_equal(cv_json_str(r1, "reason", ""),
 	    "Merge conflicts: x.py, y.py");
 	assert_int_equal(cv_json_int(r1, "retries", 0), 1);
-	assert_string_equal(cv_json_str(r2, "decision", ""), "merged");
-	assert_string_equal(cv_json_str(r2, "merged_commit", ""), "simulated-q-ok");
-	assert_non_null(json_object_get(r2, "merge_note"));
+	/* D-8 (was B8): the directory is no repository, so the merge did
+	 * not happen: merge_failed, never MERGED with a simulated- sha. */
+	assert_string_equal(cv_json_str(r2, "decision", ""), "merge_failed");
+	assert_null(json_object_get(r2, "merged_commit"));
+	assert_non_null(strstr(cv_json_str(r2, "error", ""), "not a git"));
+	assert_int_equal(cv_json_int(r2, "retries", 0), 1);
 	json_t *gate = json_object_get(r2, "risk_gate");
 	json_t *want = json_loads("{\"would_block\":false,\"enforced\":false,"
 	    "\"mode\":\"shadow\",\"enforce_ratio\":1.0,\"rollout_bucket\":0.2966,"
@@ -267,23 +270,37 @@ static void test_queue_run_v47(void **state)
 	assert_int_equal(retries, 3);
 	assert_string_equal(status_of(f, "q-new", &retries), "READY");
 	assert_int_equal(retries, 1);
-	assert_string_equal(status_of(f, "q-ok", &retries), "MERGED");
-	assert_int_equal(retries, 0);
+	assert_string_equal(status_of(f, "q-ok", &retries), "VALIDATED");
+	assert_int_equal(retries, 1);
 	assert_types(types_since(f, mark), "[\"intent.blocked\",\"intent.rejected\","
 	    "\"intent.blocked\",\"intent.requeued\",\"risk.evaluated\","
-	    "\"policy.evaluated\",\"intent.validated\",\"intent.merged\","
+	    "\"policy.evaluated\",\"intent.validated\",\"intent.merge_failed\","
 	    "\"queue.processed\"]");
 	json_decref(res);
 	/* V48: forced back to VALIDATED without a reset. */
 	assert_int_equal(cv_intent_update_status(f->s, "q-bad", "VALIDATED", -1),
 	    CV_OK);
 	res = cv_engine_queue_run(&f->e, &o);
-	assert_int_equal(json_array_size(res), 1);
+	assert_int_equal(json_array_size(res), 2);
 	assert_string_equal(cv_json_str(json_array_get(res, 0), "reason", ""),
 	    "max_retries_exceeded");
 	assert_string_equal(status_of(f, "q-bad", NULL), "REJECTED");
+	assert_string_equal(cv_json_str(json_array_get(res, 1), "decision", ""),
+	    "merge_failed");
 	json_decref(res);
-	struct cv_event_filter rej = { .event_type = "intent.rejected", .limit = 1 };
+	/* D-8: the third failed merge rejects, naming the count and git's
+	 * message. */
+	res = cv_engine_queue_run(&f->e, &o);
+	assert_int_equal(json_array_size(res), 1);
+	assert_string_equal(cv_json_str(json_array_get(res, 0), "decision", ""),
+	    "rejected");
+	assert_memory_equal(cv_json_str(json_array_get(res, 0), "reason", ""),
+	    "Merge failed 3 times: ", 22);
+	assert_string_equal(status_of(f, "q-ok", &retries), "REJECTED");
+	assert_int_equal(retries, 3);
+	json_decref(res);
+	struct cv_event_filter rej = { .event_type = "intent.rejected",
+	    .intent_id = "q-bad", .limit = 1 };
 	json_t *evs = cv_event_query(f->s, &rej);
 	assert_string_equal(cv_json_str(json_object_get(json_array_get(evs, 0),
 	    "payload"), "reason", ""), "Max retries (3) exceeded");
@@ -408,6 +425,21 @@ static void test_real_repo_flow(void **state)
 	assert_string_equal(cv_json_str(d, "reason", ""),
 	    "Merge conflicts: src/app.py");
 	json_decref(d);
+	/* D-8: a ref that exists nowhere is said, never "Merge conflicts". */
+	add_intent(f, "ghost-ref", "low", "READY", 3, 0, NULL);
+	json_t *gi = NULL;
+	assert_int_equal(cv_intent_get(f->s, "ghost-ref", &gi), CV_OK);
+	json_object_set_new(gi, "source", json_string("refs/heads/nowhere"));
+	assert_int_equal(cv_intent_upsert(f->s, gi), CV_OK);
+	json_decref(gi);
+	d = cv_engine_validate(&f->e, "ghost-ref", &fresh);
+	assert_string_equal(cv_json_str(d, "decision", ""), "blocked");
+	assert_string_equal(cv_json_str(d, "reason", ""),
+	    "Unknown ref: refs/heads/nowhere");
+	json_decref(d);
+	d = cv_engine_simulate(&f->e, "feature/clean", "nope", NULL);
+	assert_string_equal(cv_json_str(d, "error", ""), "Unknown ref: nope");
+	json_decref(d);
 	d = cv_engine_validate(&f->e, "clean", &fresh);
 	assert_string_equal(cv_json_str(d, "decision", ""), "validated");
 	json_t *files = json_object_get(json_object_get(d, "simulation"),
@@ -433,6 +465,178 @@ static void test_real_repo_flow(void **state)
 	assert_types(types_since(f, mark), "[\"intent.blocked\"]");
 	json_decref(d);
 	repo_remove(repo);
+}
+
+/* D-8 on a real repository: an uncommitted edit of a file the merge
+ * touches makes git refuse; the target does not move, the intent stays
+ * VALIDATED with retries 1 and intent.merge_failed, never intent.merged.
+ * Once the tree is clean the next cycle lands it. */
+static void test_real_merge_failed(void **state)
+{
+	struct fx *f = *state;
+	char *repo = repo_new(), *before, *after;
+	struct cv_queue_opts q = { .auto_confirm = true, .max_retries = 3,
+	    .skip_checks = true };
+	json_t *res, *r0;
+	long long retries;
+
+	repo_write(repo, "src/app.py", "print('v1')\n");
+	repo_commit(repo, "base");
+	repo_git(repo, "checkout", "-q", "-b", "feature/touch");
+	repo_write(repo, "src/app.py", "print('v2')\n");
+	repo_commit(repo, "touch");
+	repo_git(repo, "checkout", "-q", "main");
+	repo_write(repo, "src/app.py", "print('local edit')\n");
+	f->e.repo_dir = repo;
+	add_intent(f, "touch", "low", "VALIDATED", 3, 0, NULL);
+	json_t *in = NULL;
+	assert_int_equal(cv_intent_get(f->s, "touch", &in), CV_OK);
+	json_object_set_new(in, "source", json_string("feature/touch"));
+	assert_int_equal(cv_intent_upsert(f->s, in), CV_OK);
+	json_decref(in);
+	before = repo_run(repo, "git", "rev-parse", "main", NULL);
+	size_t mark = event_count(f);
+	res = cv_engine_queue_run(&f->e, &q);
+	r0 = json_array_get(res, 0);
+	assert_string_equal(cv_json_str(r0, "decision", ""), "merge_failed");
+	assert_non_null(strstr(cv_json_str(r0, "error", ""),
+	    "local changes"));
+	assert_null(json_object_get(r0, "merged_commit"));
+	json_decref(res);
+	after = repo_run(repo, "git", "rev-parse", "main", NULL);
+	assert_string_equal(before, after);
+	free(after);
+	assert_string_equal(status_of(f, "touch", &retries), "VALIDATED");
+	assert_int_equal(retries, 1);
+	json_t *types = types_since(f, mark);
+	char *dump = json_dumps(types, JSON_COMPACT);
+	assert_non_null(strstr(dump, "\"intent.merge_failed\""));
+	assert_null(strstr(dump, "\"intent.merged\""));
+	free(dump);
+	json_decref(types);
+	/* Clean tree: the next cycle merges for real. */
+	repo_git(repo, "checkout", "-q", "--", "src/app.py");
+	res = cv_engine_queue_run(&f->e, &q);
+	r0 = json_array_get(res, 0);
+	assert_string_equal(cv_json_str(r0, "decision", ""), "merged");
+	after = repo_run(repo, "git", "rev-parse", "main", NULL);
+	after[strcspn(after, "\n")] = '\0';
+	assert_string_equal(cv_json_str(r0, "merged_commit", ""), after);
+	assert_string_not_equal(before, after);
+	free(after);
+	free(before);
+	json_decref(res);
+	assert_string_equal(status_of(f, "touch", NULL), "MERGED");
+	repo_remove(repo);
+}
+
+static void set_deps(struct fx *f, const char *id, const char *deps_json,
+    const char *tenant)
+{
+	json_t *in = NULL;
+
+	assert_int_equal(cv_intent_get(f->s, id, &in), CV_OK);
+	json_object_set_new(in, "dependencies", json_loads(deps_json, 0, NULL));
+	if (tenant)
+		json_object_set_new(in, "tenant_id", json_string(tenant));
+	assert_int_equal(cv_intent_upsert(f->s, in), CV_OK);
+	json_decref(in);
+}
+
+/* D-8 (was B12 parity): dependencies are enforced by default. */
+static void test_dependencies_enforced(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *deps, *tenant;
+		bool ignore;
+		const char *decision, *reason;
+	} rows[] = {
+		{ "[\"dep-a\"]", NULL, false, "dependency_blocked",
+		  "Dependencies not merged: dep-a" },
+		{ "[\"dep-m\",\"ghost\"]", NULL, false, "dependency_blocked",
+		  "Dependencies not merged: ghost (unknown intent: ghost)" },
+		/* another tenant's intent does not exist for this one */
+		{ "[\"dep-m\"]", "team-b", false, "dependency_blocked",
+		  "Dependencies not merged: dep-m (unknown intent: dep-m)" },
+		{ "[\"dep-m\"]", NULL, false, "validated", NULL },
+		/* CONVERGE_QUEUE_ENFORCE_DEPENDENCIES=0: 0.1.0 */
+		{ "[\"dep-a\"]", NULL, true, "validated", NULL },
+	};
+
+	add_intent(f, "dep-a", "medium", "READY", 3, 0, NULL);
+	add_intent(f, "dep-m", "medium", "MERGED", 3, 0, NULL);
+	set_deps(f, "dep-m", "[]", "team-a");
+	for (size_t i = 0; i < CV_ARRAY_LEN(rows); i++) {
+		struct cv_queue_opts o = { .max_retries = 3,
+		    .use_last_simulation = true, .skip_checks = true,
+		    .ignore_dependencies = rows[i].ignore };
+		char id[16];
+		long long retries;
+
+		snprintf(id, sizeof id, "dep-b%zu", i);
+		add_intent(f, id, "medium", "VALIDATED", 3, 0, NULL);
+		set_deps(f, id, rows[i].deps, rows[i].tenant);
+		add_sim(f, id, true, "[]", "[\"a.py\"]");
+		for (int run = 0; run < 2; run++) {
+			size_t mark = event_count(f);
+			json_t *res = cv_engine_queue_run(&f->e, &o);
+			json_t *r = json_array_get(res, 0);
+			assert_int_equal(json_array_size(res), 1);
+			assert_string_equal(cv_json_str(r, "decision", ""),
+			    rows[i].decision);
+			if (rows[i].reason) {
+				assert_string_equal(cv_json_str(r, "reason", ""),
+				    rows[i].reason);
+				assert_true(json_array_size(json_object_get(r,
+				    "blocked_by")) > 0);
+				/* the event once, not once per cycle */
+				assert_types(types_since(f, mark), run == 0 ?
+				    "[\"intent.blocked\",\"queue.processed\"]" :
+				    "[\"queue.processed\"]");
+			}
+			json_decref(res);
+			if (!rows[i].reason)
+				break;
+			/* no retry spent, status unchanged */
+			assert_string_equal(status_of(f, id, &retries),
+			    "VALIDATED");
+			assert_int_equal(retries, 0);
+		}
+		assert_int_equal(cv_intent_update_status(f->s, id, "MERGED", -1),
+		    CV_OK);
+	}
+}
+
+/* D-8: the tenant's stored risk policy governs the gate in validation;
+ * tenants without one keep the policy file's section (shadow). */
+static void test_tenant_risk_policy_gates(void **state)
+{
+	struct fx *f = *state;
+	struct cv_validate_opts o = { NULL, true, true };
+	json_t *pol = json_pack("{s:f,s:s,s:f}", "max_risk_score", 0.0, "mode",
+	    "enforce", "enforce_ratio", 1.0);
+	json_t *d;
+
+	assert_int_equal(cv_risk_policy_upsert(f->s, "team-a", pol, NULL),
+	    CV_OK);
+	json_decref(pol);
+	add_intent(f, "tp-a", "medium", "READY", 3, 0, NULL);
+	set_deps(f, "tp-a", "[]", "team-a");
+	add_sim(f, "tp-a", true, "[]", "[\"a.py\",\"b.py\"]");
+	add_intent(f, "tp-b", "medium", "READY", 3, 0, NULL);
+	set_deps(f, "tp-b", "[]", "team-b");
+	add_sim(f, "tp-b", true, "[]", "[\"a.py\",\"b.py\"]");
+	d = cv_engine_validate(&f->e, "tp-a", &o);
+	assert_string_equal(cv_json_str(d, "decision", ""), "blocked");
+	assert_memory_equal(cv_json_str(d, "reason", ""), "Risk gate enforced: ",
+	    20);
+	json_decref(d);
+	d = cv_engine_validate(&f->e, "tp-b", &o);
+	assert_string_equal(cv_json_str(d, "decision", ""), "validated");
+	assert_string_equal(cv_json_str(json_object_get(d, "risk_gate"), "mode",
+	    ""), "shadow");
+	json_decref(d);
 }
 
 /* V46 through the engine: checks run, one fails. */
@@ -469,6 +673,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_confirm_reset_inspect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_repo_flow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checks_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_real_merge_failed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_dependencies_enforced, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tenant_risk_policy_gates,
+		    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
