@@ -96,8 +96,8 @@ json_t *cv_engine_simulate(struct cv_engine *e, const char *source,
 		return NULL;
 	err = cv_scm_simulate(repo(e), source, target, NULL, &sim, &msg);
 	if (err != CV_OK) {
-		json_t *out = error_obj("Simulation failed: %s", msg ? msg :
-		    cv_strerror(err), NULL);
+		json_t *out = error_obj(err == CV_ENOTFOUND ? "%s" :
+		    "Simulation failed: %s", msg ? msg : cv_strerror(err), NULL);
 		free(msg);
 		json_decref(intent);
 		return out;
@@ -282,8 +282,9 @@ static int step_simulation(struct run *r, const struct cv_validate_opts *o,
 	    cv_json_str(r->intent, "target", "main"), NULL, &r->sim, &msg);
 	if (err != CV_OK) {
 		char reason[1200];
-		snprintf(reason, sizeof reason, "Simulation failed: %s",
-		    msg ? msg : cv_strerror(err));
+		/* An unknown ref is its own reason (D-8). */
+		snprintf(reason, sizeof reason, "%s%s", err == CV_ENOTFOUND ?
+		    "" : "Simulation failed: ", msg ? msg : cv_strerror(err));
 		free(msg);
 		*blocked = block(r, reason, true);
 		return 1;
@@ -395,6 +396,36 @@ static int step_policy(struct run *r, const json_t *checks_passed,
 	return 1;
 }
 
+/* The risk gate's thresholds (D-8): the policy file's `risk` section,
+ * overridden key by key by the stored policy of the intent's tenant
+ * (`risk policy-set`, POST /v1/risk/policy). New reference; NULL on a
+ * store failure. */
+static json_t *gate_section(struct run *r)
+{
+	static const char *const keys[] = { "max_risk_score",
+	    "max_damage_score", "max_propagation_score", "mode",
+	    "enforce_ratio" };
+	json_t *file = json_object_get(r->config, "risk"), *stored = NULL;
+	json_t *out = json_is_object(file) ? json_deep_copy(file) :
+	    json_object();
+
+	if (!r->tenant || !*r->tenant)
+		return out;
+	if (cv_risk_policy_get(r->e->store, r->tenant, &stored) != CV_OK) {
+		json_decref(out);
+		return NULL;
+	}
+	for (size_t i = 0; stored && i < CV_ARRAY_LEN(keys); i++) {
+		json_t *v = json_object_get(stored, keys[i]);
+		if (v && !json_is_null(v))
+			json_object_set(out, keys[i], v);
+	}
+	if (stored)
+		json_object_set_new(out, "tenant_policy", json_true());
+	json_decref(stored);
+	return out;
+}
+
 static json_t *validated(struct run *r, json_t *gate_take)
 {
 	json_t *res = json_pack("{s:s,s:s,s:s,s:{s:O,s:O},s:O,s:{s:s,s:o},s:o}",
@@ -446,10 +477,18 @@ static json_t *validate_intent(struct cv_engine *e, json_t *intent,
 		goto done;
 	}
 	json_decref(checks);
-	gate = cv_risk_gate_evaluate(json_object_get(r.config, "risk"),
+	json_t *section = gate_section(&r);
+	gate = section ? cv_risk_gate_evaluate(section,
 	    cv_json_num(r.risk, "risk_score", 0),
 	    cv_json_num(r.risk, "damage_score", 0),
-	    cv_json_num(r.risk, "propagation_score", 0), r.id);
+	    cv_json_num(r.risk, "propagation_score", 0), r.id) : NULL;
+	if (gate && json_object_get(section, "tenant_policy"))
+		json_object_set_new(gate, "tenant_policy", json_true());
+	json_decref(section);
+	if (!gate) {
+		run_free(&r);
+		return NULL;
+	}
 	if (cv_json_bool(gate, "enforced", false)) {
 		char *b = cv_json_dump(json_object_get(gate, "breaches"));
 		char reason[2048];

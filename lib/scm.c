@@ -255,6 +255,34 @@ static enum cv_err refs_check(const char *source, const char *target,
 	return CV_EINVAL;
 }
 
+/* CV_OK when both refs name commits; CV_ENOTFOUND with "Unknown ref:
+ * <ref>" otherwise. */
+static enum cv_err refs_exist(const char *top, const char *source,
+    const char *target, char **errmsg)
+{
+	const char *refs[] = { source, target };
+	enum cv_err e = CV_OK;
+
+	for (size_t i = 0; i < 2 && e == CV_OK; i++) {
+		char *spec = NULL;
+		struct cv_proc_result r;
+
+		if (asprintf(&spec, "%s^{commit}", refs[i]) < 0)
+			return CV_ENOMEM;
+		const char *argv[] = { "git", "rev-parse", "--verify", "--quiet",
+		    "--end-of-options", spec, NULL };
+		e = git_run(top, argv, &r, errmsg);
+		if (e == CV_OK && r.exit_code != 0) {
+			if (asprintf(errmsg, "Unknown ref: %s", refs[i]) < 0)
+				*errmsg = NULL;
+			e = CV_ENOTFOUND;
+		}
+		cv_proc_result_free(&r);
+		free(spec);
+	}
+	return e;
+}
+
 enum cv_err cv_scm_simulate(const char *repo_dir, const char *source,
     const char *target, const char *now_ts, json_t **sim_out, char **errmsg)
 {
@@ -286,6 +314,13 @@ enum cv_err cv_scm_simulate(const char *repo_dir, const char *source,
 		snprintf(ts, sizeof(ts), "%s", now_ts);
 	conflicts = mr.exit_code == 0 ? json_array() :
 	    cv_scm_conflicts_build(mr.out, mr.err);
+	/* A refusal without conflicts may be a ref that does not exist:
+	 * say so (D-8), never "Merge conflicts" with none. */
+	if (conflicts && mr.exit_code != 0 && json_array_size(conflicts) == 0 &&
+	    (e = refs_exist(top, source, target, errmsg)) != CV_OK) {
+		json_decref(conflicts);
+		goto out;
+	}
 	*sim_out = simulation_build(mr.exit_code == 0, conflicts,
 	    dr.exit_code == 0 ? lines_build(dr.out, dr.out_len) : json_array(),
 	    ts, source, target);

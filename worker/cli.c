@@ -33,7 +33,7 @@ static const struct cli_group *const groups[] = {
 	&cli_agent_group, &cli_audit_group, &cli_metrics_group,
 	&cli_archaeology_group, &cli_export_group, &cli_predictions_group,
 	&cli_serve_group, &cli_worker_group, &cli_github_group,
-	&cli_repo_group,
+	&cli_repo_group, &cli_keys_group,
 };
 
 static const struct cli_flag global_flags[] = {

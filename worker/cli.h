@@ -55,7 +55,7 @@ extern const struct cli_group cli_intent_group, cli_simulate_group,
     cli_risk_group, cli_health_group, cli_compliance_group, cli_agent_group,
     cli_audit_group, cli_metrics_group, cli_archaeology_group,
     cli_export_group, cli_predictions_group, cli_serve_group,
-    cli_worker_group, cli_github_group;
+    cli_worker_group, cli_github_group, cli_keys_group;
 extern const struct cli_group cli_repo_group;
 
 /* Enumerations of operations.md 7.1, NULL-terminated. */

@@ -509,7 +509,66 @@ static void test_db_path(void **state)
 	assert_int_equal(stat(flag, &st), 0);
 }
 
-/* The merge of the queue run is a real merge commit on main. */
+/* keys (D-10): create prints the key once, list never shows it, revoke
+ * takes the id as a word, init-admin writes a 0600 file only when no key
+ * exists, and never prints the key. */
+static void test_keys(void **state)
+{
+	char *out, *err, id[64], key[64], file[4400];
+	struct stat st;
+	json_t *doc;
+
+	(void)state;
+	assert_int_equal(run_cli(A("keys", "create", "--role", "viewer",
+	    "--actor", "vic", "--tenant", "t1", "--expires-days", "2"), NULL,
+	    &out, &err), 0);
+	doc = json_loads(out, 0, NULL);
+	assert_int_equal(json_object_size(doc), 2);
+	snprintf(id, sizeof id, "%s", json_string_value(json_object_get(doc,
+	    "id")));
+	snprintf(key, sizeof key, "%s", json_string_value(json_object_get(doc,
+	    "key")));
+	assert_int_equal(strncmp(key, "cvk_", 4), 0);
+	json_decref(doc);
+	free(out);
+	free(err);
+	assert_int_equal(run_cli(A("keys", "list"), NULL, &out, &err), 0);
+	assert_non_null(strstr(out, id));
+	assert_null(strstr(out, key + 8));
+	free(out);
+	free(err);
+	/* with a key in the database, no first-run key */
+	snprintf(file, sizeof file, "%s/admin.key", scratch);
+	assert_int_equal(run_cli(A("keys", "init-admin", "--file", "@D/admin.key"),
+	    NULL, &out, &err), 0);
+	assert_non_null(strstr(out, "\"created\": false"));
+	assert_int_not_equal(stat(file, &st), 0);
+	free(out);
+	free(err);
+	assert_int_equal(run_cli(A("keys", "revoke", id), NULL, &out, &err), 0);
+	assert_non_null(strstr(out, "\"revoked\": true"));
+	free(out);
+	free(err);
+	assert_int_equal(run_cli(A("keys", "revoke", id), NULL, &out, &err), 1);
+	free(out);
+	free(err);
+	assert_int_equal(run_cli(A("keys", "create", "--role", "boss",
+	    "--actor", "x"), NULL, &out, &err), 2);
+	free(out);
+	free(err);
+	/* none active now: the first-run key, in a 0600 file, not printed */
+	assert_int_equal(run_cli(A("keys", "init-admin", "--file",
+	    "@D/admin.key"), "CONVERGE_API_KEYS=", &out, &err), 0);
+	assert_non_null(strstr(out, "\"created\": true"));
+	assert_null(strstr(out, "cvk_"));
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	free(out);
+	free(err);
+	unlink(file);
+}
+
+/* The queue run's merge is a real merge commit on main. */
 static void test_real_merge(void **state)
 {
 	char *parents = repo_run(repo, "git", "log", "-1", "--format=%P",
@@ -577,6 +636,7 @@ int main(void)
 		cmocka_unit_test(test_command_table),
 		cmocka_unit_test(test_bad_input_leaves_db),
 		cmocka_unit_test(test_db_path),
+		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_real_merge),
 		cmocka_unit_test(test_serve),
 	};
