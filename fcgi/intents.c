@@ -75,8 +75,10 @@ static json_t *intent_doc(struct cv_ctx *ctx, json_t *body,
 		else
 			json_decref(tech);
 	}
-	/* plan_id and origin_type have no column: they travel in technical. */
+	/* plan_id and origin_type have no column: they travel in technical.
+	 * Where decisions are published is never the caller's to say. */
 	if ((tech = cv_json_obj(doc, "technical"))) {
+		cv_publish_strip_routing(tech);
 		json_object_set_new(tech, "origin_type", json_string(
 		    cv_json_str(body, "origin_type", "api")));
 		if (cv_json_str(body, "plan_id", NULL))
