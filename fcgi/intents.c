@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "github.h"
 #include "auth.h"
 #include "clock.h"
 #include "engine.h"
@@ -18,6 +19,7 @@
 #include "intents.h"
 #include "jsonx.h"
 #include "log.h"
+#include "repos.h"
 #include "publish.h"
 
 /* ---- GET /intents ------------------------------------------------------- */
@@ -75,16 +77,23 @@ static json_t *intent_doc(struct cv_ctx *ctx, json_t *body,
 		else
 			json_decref(tech);
 	}
-	/* plan_id and origin_type have no column: they travel in technical. */
+	/* plan_id and origin_type have no column: they travel in technical.
+	 * Where decisions are published is never the caller's to say. */
 	if ((tech = cv_json_obj(doc, "technical"))) {
+		cv_publish_strip_routing(tech);
 		json_object_set_new(tech, "origin_type", json_string(
 		    cv_json_str(body, "origin_type", "api")));
 		if (cv_json_str(body, "plan_id", NULL))
 			json_object_set(tech, "plan_id",
 			    json_object_get(body, "plan_id"));
+		/* D-9: the registered repository the intent lands on. */
+		if (cv_json_str(body, "repo", NULL))
+			json_object_set(tech, "repo", json_object_get(body,
+			    "repo"));
 	}
 	json_object_del(doc, "origin_type");
 	json_object_del(doc, "plan_id");
+	json_object_del(doc, "repo");
 	return doc;
 }
 
@@ -99,6 +108,13 @@ static bool check_create_body(struct cv_ctx *ctx, json_t *body,
 	if (!cv_intent_check(body, CV_INTENT_HTTP, &fe)) {
 		cv_field_error_text(&fe, "body.", text, sizeof text);
 		cv_response_error(ctx->resp, 400, text);
+		return false;
+	}
+	/* D-9: the repository an intent lands on, as GitHub names it. */
+	json_t *repo = json_object_get(body, "repo");
+	if (repo && !json_is_null(repo) &&
+	    !cv_repo_name_valid(json_string_value(repo))) {
+		cv_api_invalid(ctx, "body.repo", "expected owner/name");
 		return false;
 	}
 	return cv_api_want_write_tenant_optional(ctx,
@@ -281,7 +297,15 @@ static void validate_intent(struct cv_ctx *ctx)
 	    .on_decision = cv_publish_decision_hook,
 	    .on_decision_arg = &ctx->app->cfg };
 	struct cv_validate_opts o = { NULL, last, skip };
+	/* A registered repository's mirror (D-9) lives under the var dir;
+	 * its https remote takes the App's installation token. */
+	e.var_dir = ctx->app->cfg.var_dir;
+	if (cv_config_github_enabled(&ctx->app->cfg)) {
+		e.github = cv_github_client_from_config(&ctx->app->cfg);
+		e.installation_id = atoll(ctx->app->cfg.github_installation_id);
+	}
 	d = cv_engine_validate(&e, cv_json_str(in, "id", ""), &o);
+	cv_github_free(e.github);
 	json_decref(in);
 	if (!d)
 		cv_api_fail(ctx, "validate");
