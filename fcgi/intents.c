@@ -21,6 +21,7 @@
 #include "log.h"
 #include "repos.h"
 #include "publish.h"
+#include "viewcache.h"
 
 /* ---- GET /intents ------------------------------------------------------- */
 
@@ -318,22 +319,36 @@ static void validate_intent(struct cv_ctx *ctx)
 
 /* ---- summary, whoami, predictions --------------------------------------------- */
 
+static enum cv_err build_summary(struct cv_store *s, const void *tenant,
+    json_t **out)
+{
+	json_t *health = NULL, *queue = NULL;
+	enum cv_err e;
+
+	*out = NULL;
+	if ((e = cv_insight_repo_health(s, tenant, 24, &health)) != CV_OK ||
+	    (e = cv_insight_queue_state(s, tenant, &queue)) != CV_OK) {
+		json_decref(health);
+		return e;
+	}
+	*out = json_pack("{s:o,s:o}", "health", health, "queue", queue);
+	return *out ? CV_OK : CV_ENOMEM;
+}
+
+/* Cached per process until the data changes (viewcache.h): a cached
+ * answer computes no snapshot, so it appends no health.snapshot. */
 static void summary(struct cv_ctx *ctx)
 {
 	struct cv_store *s = cv_api_want_store(ctx);
 	const char *t = cv_api_read_tenant(ctx);
-	json_t *health = NULL, *queue = NULL;
+	char key[512];
 
 	if (!s)
 		return;
-	if (cv_insight_repo_health(s, t, 24, &health) != CV_OK ||
-	    cv_insight_queue_state(s, t, &queue) != CV_OK) {
-		json_decref(health);
+	snprintf(key, sizeof key, "summary|%s", t ? t : "");
+	if (cv_view_serve(s, key, build_summary, t, ctx->req, ctx->resp) !=
+	    CV_OK)
 		cv_api_fail(ctx, "summary");
-		return;
-	}
-	cv_response_json(ctx->resp, 200, json_pack("{s:o,s:o}", "health",
-	    health, "queue", queue));
 }
 
 static void whoami(struct cv_ctx *ctx)

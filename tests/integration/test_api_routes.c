@@ -39,7 +39,7 @@
 	"conflict_rate active_intents merged_last_24h rejected_last_24h " \
 	"status timestamp tenant_id learning"
 #define LEARNING "summary level lessons next_actions"
-#define QUEUE "pending total by_status"
+#define QUEUE "pending pending_count total by_status"
 #define COMPLIANCE "mergeable_rate conflict_rate retries_total " \
 	"queue_tracked checks passed alerts timestamp tenant_id"
 #define CHECK "name value threshold op passed"
