@@ -156,6 +156,17 @@ static const char *const m17[] = {
 	NULL
 };
 
+/* 21: cheap summaries at scale: the projection cache's version probe
+ * reads the newest intent change (max updated_at) and the capped pending
+ * list walks intents in (priority, id) order; both by index. */
+static const char *const m21[] = {
+	"CREATE INDEX IF NOT EXISTS idx_intents_updated"
+	" ON intents(updated_at)",
+	"CREATE INDEX IF NOT EXISTS idx_intents_priority_id"
+	" ON intents(priority, id)",
+	NULL
+};
+
 const struct cv_migration cv_migrations[] = {
 	{ 1, m1 },
 	{ 2, m2 },
@@ -167,5 +178,6 @@ const struct cv_migration cv_migrations[] = {
 	{ 13, m13 },
 	{ 16, m16 },
 	{ 17, m17 },
+	{ 21, m21 },
 };
 const int cv_migration_count = 10;
