@@ -273,23 +273,10 @@ static void create_intent_once(struct cv_ctx *ctx)
 
 /* ---- GET /intents/{id}, /events, POST /validate ----------------------------- */
 
-/* The intent named by the path when the caller may see it; else answers
- * 404 "Intent not found" (another tenant's intent does not exist for the
- * caller) and returns NULL. New reference. */
+/* The intent named by the path, through the one tenant-checked lookup. */
 static json_t *visible_intent(struct cv_ctx *ctx, struct cv_store *s)
 {
-	json_t *in = NULL;
-
-	if (cv_intent_get(s, cv_ctx_param(ctx, 0), &in) != CV_OK) {
-		cv_api_fail(ctx, "intent get");
-		return NULL;
-	}
-	if (!in || !cv_api_intent_visible(ctx, in)) {
-		json_decref(in);
-		cv_response_error(ctx->resp, 404, "Intent not found");
-		return NULL;
-	}
-	return in;
+	return cv_api_want_intent(ctx, s, cv_ctx_param(ctx, 0), NULL);
 }
 
 static void get_intent(struct cv_ctx *ctx)
@@ -310,9 +297,9 @@ static void intent_events(struct cv_ctx *ctx)
 	if (!s || !cv_api_want_int(ctx, "limit", 200, 1, 10000, &limit) ||
 	    !(in = visible_intent(ctx, s)))
 		return;
-	struct cv_event_filter f = { .intent_id = cv_json_str(in, "id", ""),
-	    .limit = (int)limit };
-	if (!(list = cv_event_query(s, &f)))
+	/* Events by (intent, tenant): another tenant's event about this id
+	 * is not part of this intent's timeline (D-8). */
+	if (!(list = cv_api_intent_events(s, in, (int)limit)))
 		cv_api_fail(ctx, "intent events");
 	else
 		cv_response_json(ctx->resp, 200, list);

@@ -79,6 +79,17 @@ static int systemd_fds(void)
 	return (int)n;
 }
 
+/* True when fd 0 is a listening socket (spawn-fcgi's, mod_fcgid's). */
+static int fd0_listening(void)
+{
+	struct stat st;
+	int on = 0;
+	socklen_t len = sizeof on;
+
+	return fstat(0, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
+}
+
 static int bind_spec(const char *spec, int kind)
 {
 	/* A stale socket file of an earlier run would make bind fail. */
@@ -108,6 +119,10 @@ int cv_listen_take(const char *family, const char *socket_option,
 		snprintf(what, what_size, "systemd fd %d", SD_LISTEN_FDS_START);
 		return 0;
 	}
+	if (spec == NULL && fd0_listening()) {
+		snprintf(what, what_size, "fd 0");
+		return 0;
+	}
 	if (spec == NULL)
 		spec = cv_listen_configured(family);
 	if (spec != NULL) {
@@ -125,11 +140,7 @@ int cv_listen_take(const char *family, const char *socket_option,
 		snprintf(what, what_size, "%s %s", kind == 1 ? "tcp" : "unix", spec);
 		return 0;
 	}
-	if (fstat(0, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-		snprintf(err, err_size, "no FastCGI socket on fd 0; start it with"
-		    " spawn-fcgi, systemd, --socket PATH or CONVERGE_FCGI_LISTEN");
-		return -1;
-	}
-	snprintf(what, what_size, "fd 0");
-	return 0;
+	snprintf(err, err_size, "no FastCGI socket on fd 0; start it with"
+	    " spawn-fcgi, systemd, --socket PATH or CONVERGE_FCGI_LISTEN");
+	return -1;
 }

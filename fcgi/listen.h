@@ -6,10 +6,12 @@
  *   2. systemd socket activation: LISTEN_PID is this process and
  *      LISTEN_FDS >= 1, the socket is fd 3 (sd_listen_fds(3)); extra
  *      descriptors are closed;
- *   3. CONVERGE_FCGI_LISTEN_<FAMILY> (e.g. _INTENTS), else
+ *   3. fd 0 when it is a listening socket, as spawn-fcgi or mod_fcgid
+ *      hand it over;
+ *   4. CONVERGE_FCGI_LISTEN_<FAMILY> (e.g. _INTENTS), else
  *      CONVERGE_FCGI_LISTEN: "host:port" or ":port" (TCP, for farms on
- *      other hosts than the web server) or an absolute unix socket path;
- *   4. fd 0 as spawn-fcgi or mod_fcgid hand it over.
+ *      other hosts than the web server) or an absolute unix socket path.
+ * Without any of them the responder refuses to start.
  * The LISTEN_* variables are removed once read, so programs the responder
  * runs (git, checks) do not take the socket for theirs.
  */

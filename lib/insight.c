@@ -131,9 +131,12 @@ enum cv_err cv_insight_change_health(struct cv_store *s,
 	enum cv_err e;
 
 	*out = NULL;
-	if ((e = cv_event_latest(s, "risk.evaluated", intent_id, &risk)) ||
-	    (e = cv_event_latest(s, "simulation.completed", intent_id, &sim)) ||
-	    (e = cv_event_latest(s, "policy.evaluated", intent_id, &pol)))
+	if ((e = cv_event_latest_of(s, "risk.evaluated", intent_id, tenant_id,
+	    &risk)) ||
+	    (e = cv_event_latest_of(s, "simulation.completed", intent_id,
+	    tenant_id, &sim)) ||
+	    (e = cv_event_latest_of(s, "policy.evaluated", intent_id, tenant_id,
+	    &pol)))
 		goto done;
 	e = result(cv_health_change_build(intent_id, risk, sim, pol, tenant_id,
 	    cv_now_us()), out);
@@ -445,10 +448,13 @@ enum cv_err cv_insight_risk_review(struct cv_store *s, const char *intent_id,
 		return e;
 	if (!it)                /* the {error} object */
 		return result(cv_risk_review_build(&in), out);
-	if ((e = cv_event_latest(s, "risk.evaluated", intent_id, &risk)) ||
-	    (e = cv_event_latest(s, "simulation.completed", intent_id, &sim)) ||
-	    (e = cv_event_latest(s, "policy.evaluated", intent_id, &pol)) ||
-	    (e = events(s, NULL, intent_id, NULL, now, 0, 50, &hist)) ||
+	if ((e = cv_event_latest_of(s, "risk.evaluated", intent_id, tenant_id,
+	    &risk)) ||
+	    (e = cv_event_latest_of(s, "simulation.completed", intent_id,
+	    tenant_id, &sim)) ||
+	    (e = cv_event_latest_of(s, "policy.evaluated", intent_id, tenant_id,
+	    &pol)) ||
+	    (e = events(s, NULL, intent_id, tenant_id, now, 0, 50, &hist)) ||
 	    (e = compliance_build(s, tenant_id, NULL, now, &comp)))
 		goto done;
 	if (!(diags = diagnose_events(diagnose, it, risk, sim))) {

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,9 +74,9 @@ static int in_path(const char *prog, char *out, size_t size)
 	return 0;
 }
 
-/* Starts argv with envp, stdin /dev/null, output appended to $tmp/log;
- * in its own process group. */
-static pid_t spawn(char *const argv[], char *const envp[])
+/* Starts argv with envp, stdin stdin_fd (-1: /dev/null), output appended
+ * to $tmp/log; in its own process group. */
+static pid_t spawn_with(char *const argv[], char *const envp[], int stdin_fd)
 {
 	char log[128];
 	pid_t pid;
@@ -83,7 +84,7 @@ static pid_t spawn(char *const argv[], char *const envp[])
 	snprintf(log, sizeof log, "%s/log", tmp);
 	fflush(NULL);
 	if ((pid = fork()) == 0) {
-		int in = open("/dev/null", O_RDONLY);
+		int in = stdin_fd >= 0 ? stdin_fd : open("/dev/null", O_RDONLY);
 		int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
 		setpgid(0, 0);
@@ -95,6 +96,11 @@ static pid_t spawn(char *const argv[], char *const envp[])
 	}
 	assert_true(pid > 0);
 	return pid;
+}
+
+static pid_t spawn(char *const argv[], char *const envp[])
+{
+	return spawn_with(argv, envp, -1);
 }
 
 /* SIGTERM to the group, then the exit status (SIGKILL after 10 s). */
@@ -234,6 +240,32 @@ static void test_listen_tcp_and_unix(void **state)
 		assert_true(log_has(addr[i]));
 		assert_int_equal(stop(pid), 0);
 	}
+}
+
+/* spawn-fcgi's socket on fd 0 wins over CONVERGE_FCGI_LISTEN (a farm
+ * started by scripts/up with the variable set for other hosts). */
+static void test_fd0_wins(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char prog[PATH_MAX], tcp[64], spec[128];
+	char store[8][160], *envp[8], *argv[] = { prog, NULL };
+	int fd;
+	pid_t pid;
+
+	(void)state;
+	snprintf(prog, sizeof prog, "%s/fcgi/converge-health", CV_BUILDDIR);
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s/fd0.sock", tmp);
+	assert_true((fd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	snprintf(tcp, sizeof tcp, "127.0.0.1:%d", free_port());
+	snprintf(spec, sizeof spec, "CONVERGE_FCGI_LISTEN=%s", tcp);
+	farm_env(envp, store, spec);
+	pid = spawn_with(argv, envp, fd);
+	close(fd);
+	expect_live(sa.sun_path);
+	assert_true(log_has("starting 1 processes on fd 0"));
+	assert_int_equal(stop(pid), 0);
 }
 
 /* A bad address stops the responder at once with a reason (exit 1). */
@@ -405,6 +437,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_socket_activation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_tcp_and_unix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_refuses_bad_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd0_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_units_verify, setup, teardown),
 	};
 
