@@ -10,6 +10,7 @@
 #include "github.h"
 #include "auth.h"
 #include "clock.h"
+#include "cursor.h"
 #include "engine.h"
 #include "eventlog.h"
 #include "farm.h"
@@ -25,22 +26,70 @@
 
 /* ---- GET /intents ------------------------------------------------------- */
 
+/* The rel="next" link after the page's last intent. */
+static void link_next(struct cv_ctx *ctx, const json_t *last,
+    long long limit)
+{
+	char prio[32], *after, *link;
+	const char *key[3] = { prio, cv_json_str(last, "created_at", ""),
+	    cv_json_str(last, "id", "") };
+	static const char *const keep[] = { "status", "tenant_id", NULL };
+	const char *values[] = { cv_request_query(ctx->req, "status"),
+	    cv_request_query(ctx->req, "tenant_id"), NULL };
+
+	snprintf(prio, sizeof prio, "%lld", cv_json_int(last, "priority", 3));
+	if (!(after = cv_cursor_encode(key, 3)))
+		return;
+	if ((link = cv_cursor_link(ctx->req->path, keep, values, limit,
+	    after)))
+		cv_response_header(ctx->resp, "Link", link);
+	free(link);
+	free(after);
+}
+
+/* GET /intents: at most 200 per page (`limit`), in the list's order;
+ * `after` (a cursor from the Link header) continues where a page ended. */
 static void list_intents(struct cv_ctx *ctx)
 {
 	struct cv_store *s = cv_api_want_store(ctx);
 	const char *status = cv_request_query(ctx->req, "status");
+	const char *after = cv_request_query(ctx->req, "after");
+	struct cv_intent_key key, *from = NULL;
+	const char *f[3];
+	char *buf = NULL, *end;
+	long long limit;
 	json_t *list;
 
-	if (!s)
+	if (!s || !cv_api_want_int(ctx, "limit", 200, 1, 200, &limit))
 		return;
 	if (status && !cv_status_valid(status)) {
 		/* An unknown status matches nothing (http-api 5.1). */
 		cv_response_json(ctx->resp, 200, json_array());
 		return;
 	}
-	if (!(list = cv_intent_list(s, status, cv_api_read_tenant(ctx), 200))) {
+	if (after) {
+		if (!cv_cursor_decode(after, &buf, f, 3) ||
+		    (key.priority = strtoll(f[0], &end, 10), *end || !*f[0])) {
+			free(buf);
+			cv_api_invalid(ctx, "query.after", "Not a cursor of "
+			    "this list");
+			return;
+		}
+		key.created_at = f[1];
+		key.id = f[2];
+		from = &key;
+	}
+	/* One more than the page: whether a next page exists. */
+	list = cv_intent_list_after(s, status, cv_api_read_tenant(ctx),
+	    (int)limit + 1, from);
+	free(buf);
+	if (!list) {
 		cv_api_fail(ctx, "intent list");
 		return;
+	}
+	if (json_array_size(list) > (size_t)limit) {
+		json_array_remove(list, (size_t)limit);
+		link_next(ctx, json_array_get(list, (size_t)limit - 1), limit);
 	}
 	cv_response_json(ctx->resp, 200, list);
 }
