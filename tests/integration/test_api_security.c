@@ -7,8 +7,10 @@
  *   - scopes: a key holding intents.read cannot create or validate
  *     (intents.write), a key with intents.write can (finding 3);
  *   - checks: a lint target running `env` sees no secret (finding 2);
- *   - Idempotency-Key: six concurrent duplicates create one intent and
- *     all get its answer (finding 6);
+ *   - Idempotency-Key: concurrent duplicates create one intent and all
+ *     get its answer (finding 6);
+ *   - a stored simulation is reused only while source, target and their
+ *     commits are the intent's current ones (finding 8);
  * The farm runs with auth on, rate limiting off, and a throw-away git
  * repository.
  */
@@ -158,6 +160,77 @@ static void test_no_publication_target_from_body(void **state)
 	    " payload LIKE '%victim-org%' OR payload LIKE '%sec-pub-1%'"), 0);
 }
 
+/* simulation.completed events of an intent. */
+static size_t simulations_of(const char *id)
+{
+	char path[256];
+	json_t *evs;
+	size_t n = 0;
+
+	snprintf(path, sizeof path, "/v1/intents/%s/events", id);
+	evs = get_json(path, ADMIN);
+	for (size_t i = 0; i < json_array_size(evs); i++)
+		n += strcmp(json_string_value(json_object_get(json_array_get(evs,
+		    i), "event_type")), "simulation.completed") == 0;
+	json_decref(evs);
+	return n;
+}
+
+static const char *decision_of(const struct http_resp *r)
+{
+	const char *d = json_string_value(json_object_get(r->json,
+	    "decision"));
+
+	return d ? d : "";
+}
+
+/* Finding 8: a stored simulation is reused only for the intent's current
+ * source and target at the commits they name now. */
+static void test_stale_simulation_not_reused(void **state)
+{
+	struct http_resp r;
+
+	(void)state;
+	expect_status("POST", "/v1/intents", OP,
+	    "{\"id\":\"stale-1\",\"source\":\"feature/ok\"}", 200, NULL);
+	api_call("POST", "/v1/intents/stale-1/validate", OP,
+	    "{\"skip_checks\":true}", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(decision_of(&r), "validated");
+	http_resp_free(&r);
+	assert_int_equal(simulations_of("stale-1"), 1);
+
+	/* nothing moved: the stored simulation is reused */
+	api_call("POST", "/v1/intents/stale-1/validate", OP,
+	    "{\"skip_checks\":true,\"use_last_simulation\":true}", &r);
+	assert_string_equal(decision_of(&r), "validated");
+	http_resp_free(&r);
+	assert_int_equal(simulations_of("stale-1"), 1);
+
+	/* the source branch moved: simulated afresh */
+	GIT(repo, "checkout", "-q", "feature/ok");
+	write_file(repo, "feature2.c", "int feature2(void) { return 2; }\n");
+	GIT(repo, "add", "feature2.c");
+	GIT(repo, "commit", "-q", "-m", "feature moves");
+	GIT(repo, "checkout", "-q", "main");
+	api_call("POST", "/v1/intents/stale-1/validate", OP,
+	    "{\"skip_checks\":true,\"use_last_simulation\":true}", &r);
+	assert_string_equal(decision_of(&r), "validated");
+	http_resp_free(&r);
+	assert_int_equal(simulations_of("stale-1"), 2);
+
+	/* another source that does not exist: never "validated" */
+	api_call("POST", "/v1/intents/stale-1/validate", OP,
+	    "{\"source\":\"refs/heads/does-not-exist\","
+	    "\"use_last_simulation\":true,\"skip_checks\":true}", &r);
+	assert_int_equal(r.status, 200);
+	if (strcmp(decision_of(&r), "validated") == 0 ||
+	    json_is_true(json_object_get(r.json, "mergeable")))
+		fail_msg("stale simulation reused: %s", r.body);
+	assert_non_null(strstr(r.body, "Unknown ref"));
+	http_resp_free(&r);
+}
+
 /* Finding 6: concurrent POSTs with one Idempotency-Key and body create
  * one intent, and every one of them gets the first answer. */
 #define RACERS 8
@@ -286,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_no_publication_target_from_body),
 		cmocka_unit_test(test_check_sees_no_secret),
 		cmocka_unit_test(test_idempotency_race),
+		cmocka_unit_test(test_stale_simulation_not_reused),
 	};
 
 	return cmocka_run_group_tests_name("api_security", tests, farm_up,

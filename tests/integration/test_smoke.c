@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -408,6 +409,35 @@ static void test_burst(void **state)
 	assert_int_equal(acked, BURST);
 }
 
+/* A family whose responder is gone: the front's own 5xx, in the JSON
+ * envelope (nginx 502, Apache and lighttpd 503).  Not for apache-fcgid,
+ * where Apache starts the responders on demand. */
+static void test_family_down(void **state)
+{
+	char path[256];
+	struct http_resp r;
+	FILE *f;
+	long pid = 0;
+
+	(void)state;
+	if (strcmp(CV_SMOKE_FRONT, "apache-fcgid") == 0)
+		skip();
+	snprintf(path, sizeof path, "%s/run/queue.pid", farm_var_dir());
+	assert_non_null(f = fopen(path, "r"));
+	assert_int_equal(fscanf(f, "%ld", &pid), 1);
+	fclose(f);
+	/* SIGTERM to the supervisor: it stops its children and exits. */
+	assert_int_equal(kill((pid_t)pid, SIGTERM), 0);
+	for (int i = 0; i < 200 && kill((pid_t)pid, 0) == 0; i++)
+		usleep(50 * 1000);
+	assert_int_equal(http_request("GET", "/v1/queue/state", NULL, NULL, 0, &r), 0);
+	if (r.status < 500 || r.status > 504)
+		fail_msg("queue down: %ld %s", r.status, r.body);
+	expect_json_type(&r);
+	assert_non_null(json_string_value(json_object_get(r.json, "error")));
+	http_resp_free(&r);
+}
+
 /* Last: scripts/down stops everything the front started (for apache-fcgid
  * also the responders mod_fcgid spawned). */
 static void test_down_leaves_nothing(void **state)
@@ -456,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_webhook),
 		cmocka_unit_test(test_burst),
+		cmocka_unit_test(test_family_down),
 		cmocka_unit_test(test_down_leaves_nothing),
 	};
 
