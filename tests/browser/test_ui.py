@@ -8,7 +8,8 @@ run writes var/admin.key. Then, in the browser: a wrong key gets no
 session; the admin key signs in; the queue lists a created intent; its
 page shows its events; an intent whose fields hold markup renders as
 inert text and runs no script; every page holds its layout at 375 px and
-1280 px wide; sign-out ends the session. A screenshot of each page goes
+1280 px wide; sign-out ends the session. Also keys made, revoked and
+rotated with `converge keys` count at once for every family. A screenshot of each page goes
 to tests/browser/screenshots/ under the build directory.
 
 Skips (exit 77) only when Chromium is missing and we are not root; as root
@@ -353,12 +354,38 @@ def main():
             b.no_overflow("login at 375")
             b.shot("login-375.png")
 
+        def cli(*args):
+            r = subprocess.run([os.path.join(BUILD, "worker", "converge"),
+                                *args], cwd=farm.tmp, env=farm.env,
+                               capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, (args, r.stdout, r.stderr)
+            return json.loads(r.stdout)
+
+        def keys_take_effect_at_once():
+            # The CLI run where the farm runs finds the farm's database;
+            # every family sees a change from the next request on.
+            paths = ("/v1/intents", "/v1/queue/state", "/v1/events")
+            k = cli("keys", "create", "--role", "viewer", "--actor", "vic")
+            for p in paths:
+                assert farm.api("GET", p, k["key"])[0] == 200, p
+            cli("keys", "revoke", k["id"])
+            for p in paths:
+                assert farm.api("GET", p, k["key"])[0] == 401, p
+            k = cli("keys", "create", "--role", "viewer", "--actor", "rot")
+            n = cli("keys", "rotate", k["id"], "--grace-seconds", "0")
+            for p in paths:
+                assert farm.api("GET", p, k["key"])[0] == 401, p
+                assert farm.api("GET", p, n["key"])[0] == 200, p
+            listed = json.dumps(cli("keys", "list"))
+            assert n["key"] not in listed and n["id"] in listed
+
         return run_cases([
             ("first_run_key", first_run_key), ("seed", seed),
             ("wrong_key", wrong_key), ("login_and_queue", login_and_queue),
             ("intent_page", intent_page), ("markup_is_inert", markup_is_inert),
             ("decisions_and_health", decisions_and_health),
-            ("narrow_layout", narrow_layout), ("logout", logout)])
+            ("narrow_layout", narrow_layout), ("logout", logout),
+            ("keys_take_effect_at_once", keys_take_effect_at_once)])
     except Exception:
         traceback.print_exc()
         print("[  FAILED  ] 1 test(s), listed below:\n[  FAILED  ] setup")
