@@ -1214,7 +1214,9 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 
 	/* Intents waiting on a dependency do not use up the batch: look
 	 * further so that they cannot starve the intents behind them. */
-	intents = cv_intent_list(e->store, "VALIDATED", NULL, o->
+	/* Tenants take turns (cv_intent_list_fair): one tenant's backlog
+	 * cannot starve another's. */
+	intents = cv_intent_list_fair(e->store, "VALIDATED", o->
 	    ignore_dependencies ? limit : limit + CV_QUEUE_DEP_LOOKAHEAD);
 	if (!intents)
 		return NULL;
