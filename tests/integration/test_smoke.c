@@ -220,6 +220,21 @@ static void test_oversized_request(void **state)
 	free(hdr);
 }
 
+/* /ui reaches the dashboard family (its sign-in), not the JSON 404. */
+static void test_dashboard_routed(void **state)
+{
+	static const char *const paths[] = { "/ui", "/ui/" };
+	struct http_resp r;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(http_request("GET", paths[i], NULL, NULL, 0, &r), 0);
+		if (r.status < 200 || r.status >= 400)
+			fail_msg("GET %s: %ld %s", paths[i], r.status, r.body);
+		http_resp_free(&r);
+	}
+}
+
 static void test_metrics(void **state)
 {
 	struct http_resp r;
@@ -520,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_probes_and_envelopes),
 		cmocka_unit_test(test_oversized_request),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_dashboard_routed),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_webhook),
 		cmocka_unit_test(test_burst),
