@@ -192,6 +192,9 @@ static void access_log(const struct cv_request *req,
 	    "%s %s %d %.0fms", req->method, req->path, resp->status, ms);
 }
 
+/* This process's leased rate-limit tokens (D-2, ratelimit.h). */
+static struct cv_rl_leases rl_leases;
+
 /* The limiter runs first (http-api.md 1.1): a throttled request never
  * reaches routing or authentication. Returns true when it answered 429. */
 static bool throttled(struct cv_app *app, struct cv_request *req,
@@ -207,8 +210,8 @@ static bool throttled(struct cv_app *app, struct cv_request *req,
 		return false;
 	if (cv_ratelimit_bucket(app->auth, s, req, &b) != CV_OK)
 		return false;
-	if (cv_ratelimit_hit(s, b.key, app->cfg.rate_limit_rpm,
-	    cv_now_us() / 1000, &allowed, &retry, NULL) != CV_OK)
+	if (cv_ratelimit_admit(&rl_leases, s, b.key, app->cfg.rate_limit_rpm,
+	    cv_now_us() / 1000, &allowed, &retry) != CV_OK)
 		cv_log(CV_WARNING, "converge.api", "rate limiter unavailable "
 		    "(failing open): %s", cv_store_errmsg(s));
 	if (!allowed) {

@@ -14,6 +14,7 @@
 #include "farm.h"
 #include "idempotency.h"
 #include "insight.h"
+#include "intent_check.h"
 #include "intents.h"
 #include "jsonx.h"
 #include "log.h"
@@ -87,41 +88,25 @@ static json_t *intent_doc(struct cv_ctx *ctx, json_t *body,
 	return doc;
 }
 
+/* The shared intent validation (D-8: the same rules and words as the
+ * CLI), then the tenant rule of D-3. */
 static bool check_create_body(struct cv_ctx *ctx, json_t *body,
     const char **tenant)
 {
-	const char *s = NULL;
-	static const char *const strs[] = { "id", "intent_id", "source",
-	    "target", "status", "risk_level", "tenant_id", "plan_id",
-	    "origin_type" };
-	long long prio;
+	struct cv_field_error fe;
+	char text[300];
 
-	for (size_t i = 0; i < CV_ARRAY_LEN(strs); i++)
-		if (!cv_api_want_str(ctx, body, strs[i], &s))
-			return false;
-	if (!cv_api_want_int_field(ctx, body, "priority", &prio))
-		return false;
-	const char *src = cv_json_str(body, "source", NULL);
-	if (!src || !*src)
-		src = cv_json_str(cv_json_obj(body, "technical"), "source_ref",
-		    NULL);
-	if (!src || !*src) {
-		cv_response_error(ctx->resp, 400, "source is required");
-		return false;
-	}
-	const char *id = cv_json_str(body, "intent_id", NULL);
-	if (!id || !*id)
-		id = cv_json_str(body, "id", "");
-	if (strlen(id) > 512 || strlen(src) > 1024) {
-		cv_api_invalid(ctx, "body.id", "String should have at most 512 "
-		    "characters");
+	if (!cv_intent_check(body, CV_INTENT_HTTP, &fe)) {
+		cv_field_error_text(&fe, "body.", text, sizeof text);
+		cv_response_error(ctx->resp, 400, text);
 		return false;
 	}
 	return cv_api_want_write_tenant_optional(ctx,
 	    cv_json_str(body, "tenant_id", NULL), tenant);
 }
 
-static void create_intent(struct cv_ctx *ctx)
+/* in_tx: inside create_intent_once's transaction, which commits. */
+static void create_intent(struct cv_ctx *ctx, bool in_tx)
 {
 	json_t *body = cv_api_want_body(ctx, true), *doc, *intent;
 	struct cv_store *s;
@@ -140,7 +125,8 @@ static void create_intent(struct cv_ctx *ctx)
 		return;
 	}
 	struct cv_engine e = { .store = s };
-	enum cv_err rc = cv_engine_intent_create(&e, intent, false);
+	enum cv_err rc = in_tx ? cv_engine_intent_create_in_tx(&e, intent,
+	    false) : cv_engine_intent_create(&e, intent, false);
 	if (rc == CV_EEXIST) {
 		snprintf(msg, sizeof msg, "Intent %s already exists",
 		    cv_json_str(intent, "id", ""));
@@ -156,7 +142,9 @@ static void create_intent(struct cv_ctx *ctx)
 }
 
 /* Idempotency-Key (D-3): replays the first answer to the same key and
- * body for 24 h; the same key with another body is a 422. */
+ * body for 24 h; the same key with another body is a 422. Claiming the
+ * key, creating the intent and recording the answer are one transaction,
+ * so concurrent duplicates wait for the first and get its answer. */
 static void create_intent_once(struct cv_ctx *ctx)
 {
 	const char *key = cv_request_header(ctx->req, "Idempotency-Key");
@@ -167,7 +155,7 @@ static void create_intent_once(struct cv_ctx *ctx)
 	int status = 0;
 
 	if (!key || !*key) {
-		create_intent(ctx);
+		create_intent(ctx, false);
 		return;
 	}
 	if (strlen(key) > 255) {
@@ -179,11 +167,18 @@ static void create_intent_once(struct cv_ctx *ctx)
 		return;
 	snprintf(scope, sizeof scope, "POST /intents|%s|%s",
 	    cv_api_principal_actor(ctx), tenant ? tenant : "");
-	if (cv_idem_check(s, scope, key, ctx->req->body, ctx->req->body_len,
-	    &st, &status, &replay) != CV_OK) {
-		cv_api_fail(ctx, "idempotency check");
+	if (cv_store_begin(s) != CV_OK) {
+		cv_api_fail(ctx, "idempotency begin");
 		return;
 	}
+	if (cv_idem_claim(s, scope, key, ctx->req->body, ctx->req->body_len,
+	    &st, &status, &replay) != CV_OK) {
+		cv_api_fail(ctx, "idempotency check");
+		cv_store_rollback(s);
+		return;
+	}
+	if (st != CV_IDEM_NEW)
+		cv_store_rollback(s);
 	if (st == CV_IDEM_REPLAY) {
 		cv_response_text(ctx->resp, status, "application/json", replay,
 		    strlen(replay));
@@ -196,10 +191,18 @@ static void create_intent_once(struct cv_ctx *ctx)
 		    "used with a different body");
 		return;
 	}
-	create_intent(ctx);
-	if (ctx->resp->status < 300)
-		cv_idem_record(s, scope, key, ctx->req->body, ctx->req->body_len,
-		    ctx->resp->status, ctx->resp->body ? ctx->resp->body : "");
+	create_intent(ctx, true);
+	if (ctx->resp->status >= 300) {
+		/* Nothing was created: the claim goes with the rollback. */
+		cv_store_rollback(s);
+		return;
+	}
+	if (cv_idem_record(s, scope, key, ctx->req->body, ctx->req->body_len,
+	    ctx->resp->status, ctx->resp->body ? ctx->resp->body : "") != CV_OK ||
+	    cv_store_commit(s) != CV_OK) {
+		cv_api_fail(ctx, "idempotency record");
+		cv_store_rollback(s);
+	}
 }
 
 /* ---- GET /intents/{id}, /events, POST /validate ----------------------------- */

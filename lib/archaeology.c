@@ -89,7 +89,7 @@ json_t *cv_arch_log_load(const char *repo_dir, int max_commits)
 	char count[32];
 	const char *argv[] = { "git", "log", count,
 	    "--format=" CV_ARCH_SEP "%n%H%n%an%n%aI%n%s", "--name-only", NULL };
-	struct cv_proc_opts o = { repo_dir, 120 * 1000, 0, NULL };
+	struct cv_proc_opts o = { .cwd = repo_dir, .timeout_ms = 120 * 1000 };
 	struct cv_proc_result r;
 	json_t *entries;
 	char *text;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "apikeys.h"
 #include "auth.h"
 #include "clock.h"
 #include "db.h"
@@ -371,18 +372,44 @@ enum cv_err cv_auth_lookup_key(const struct cv_auth *a, struct cv_store *s,
 	unsigned char d[SHA256_DIGEST_LENGTH];
 	char hex[CV_SHA256_HEX_LEN];
 	const json_t *hit;
+	bool known = false;
 
 	*out = NULL;
 	SHA256((const unsigned char *)key, strlen(key), d);
-	if ((hit = registry_find(a, d))) {
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	/* The table first, on every request: a key created, revoked or
+	 * rotated anywhere counts at once (D-10). A revoked or expired row
+	 * also overrides CONVERGE_API_KEYS (a rotated environment key). */
+	if (s && cv_apikey_find(s, hex, now_us, out, &known) != CV_OK)
+		cv_log(CV_ERROR, "converge.auth", "api_keys lookup failed: %s",
+		    cv_store_errmsg(s));
+	if (*out)
+		return CV_OK;
+	if (!known && (hit = registry_find(a, d))) {
 		*out = json_deep_copy(hit);
 		return CV_OK;
 	}
 	if (!use_grace || !s)
 		return CV_OK;
-	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
 	return grace_find(s, hex, now_us, out);
+}
+
+void cv_auth_key_id(const char *key, const json_t *principal,
+    char out[CV_APIKEY_ID_LEN])
+{
+	char hex[CV_SHA256_HEX_LEN];
+	const char *id = cv_json_str(principal, "key_id", NULL);
+
+	if (id) {
+		snprintf(out, CV_APIKEY_ID_LEN, "%s", id);
+		return;
+	}
+	out[0] = '\0';
+	if (!key || !*key)
+		return;
+	cv_sha256_hex(key, strlen(key), hex);
+	snprintf(out, CV_APIKEY_ID_LEN, "env-%.12s", hex);
 }
 
 /* ---- bearer tokens (D-1) ------------------------------------------------- */
@@ -608,6 +635,20 @@ static void access_event(struct cv_store *s, const char *type,
 	json_object_set_new(payload, "role",
 	    jstr(cv_json_str(principal, "role", "")));
 	json_object_set_new(payload, "reason", jstr(reason));
+	/* The key's id, never the key: a key that matched, or a revoked or
+	 * expired key of the table. */
+	{
+		char id[CV_APIKEY_ID_LEN] = "", hex[CV_SHA256_HEX_LEN];
+		const char *key = cv_request_header(req, "X-API-Key");
+		if (principal)
+			cv_auth_key_id(key, principal, id);
+		else if (key && *key) {
+			cv_sha256_hex(key, strlen(key), hex);
+			cv_apikey_id_of(s, hex, id);
+		}
+		if (id[0])
+			json_object_set_new(payload, "key_id", jstr(id));
+	}
 	if (cv_event_emit(s, type, NULL, NULL, tenant, NULL, payload, NULL) !=
 	    CV_OK)
 		cv_log(CV_WARNING, "converge.auth", "could not record %s",
@@ -806,11 +847,12 @@ static enum cv_err grace_store(struct cv_store *s, const char *key,
 	return err;
 }
 
-static json_t *rotation_body(const char *new_key, const json_t *p,
-    long long grace)
+static json_t *rotation_body(const char *new_id, const char *new_key,
+    const json_t *p, long long grace)
 {
 	json_t *b = json_object();
 
+	json_object_set_new(b, "id", json_string(new_id));
 	json_object_set_new(b, "new_key", json_string(new_key));
 	json_object_set_new(b, "actor", jstr(cv_json_str(p, "actor", "")));
 	json_object_set_new(b, "role", json_string("admin"));
@@ -819,10 +861,47 @@ static json_t *rotation_body(const char *new_key, const json_t *p,
 	json_object_set_new(b, "scopes", json_deep_copy(
 	    json_object_get(p, "scopes")));
 	json_object_set_new(b, "grace_period_seconds", json_integer(grace));
-	json_object_set_new(b, "note", json_string("Add this key to "
-	    "CONVERGE_API_KEYS and remove the old one after the grace "
-	    "period."));
+	json_object_set_new(b, "note", json_string(CV_ROTATION_NOTE));
 	return b;
+}
+
+static const char *nonempty(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+/* In one transaction: the new key into api_keys, the old one revoked
+ * (a CONVERGE_API_KEYS key gets a revoked row of its own) and kept in
+ * the grace table until until_us. */
+static enum cv_err rotate_store(struct cv_store *s, const char *key,
+    const json_t *p, int64_t now_us, int64_t until_us,
+    char new_id[CV_APIKEY_ID_LEN], char new_key[CV_APIKEY_LEN])
+{
+	struct cv_apikey_spec spec = { "admin", cv_json_str(p, "actor", ""),
+	    nonempty(cv_json_str(p, "tenant", NULL)),
+	    nonempty(cv_json_str(p, "scopes", NULL)), 0 };
+	char hex[CV_SHA256_HEX_LEN], old_id[CV_APIKEY_ID_LEN];
+	enum cv_err err;
+	bool found = true;
+
+	cv_sha256_hex(key, strlen(key), hex);
+	cv_auth_key_id(key, p, old_id);
+	if ((err = cv_store_begin(s)) != CV_OK)
+		return err;
+	err = cv_apikey_create(s, &spec, now_us, new_id, new_key);
+	if (err == CV_OK && cv_json_str(p, "key_id", NULL))
+		err = cv_apikey_revoke_row(s, old_id, now_us, &found);
+	else if (err == CV_OK)
+		err = cv_apikey_revoke_digest(s, hex, old_id, p, now_us);
+	if (err == CV_OK)
+		err = grace_store(s, key, p, until_us);
+	if (err == CV_OK && !found)
+		err = CV_ESTATE;   /* revoked meanwhile by someone else */
+	if (err != CV_OK) {
+		cv_store_rollback(s);
+		return err;
+	}
+	return cv_store_commit(s);
 }
 
 void cv_auth_rotate_key(const struct cv_auth *a, struct cv_store *s,
@@ -830,7 +909,7 @@ void cv_auth_rotate_key(const struct cv_auth *a, struct cv_store *s,
     json_t **body_out)
 {
 	const char *key = cv_request_header(req, "X-API-Key");
-	char msg[160], new_key[44];
+	char msg[160], new_key[CV_APIKEY_LEN], new_id[CV_APIKEY_ID_LEN];
 	long long grace;
 	json_t *p = NULL;
 
@@ -839,8 +918,10 @@ void cv_auth_rotate_key(const struct cv_auth *a, struct cv_store *s,
 		*body_out = error_body(msg);
 		return;
 	}
+	/* Active keys only: a key living on in the grace table may not
+	 * rotate again. */
 	if (key && *key)
-		cv_auth_lookup_key(a, NULL, key, false, now_us, &p);
+		cv_auth_lookup_key(a, s, key, false, now_us, &p);
 	if (!p) {
 		*status = 401;
 		*body_out = error_body("Unauthorized");
@@ -852,8 +933,8 @@ void cv_auth_rotate_key(const struct cv_auth *a, struct cv_store *s,
 		*body_out = error_body("Only admin can rotate keys");
 		return;
 	}
-	if (cv_auth_new_key(new_key) != 0 || grace_store(s, key, p, now_us +
-	    grace * 1000000) != CV_OK) {
+	if (!s || rotate_store(s, key, p, now_us, now_us + grace * 1000000,
+	    new_id, new_key) != CV_OK) {
 		json_decref(p);
 		*status = 500;
 		*body_out = error_body("Internal server error");
@@ -861,7 +942,7 @@ void cv_auth_rotate_key(const struct cv_auth *a, struct cv_store *s,
 	}
 	rotation_event(s, p, grace);
 	*status = 200;
-	*body_out = rotation_body(new_key, p, grace);
+	*body_out = rotation_body(new_id, new_key, p, grace);
 	OPENSSL_cleanse(new_key, sizeof new_key);
 	json_decref(p);
 }

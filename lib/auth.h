@@ -122,14 +122,28 @@ int cv_tenant_enforce_write(const json_t *principal, const char *requested,
 /*
  * The handler of POST /auth/keys/rotate, run after cv_authorize granted
  * admin/admin. Validates the body (grace_period_seconds), re-checks the
- * presented key against the primary registry only, stores the old key's
- * principal in api_key_grace until now+grace, appends access.key_rotated
- * and answers. *status and *body_out (new reference: the 200 object or
+ * presented key among the active keys (database and CONVERGE_API_KEYS,
+ * not the grace table), stores a new key with the same actor, tenant and
+ * scopes in api_keys (usable at once by every process), revokes the old
+ * key and keeps its principal in api_key_grace until now+grace, appends
+ * access.key_rotated and answers with the new key and its "id". *status and *body_out (new reference: the 200 object or
  * {"error":...}) are always set.
  */
 void cv_auth_rotate_key(const struct cv_auth *a, struct cv_store *s,
     const struct cv_request *req, int64_t now_us, int *status,
     json_t **body_out);
+
+/* What the rotation answer tells the caller to do. */
+#define CV_ROTATION_NOTE "The new key works now, in every process. The " \
+	"old key keeps working until the grace period ends, then is refused; " \
+	"if it is listed in CONVERGE_API_KEYS, remove it from there."
+
+/* The id naming a key in events and lists (never the key): the
+ * principal's "key_id" for a key kept in the database, else "env-" and
+ * the first 12 hex digits of the key's SHA-256 for a CONVERGE_API_KEYS
+ * key; "" when key is NULL or empty and the principal has no id. */
+void cv_auth_key_id(const char *key, const json_t *principal,
+    char out[24]);
 
 /* Writes a new random key (32 bytes, URL-safe base64 without padding, 43
  * characters) into out. Returns 0, or -1 when no randomness. */

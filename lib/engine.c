@@ -96,8 +96,8 @@ json_t *cv_engine_simulate(struct cv_engine *e, const char *source,
 		return NULL;
 	err = cv_scm_simulate(repo(e), source, target, NULL, &sim, &msg);
 	if (err != CV_OK) {
-		json_t *out = error_obj("Simulation failed: %s", msg ? msg :
-		    cv_strerror(err), NULL);
+		json_t *out = error_obj(err == CV_ENOTFOUND ? "%s" :
+		    "Simulation failed: %s", msg ? msg : cv_strerror(err), NULL);
 		free(msg);
 		json_decref(intent);
 		return out;
@@ -282,8 +282,9 @@ static int step_simulation(struct run *r, const struct cv_validate_opts *o,
 	    cv_json_str(r->intent, "target", "main"), NULL, &r->sim, &msg);
 	if (err != CV_OK) {
 		char reason[1200];
-		snprintf(reason, sizeof reason, "Simulation failed: %s",
-		    msg ? msg : cv_strerror(err));
+		/* An unknown ref is its own reason (D-8). */
+		snprintf(reason, sizeof reason, "%s%s", err == CV_ENOTFOUND ?
+		    "" : "Simulation failed: ", msg ? msg : cv_strerror(err));
 		free(msg);
 		*blocked = block(r, reason, true);
 		return 1;
@@ -992,20 +993,28 @@ json_t *cv_engine_set_status(struct cv_engine *e, const char *intent_id,
 	return out;
 }
 
-enum cv_err cv_engine_intent_create(struct cv_engine *e, const json_t *intent,
-    bool overwrite)
+enum cv_err cv_engine_intent_create_in_tx(struct cv_engine *e,
+    const json_t *intent, bool overwrite)
 {
 	const char *id = cv_json_str(intent, "id", "");
-	enum cv_err err = cv_store_begin(e->store);
-
-	if (err != CV_OK)
-		return err;
-	err = overwrite ? cv_intent_upsert(e->store, intent) :
+	enum cv_err err = overwrite ? cv_intent_upsert(e->store, intent) :
 	    cv_intent_insert(e->store, intent);
+
 	if (err == CV_OK)
 		err = cv_event_emit(e->store, "intent.created", id, NULL,
 		    cv_json_str(intent, "tenant_id", NULL), NULL,
 		    json_deep_copy(intent), NULL);
+	return err;
+}
+
+enum cv_err cv_engine_intent_create(struct cv_engine *e, const json_t *intent,
+    bool overwrite)
+{
+	enum cv_err err = cv_store_begin(e->store);
+
+	if (err != CV_OK)
+		return err;
+	err = cv_engine_intent_create_in_tx(e, intent, overwrite);
 	if (err != CV_OK) {
 		cv_store_rollback(e->store);
 		return err;

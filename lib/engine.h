@@ -133,6 +133,11 @@ json_t *cv_engine_set_status(struct cv_engine *e, const char *intent_id,
 enum cv_err cv_engine_intent_create(struct cv_engine *e, const json_t *intent,
     bool overwrite);
 
+/* The same inside the caller's transaction (cv_store_begin), which
+ * commits or rolls back: for a create that must land with other writes. */
+enum cv_err cv_engine_intent_create_in_tx(struct cv_engine *e,
+    const json_t *intent, bool overwrite);
+
 /* Risk-only evaluation of 3.5 (risk eval command). */
 json_t *cv_engine_risk_eval(struct cv_engine *e, const char *intent_id,
     const char *tenant_id);

@@ -61,6 +61,38 @@ enum cv_err cv_idem_check(struct cv_store *s, const char *scope,
 	return CV_OK;
 }
 
+enum cv_err cv_idem_claim(struct cv_store *s, const char *scope,
+    const char *key, const void *body, size_t len, enum cv_idem_state *state,
+    int *status, char **response)
+{
+	char k[65], sha[65], now[CV_TS_LEN], old[CV_TS_LEN];
+	long long claimed = 0;
+	enum cv_err err;
+
+	row_key(scope, key, k);
+	cv_sha256_hex(body, len, sha);
+	cv_now_ts(now);
+	cv_ts_from_us(old, cv_now_us() - IDEM_TTL_US);
+	struct cv_param p[] = { CV_TEXT(k), CV_TEXT(sha), CV_TEXT(now),
+	    CV_TEXT(old) };
+	/* Status 0 marks a claim no answer has filled yet; only this
+	 * transaction can see it. An expired record is taken over. */
+	err = cv_db_exec(s, "INSERT INTO idempotency_keys (key, body_sha256,"
+	    " status, response, created_at) VALUES (?1, ?2, 0, '', ?3)"
+	    " ON CONFLICT (key) DO UPDATE SET body_sha256 = excluded.body_sha256,"
+	    " status = 0, response = '', created_at = excluded.created_at"
+	    " WHERE idempotency_keys.created_at < ?4", p, 4, &claimed);
+	if (err != CV_OK)
+		return err;
+	if (claimed > 0) {
+		*state = CV_IDEM_NEW;
+		*response = NULL;
+		return CV_OK;
+	}
+	return cv_idem_check(s, scope, key, body, len, state, status,
+	    response);
+}
+
 enum cv_err cv_idem_record(struct cv_store *s, const char *scope,
     const char *key, const void *body, size_t len, int status,
     const char *response)
@@ -79,5 +111,6 @@ enum cv_err cv_idem_record(struct cv_store *s, const char *scope,
 	    " ON CONFLICT (key) DO UPDATE SET body_sha256 = excluded.body_sha256,"
 	    " status = excluded.status, response = excluded.response,"
 	    " created_at = excluded.created_at"
-	    " WHERE idempotency_keys.created_at < ?6", p, 6, NULL);
+	    " WHERE idempotency_keys.created_at < ?6"
+	    " OR idempotency_keys.status = 0", p, 6, NULL);
 }

@@ -27,7 +27,21 @@ enum cv_err cv_idem_check(struct cv_store *s, const char *scope,
     const char *key, const void *body, size_t len, enum cv_idem_state *state,
     int *status, char **response);
 
-/* Records a response for the key (first writer wins). */
+/*
+ * cv_idem_check that also claims a new key, for callers inside a
+ * transaction (cv_store_begin): on CV_IDEM_NEW a placeholder row now
+ * holds the key, so a concurrent request with the same key waits for
+ * this transaction (the write lock in SQLite, the unique key in
+ * PostgreSQL) and then replays what it recorded. The caller records the
+ * answer with cv_idem_record before committing, or rolls back, which
+ * releases the claim.
+ */
+enum cv_err cv_idem_claim(struct cv_store *s, const char *scope,
+    const char *key, const void *body, size_t len, enum cv_idem_state *state,
+    int *status, char **response);
+
+/* Records a response for the key (first writer wins; a claim made by
+ * cv_idem_claim is filled in). */
 enum cv_err cv_idem_record(struct cv_store *s, const char *scope,
     const char *key, const void *body, size_t len, int status,
     const char *response);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "intent_check.h"
 #include "db.h"
 #include "jsonx.h"
 
@@ -87,8 +88,8 @@ static bool valid_priority(const json_t *doc, long long *prio,
 		*err = "priority: Input should be a valid integer";
 		return false;
 	}
-	if (*prio < -1000000 || *prio > 1000000) {
-		*err = "priority: Input should be between -1000000 and 1000000";
+	if (*prio < CV_INTENT_PRIORITY_MIN || *prio > CV_INTENT_PRIORITY_MAX) {
+		*err = "priority: Input should be between 0 and 1000";
 		return false;
 	}
 	return true;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -17,7 +18,7 @@
 
 extern char **environ;
 
-enum child_stage { STAGE_SETUP = 1, STAGE_CHDIR, STAGE_EXEC };
+enum child_stage { STAGE_SETUP = 1, STAGE_CHDIR, STAGE_LIMITS, STAGE_EXEC };
 
 /* What a child that could not exec tells its parent over the report pipe. */
 struct child_report {
@@ -83,6 +84,50 @@ static char **env_build(const char *const *extra)
 	return envp;
 }
 
+/* setrlimit of the limits asked for; false with errno on a refusal. */
+static bool limits_apply(const struct cv_proc_limits *l)
+{
+	static const int which[] = { RLIMIT_CPU, RLIMIT_AS, RLIMIT_FSIZE,
+	    RLIMIT_NPROC };
+	long long want[4];
+
+	want[0] = l->cpu_s;
+	want[1] = l->as_bytes;
+	want[2] = l->fsize_bytes;
+	want[3] = l->nproc;
+	for (int i = 0; i < 4; i++) {
+		struct rlimit rl;
+
+		if (want[i] <= 0)
+			continue;
+		if (getrlimit(which[i], &rl) < 0)
+			return false;
+		/* Only ever lowered: an unprivileged raise would fail. */
+		if (rl.rlim_max == RLIM_INFINITY ||
+		    (rlim_t)want[i] < rl.rlim_max)
+			rl.rlim_max = (rlim_t)want[i];
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(which[i], &rl) < 0)
+			return false;
+	}
+	return true;
+}
+
+/* The pointer array of env as the whole environment (strings borrowed). */
+static char **env_copy(const char *const *env)
+{
+	size_t n = 0;
+	char **envp;
+
+	while (env != NULL && env[n] != NULL)
+		n++;
+	if ((envp = calloc(n + 1, sizeof(*envp))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		envp[i] = (char *)env[i];
+	return envp;
+}
+
 static void child_fail(int rep, int stage, int err)
 {
 	struct child_report r = { stage, err };
@@ -134,6 +179,8 @@ static void child_exec(const char *const argv[], const struct cv_proc_opts *o,
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (o->cwd != NULL && chdir(o->cwd) < 0)
 		child_fail(3, STAGE_CHDIR, errno);
+	if (o->limits != NULL && !limits_apply(o->limits))
+		child_fail(3, STAGE_LIMITS, errno);
 	if (envp != NULL)
 		execvpe(argv[0], (char *const *)argv, envp);
 	else
@@ -271,6 +318,9 @@ static enum cv_err exec_error(struct cv_proc_result *res, const char *prog,
 	if (r->stage == STAGE_CHDIR)
 		n = asprintf(&res->error, "cannot enter directory '%s': %s",
 		    cwd, strerror(r->err));
+	else if (r->stage == STAGE_LIMITS)
+		n = asprintf(&res->error, "cannot set resource limits for '%s': "
+		    "%s", prog, strerror(r->err));
 	else if (r->stage == STAGE_EXEC && r->err == ENOENT)
 		n = asprintf(&res->error, "command not found: '%s'", prog);
 	else
@@ -321,6 +371,10 @@ static enum cv_err supervise(pid_t pid, int pidfd,
 		/* The child is not reaped yet: its pid still names its group. */
 		kill(-pid, SIGKILL);
 		reap_blocking(pid, &status);
+	} else if (e == CV_OK && o->kill_group) {
+		/* Reaped, but a member left behind keeps the group, so its id
+		 * cannot have been reused; an empty group just gives ESRCH. */
+		kill(-pid, SIGKILL);
 	}
 	if (c[0].fd >= 0)
 		close(c[0].fd);
@@ -371,7 +425,11 @@ enum cv_err cv_proc_run(const char *const argv[], const struct cv_proc_opts *opt
 	res->exit_code = -1;
 	if (argv == NULL || argv[0] == NULL)
 		return CV_EINVAL;
-	if (o->env != NULL && (envp = env_build(o->env)) == NULL)
+	if (o->env_only)
+		envp = env_copy(o->env);
+	else if (o->env != NULL)
+		envp = env_build(o->env);
+	if ((o->env_only || o->env != NULL) && envp == NULL)
 		return CV_ENOMEM;
 	/* With SIGCHLD ignored the kernel reaps children itself and waitpid
 	 * can never report the exit status; restore the default meanwhile. */

@@ -23,6 +23,15 @@
  * dropped so that the child never blocks on a full pipe. */
 #define CV_PROC_CAP_DEFAULT ((size_t)4 * 1024 * 1024)
 
+/* Resource limits (setrlimit) the child takes before exec; they hold for
+ * everything it starts. 0 leaves a limit as inherited. */
+struct cv_proc_limits {
+	long cpu_s;                 /* RLIMIT_CPU, seconds of CPU per process */
+	long long as_bytes;         /* RLIMIT_AS, address space */
+	long long fsize_bytes;      /* RLIMIT_FSIZE, largest file written */
+	long nproc;                 /* RLIMIT_NPROC, processes of the user */
+};
+
 struct cv_proc_opts {
 	const char *cwd;            /* directory to run in; NULL: inherit */
 	int timeout_ms;             /* <= 0: no limit */
@@ -30,6 +39,11 @@ struct cv_proc_opts {
 	const char *const *env;     /* NULL, or "NAME=value" strings ending in
 	                             * NULL, added to (or replacing in) the
 	                             * inherited environment of the child */
+	bool env_only;              /* env is the whole environment: nothing
+	                             * is inherited (env NULL: an empty one) */
+	const struct cv_proc_limits *limits;  /* NULL: none set */
+	bool kill_group;            /* once the program ended, kill what it
+	                             * left running in its process group */
 };
 
 struct cv_proc_result {

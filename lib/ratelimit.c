@@ -36,6 +36,11 @@
  * proposed row ("excluded", which carries now and RPM), so concurrent
  * requests on the same bucket serialize on the row in both SQLite and
  * PostgreSQL and none is lost. cv_ratelimit_step is the same rule in C.
+ *
+ * A request may take a block of tokens instead of one (leases, see
+ * ratelimit.h): the grant is counted in `hits` at once, so the rule above
+ * holds for the tokens granted, and the requests served from them are
+ * never more.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,24 +80,57 @@ static void roll(struct cv_rl_state *st, int64_t now)
 	}
 }
 
-static double estimate(const struct cv_rl_state *st, int64_t now)
+/*
+ * What is left of the budget, in token-milliseconds: RPM minus the
+ * estimate, times 60 000, so that the rule is exact integer arithmetic
+ * in C, SQLite and PostgreSQL alike. A request fits while it is > 0.
+ */
+static int64_t room(const struct cv_rl_state *st, int rpm, int64_t now)
 {
 	int64_t elapsed = now < st->window_start ? 0 : now - st->window_start;
+	int64_t r = (int64_t)rpm * CV_RL_WINDOW_MS - st->hits * CV_RL_WINDOW_MS;
 
-	if (now - st->prev_last >= CV_RL_WINDOW_MS)
-		return (double)st->hits;
-	return (double)st->hits + (double)(st->prev_hits *
-	    (CV_RL_WINDOW_MS - elapsed)) / 60000.0;
+	if (now - st->prev_last < CV_RL_WINDOW_MS)
+		r -= st->prev_hits * (CV_RL_WINDOW_MS - elapsed);
+	return r;
+}
+
+/* Tokens granted out of room r to a lease asking for want: at most an
+ * eighth of what is left (rounded up), so that blocks shrink as the
+ * budget runs out and the last tokens go one at a time. */
+static int grant_of(int64_t r, int want)
+{
+	int64_t n;
+
+	if (r <= 0 || want <= 0)
+		return 0;
+	n = (r + 8 * CV_RL_WINDOW_MS - 1) / (8 * CV_RL_WINDOW_MS);
+	return n < want ? (int)n : want;
+}
+
+int cv_ratelimit_grant(struct cv_rl_state *st, int rpm, int want,
+    int64_t now_ms)
+{
+	int n;
+
+	roll(st, now_ms);
+	if ((n = grant_of(room(st, rpm, now_ms), want)) == 0)
+		return 0;
+	st->hits += n;
+	st->last_at = now_ms;
+	return n;
 }
 
 bool cv_ratelimit_step(struct cv_rl_state *st, int rpm, int64_t now_ms)
 {
-	roll(st, now_ms);
-	if (!(estimate(st, now_ms) < (double)rpm))
-		return false;
-	st->hits++;
-	st->last_at = now_ms;
-	return true;
+	return cv_ratelimit_grant(st, rpm, 1, now_ms) > 0;
+}
+
+int cv_ratelimit_block(int rpm)
+{
+	int b = rpm / 100;
+
+	return b < 1 ? 1 : b > CV_RL_BLOCK_MAX ? CV_RL_BLOCK_MAX : b;
 }
 
 int cv_ratelimit_retry_after(const struct cv_rl_state *st, int rpm,
@@ -120,21 +158,33 @@ int cv_ratelimit_retry_after(const struct cv_rl_state *st, int rpm,
 	" THEN w.last_at ELSE w.prev_last END)"
 #define E_ELAPSED "(CASE WHEN " NOW " < " E_WS " THEN 0 ELSE " NOW " - " \
 	E_WS " END)"
-#define E_EST "(" E_HITS " + CASE WHEN " NOW " - " E_PLAST " >= 60000" \
-	" THEN 0 ELSE " E_PREV " * (60000 - " E_ELAPSED ") / 60000.0 END)"
-#define E_OK "(" E_EST " < excluded.limit_rpm)"
+/* room() of the C rule; the casts keep PostgreSQL in 64-bit arithmetic */
+#define E_ROOM "(CAST(excluded.limit_rpm AS BIGINT) * 60000 - CAST(" \
+	E_HITS " AS BIGINT) * 60000 - CASE WHEN " NOW " - " E_PLAST \
+	" >= 60000 THEN 0 ELSE " E_PREV " * (60000 - " E_ELAPSED ") END)"
+/* grant_of(): excluded.hits carries the block asked for (see below) */
+#define E_STEP "((" E_ROOM " + 479999) / 480000)"
+#define E_GRANT "(CASE WHEN " E_ROOM " <= 0 THEN 0 WHEN " E_STEP \
+	" < excluded.hits THEN " E_STEP " ELSE excluded.hits END)"
 
+/*
+ * A new bucket is inserted with the grant computed in C (hits = allowed =
+ * min(want, RPM/8 rounded up)). On a conflict excluded.hits is that same
+ * number, and serves as the block asked for: when it is below want, the
+ * fresh-bucket grant RPM/8 was the smaller one, and no later grant can
+ * exceed it, so min(excluded.hits, step) = min(want, step).
+ */
 static const char upsert_sql[] =
 	"INSERT INTO rate_limit_windows AS w (bucket, window_start, hits,"
 	" prev_hits, prev_last, last_at, allowed, limit_rpm)"
 	" VALUES (?, ?, ?, 0, 0, ?, ?, ?)"
 	" ON CONFLICT (bucket) DO UPDATE SET"
 	" window_start = " E_WS ","
-	" hits = " E_HITS " + CASE WHEN " E_OK " THEN 1 ELSE 0 END,"
+	" hits = " E_HITS " + " E_GRANT ","
 	" prev_hits = " E_PREV ","
 	" prev_last = " E_PLAST ","
-	" last_at = CASE WHEN " E_OK " THEN " NOW " ELSE w.last_at END,"
-	" allowed = CASE WHEN " E_OK " THEN 1 ELSE 0 END,"
+	" last_at = CASE WHEN " E_GRANT " > 0 THEN " NOW " ELSE w.last_at END,"
+	" allowed = " E_GRANT ","
 	" limit_rpm = excluded.limit_rpm"
 	" RETURNING allowed, window_start, hits, prev_hits, prev_last,"
 	" last_at";
@@ -144,18 +194,19 @@ static int64_t cell(const json_t *row, size_t i)
 	return (int64_t)json_integer_value(json_array_get(row, i));
 }
 
-enum cv_err cv_ratelimit_hit(struct cv_store *s, const char *bucket,
-    int rpm, int64_t now_ms, bool *allowed, int *retry_after,
+enum cv_err cv_ratelimit_take(struct cv_store *s, const char *bucket,
+    int rpm, int want, int64_t now_ms, int *granted, int *retry_after,
     struct cv_rl_state *state)
 {
-	int first = rpm > 0;
+	struct cv_rl_state fresh = { 0 };
+	int first = rpm > 0 ? cv_ratelimit_grant(&fresh, rpm, want, now_ms) : 0;
 	struct cv_param p[] = { CV_TEXT(bucket), CV_INT(now_ms), CV_INT(first),
 	    CV_INT(now_ms), CV_INT(first), CV_INT(rpm) };
 	json_t *rows = NULL, *row;
 	struct cv_rl_state st;
 	enum cv_err err;
 
-	*allowed = true;
+	*granted = 1;
 	*retry_after = 0;
 	err = cv_db_query(s, upsert_sql, p, (int)CV_ARRAY_LEN(p), &rows);
 	if (err != CV_OK)
@@ -170,13 +221,112 @@ enum cv_err cv_ratelimit_hit(struct cv_store *s, const char *bucket,
 	st.prev_hits = cell(row, 3);
 	st.prev_last = cell(row, 4);
 	st.last_at = cell(row, 5);
-	*allowed = cell(row, 0) != 0;
+	*granted = (int)cell(row, 0);
 	json_decref(rows);
-	if (!*allowed)
+	if (*granted == 0)
 		*retry_after = cv_ratelimit_retry_after(&st, rpm, now_ms);
 	if (state)
 		*state = st;
 	return CV_OK;
+}
+
+enum cv_err cv_ratelimit_hit(struct cv_store *s, const char *bucket,
+    int rpm, int64_t now_ms, bool *allowed, int *retry_after,
+    struct cv_rl_state *state)
+{
+	int granted;
+	enum cv_err err = cv_ratelimit_take(s, bucket, rpm, 1, now_ms,
+	    &granted, retry_after, state);
+
+	*allowed = granted > 0;
+	return err;
+}
+
+/* ---- leases -------------------------------------------------------------- */
+
+static struct cv_rl_lease *lease_slot(struct cv_rl_leases *l,
+    const char *bucket)
+{
+	struct cv_rl_lease *victim = &l->slot[0];
+
+	for (size_t i = 0; i < CV_RL_LEASE_SLOTS; i++) {
+		struct cv_rl_lease *x = &l->slot[i];
+
+		if (x->key && strcmp(x->key, bucket) == 0)
+			return x;
+		if (!victim->key)
+			continue;
+		if (!x->key || x->used < victim->used)
+			victim = x;
+	}
+	/* Evicting a slot drops its unused tokens: never more than the
+	 * limit, only fewer (see the bound in ratelimit.h). */
+	free(victim->key);
+	memset(victim, 0, sizeof *victim);
+	victim->key = strdup(bucket);
+	return victim->key ? victim : NULL;
+}
+
+static int seconds_until(int64_t at, int64_t now)
+{
+	int64_t s = (at - now + 999) / 1000;
+
+	return s < 1 ? 1 : s > CV_RL_WINDOW_MS / 1000 ? CV_RL_WINDOW_MS / 1000 :
+	    (int)s;
+}
+
+enum cv_err cv_ratelimit_admit(struct cv_rl_leases *l, struct cv_store *s,
+    const char *bucket, int rpm, int64_t now_ms, bool *allowed,
+    int *retry_after)
+{
+	struct cv_rl_lease *x = lease_slot(l, bucket);
+	struct cv_rl_state st;
+	int granted;
+	enum cv_err err;
+
+	*allowed = true;
+	*retry_after = 0;
+	if (x == NULL)
+		return CV_ENOMEM;
+	x->used = ++l->clock;
+	if (x->rpm == rpm && x->tokens > 0 && now_ms >= x->from &&
+	    now_ms < x->expires) {
+		x->tokens--;
+		return CV_OK;
+	}
+	if (x->rpm == rpm && now_ms >= x->from && now_ms < x->refused_until) {
+		*allowed = false;
+		*retry_after = seconds_until(x->fit_at, now_ms);
+		return CV_OK;
+	}
+	x->tokens = 0;
+	x->rpm = rpm;
+	x->refused_until = 0;
+	l->db_writes++;
+	err = cv_ratelimit_take(s, bucket, rpm, cv_ratelimit_block(rpm),
+	    now_ms, &granted, retry_after, &st);
+	if (err != CV_OK)
+		return err;
+	x->from = now_ms;
+	if (granted > 0) {
+		/* the tokens were counted in this window: spend them in it */
+		x->tokens = granted - 1;
+		x->expires = st.window_start + CV_RL_WINDOW_MS;
+		return CV_OK;
+	}
+	/* Nothing fits before Retry-After's previous whole second, whatever
+	 * other processes do (their requests only use budget up). */
+	*allowed = false;
+	x->fit_at = now_ms + (int64_t)*retry_after * 1000;
+	x->refused_until = x->fit_at - 1000;
+	return CV_OK;
+}
+
+void cv_rl_leases_free(struct cv_rl_leases *l)
+{
+	for (size_t i = 0; i < CV_RL_LEASE_SLOTS; i++)
+		free(l->slot[i].key);
+	memset(l, 0, sizeof *l);
 }
 
 /* ---- buckets ------------------------------------------------------------- */

@@ -108,6 +108,43 @@ static const char *const m6[] = {
 	NULL
 };
 
+/* 13: the registry of repositories (decisions.md D-9): the remote an
+ * intent lands on, its target branch and default checks. */
+static const char *const m13[] = {
+	"CREATE TABLE IF NOT EXISTS repositories ("
+	" name TEXT PRIMARY KEY, url TEXT NOT NULL,"
+	" target TEXT NOT NULL DEFAULT 'main',"
+	" checks TEXT NOT NULL DEFAULT '[]',"
+	" tenant_id TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL,"
+	" created_by TEXT NOT NULL DEFAULT 'system')",
+	"CREATE INDEX IF NOT EXISTS idx_repositories_tenant"
+	" ON repositories(tenant_id)",
+	NULL
+};
+
+/* 16: API keys kept in the database (decisions.md D-10): the SHA-256
+ * digest only, never the key; revoked_at set means refused at once. */
+static const char *const m16[] = {
+	"CREATE TABLE IF NOT EXISTS api_keys ("
+	" id TEXT PRIMARY KEY, key_sha256 TEXT NOT NULL UNIQUE,"
+	" prefix TEXT NOT NULL, role TEXT NOT NULL, actor TEXT NOT NULL,"
+	" tenant_id TEXT, scopes TEXT, created_at TEXT NOT NULL,"
+	" expires_at TEXT, revoked_at TEXT)",
+	NULL
+};
+
+/* 17: dashboard sessions (/ui/): the SHA-256 digest of the session
+ * cookie, the principal it was opened for, its CSRF token and expiry. */
+static const char *const m17[] = {
+	"CREATE TABLE IF NOT EXISTS ui_sessions ("
+	" id_sha256 TEXT PRIMARY KEY, principal TEXT NOT NULL,"
+	" csrf TEXT NOT NULL, created_at TEXT NOT NULL,"
+	" expires_at TEXT NOT NULL)",
+	"CREATE INDEX IF NOT EXISTS idx_ui_sessions_expiry"
+	" ON ui_sessions(expires_at)",
+	NULL
+};
+
 const struct cv_migration cv_migrations[] = {
 	{ 1, m1 },
 	{ 2, m2 },
@@ -115,5 +152,8 @@ const struct cv_migration cv_migrations[] = {
 	{ 4, m4 },
 	{ 5, m5 },
 	{ 6, m6 },
+	{ 13, m13 },
+	{ 16, m16 },
+	{ 17, m17 },
 };
-const int cv_migration_count = 6;
+const int cv_migration_count = 9;

@@ -62,7 +62,8 @@ static char *git_failure_dup(const char *what, const struct cv_proc_result *r)
 static enum cv_err git_run(const char *dir, const char *const argv[],
     struct cv_proc_result *r, char **errmsg)
 {
-	struct cv_proc_opts o = { dir, CV_SCM_TIMEOUT_MS, 0, git_env };
+	struct cv_proc_opts o = { .cwd = dir, .timeout_ms = CV_SCM_TIMEOUT_MS,
+	    .env = git_env };
 	enum cv_err e = cv_proc_run(argv, &o, r);
 
 	if (e == CV_ETIMEOUT) {
@@ -254,6 +255,34 @@ static enum cv_err refs_check(const char *source, const char *target,
 	return CV_EINVAL;
 }
 
+/* CV_OK when both refs name commits; CV_ENOTFOUND with "Unknown ref:
+ * <ref>" otherwise. */
+static enum cv_err refs_exist(const char *top, const char *source,
+    const char *target, char **errmsg)
+{
+	const char *refs[] = { source, target };
+	enum cv_err e = CV_OK;
+
+	for (size_t i = 0; i < 2 && e == CV_OK; i++) {
+		char *spec = NULL;
+		struct cv_proc_result r;
+
+		if (asprintf(&spec, "%s^{commit}", refs[i]) < 0)
+			return CV_ENOMEM;
+		const char *argv[] = { "git", "rev-parse", "--verify", "--quiet",
+		    "--end-of-options", spec, NULL };
+		e = git_run(top, argv, &r, errmsg);
+		if (e == CV_OK && r.exit_code != 0) {
+			if (asprintf(errmsg, "Unknown ref: %s", refs[i]) < 0)
+				*errmsg = NULL;
+			e = CV_ENOTFOUND;
+		}
+		cv_proc_result_free(&r);
+		free(spec);
+	}
+	return e;
+}
+
 enum cv_err cv_scm_simulate(const char *repo_dir, const char *source,
     const char *target, const char *now_ts, json_t **sim_out, char **errmsg)
 {
@@ -285,6 +314,13 @@ enum cv_err cv_scm_simulate(const char *repo_dir, const char *source,
 		snprintf(ts, sizeof(ts), "%s", now_ts);
 	conflicts = mr.exit_code == 0 ? json_array() :
 	    cv_scm_conflicts_build(mr.out, mr.err);
+	/* A refusal without conflicts may be a ref that does not exist:
+	 * say so (D-8), never "Merge conflicts" with none. */
+	if (conflicts && mr.exit_code != 0 && json_array_size(conflicts) == 0 &&
+	    (e = refs_exist(top, source, target, errmsg)) != CV_OK) {
+		json_decref(conflicts);
+		goto out;
+	}
 	*sim_out = simulation_build(mr.exit_code == 0, conflicts,
 	    dr.exit_code == 0 ? lines_build(dr.out, dr.out_len) : json_array(),
 	    ts, source, target);

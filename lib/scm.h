@@ -42,8 +42,8 @@ enum cv_err cv_scm_toplevel_dup(const char *repo_dir, char **top_out,
  * `git diff-tree --name-only -r` of the two tips.
  * now_ts is the Simulation's timestamp (NULL: now).
  * Returns CV_OK and *sim_out = Simulation JSON {mergeable, conflicts,
- * files_changed, timestamp, source, target}; an unknown ref is not an
- * error (mergeable false, conflicts []). Otherwise *errmsg is set:
+ * files_changed, timestamp, source, target}. Otherwise *errmsg is set:
+ *   CV_ENOTFOUND a ref names no commit: "Unknown ref: <ref>" (D-8);
  *   CV_EINVAL   a ref is empty or starts with '-';
  *   CV_EEXEC    not a repository / git missing (validate BLOCKs with
  *               "Simulation failed: <errmsg>");

@@ -33,6 +33,7 @@ static const struct cli_group *const groups[] = {
 	&cli_agent_group, &cli_audit_group, &cli_metrics_group,
 	&cli_archaeology_group, &cli_export_group, &cli_predictions_group,
 	&cli_serve_group, &cli_worker_group, &cli_github_group,
+	&cli_repo_group, &cli_keys_group,
 };
 
 static const struct cli_flag global_flags[] = {
@@ -361,6 +362,10 @@ int main(int argc, char **argv)
 		if (!(c = find_cmd(grp, argv[k])))
 			return invalid_choice(grp, "subcommand", argv[k]);
 	}
+	/* A leading bare word is the command's positional flag (NAME). */
+	const char *pos = NULL;
+	if (c->positional && k + 1 < argc && argv[k + 1][0] != '-')
+		pos = argv[++k];
 	switch (cli_args_parse(c->flags, c->nflags, argc, argv, k + 1, false,
 	    &a, err, sizeof err)) {
 	case CLI_PARSE_HELP:
@@ -371,5 +376,10 @@ int main(int argc, char **argv)
 	default:
 		break;
 	}
+	for (size_t f = 0; pos && f < c->nflags; f++)
+		if (strcmp(c->flags[f].name, c->positional) == 0 && !a.set[f]) {
+			a.val[f] = pos;
+			a.set[f] = true;
+		}
 	return run_command(&g, grp, c, &a);
 }

@@ -31,11 +31,15 @@ struct cli_cmd {
 	const struct cli_flag *flags;
 	size_t nflags;
 	json_t *(*run)(struct cli_ctx *ctx, const struct cli_args *a);
+	const char *positional;    /* flag a leading bare word fills, or NULL
+	                            * (`repo show NAME` = `repo show --name NAME`) */
 };
 
 #define CLI_CMD(name, help, flags, run) \
-	{ name, help, flags, CV_ARRAY_LEN(flags), run }
-#define CLI_CMD0(name, help, run) { name, help, NULL, 0, run }
+	{ name, help, flags, CV_ARRAY_LEN(flags), run, NULL }
+#define CLI_CMD0(name, help, run) { name, help, NULL, 0, run, NULL }
+#define CLI_CMD_POS(name, help, flags, run, pos) \
+	{ name, help, flags, CV_ARRAY_LEN(flags), run, pos }
 
 struct cli_group {
 	const char *name;
@@ -51,7 +55,8 @@ extern const struct cli_group cli_intent_group, cli_simulate_group,
     cli_risk_group, cli_health_group, cli_compliance_group, cli_agent_group,
     cli_audit_group, cli_metrics_group, cli_archaeology_group,
     cli_export_group, cli_predictions_group, cli_serve_group,
-    cli_worker_group, cli_github_group;
+    cli_worker_group, cli_github_group, cli_keys_group;
+extern const struct cli_group cli_repo_group;
 
 /* Enumerations of operations.md 7.1, NULL-terminated. */
 extern const char *const cli_statuses[];

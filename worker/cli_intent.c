@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "intent_check.h"
 #include "intents.h"
 #include "jsonx.h"
 
@@ -57,12 +58,6 @@ static json_t *file_doc(const char *path, json_t **errout)
 		    path);
 		return NULL;
 	}
-	if (!*cv_json_str(doc, "intent_id", "") && !*cv_json_str(doc, "id", "")) {
-		json_decref(doc);
-		*errout = cli_error("Intent file %s: intent_id or id is required",
-		    path);
-		return NULL;
-	}
 	return doc;
 }
 
@@ -72,6 +67,7 @@ static json_t *intent_create(struct cli_ctx *ctx, const struct cli_args *a)
 	const char *branch = cli_str_nonempty(a, "from-branch");
 	json_t *doc, *intent, *out = NULL;
 	const char *why = NULL;
+	struct cv_field_error fe;
 	struct cv_engine e;
 
 	if (!file && !branch)
@@ -81,6 +77,13 @@ static json_t *intent_create(struct cli_ctx *ctx, const struct cli_args *a)
 			return out;
 	} else if (!(doc = branch_doc(a, branch)))
 		return NULL;
+	/* The same rules and words as POST /v1/intents (D-8). */
+	if (!cv_intent_check(doc, CV_INTENT_CLI, &fe)) {
+		char text[300];
+		cv_field_error_text(&fe, NULL, text, sizeof text);
+		json_decref(doc);
+		return cli_error("Invalid intent: %s", text);
+	}
 	intent = cv_intent_build(doc, true, ctx->actor, &why);
 	json_decref(doc);
 	if (!intent)
@@ -120,8 +123,8 @@ static const struct cli_flag create_flags[] = {
 	    "intent id (default branch-<id12>; with --from-branch)" },
 	{ "risk-level", CLI_CHOICE, false, cli_levels, 0, 0,
 	    "declared risk level (default medium; with --from-branch)" },
-	{ "priority", CLI_INT, false, NULL, -1000000, 1000000,
-	    "queue priority, lower first; 0 is kept (default 3)" },
+	{ "priority", CLI_INT, false, NULL, 0, 1000,
+	    "queue priority 0..1000, lower first; 0 is kept (default 3)" },
 	{ "tenant-id", CLI_STR, false, NULL, 0, 0,
 	    "tenant (with --from-branch)" },
 };

@@ -263,7 +263,7 @@ static const struct cli_cmd policy_cmds[] = {
 	{ "eval", "Same as 'converge validate' (0.1.0 compatibility): despite "
 	    "the old description it changes state exactly like validate (status "
 	    "and events).", cli_validate_flags, CLI_VALIDATE_NFLAGS,
-	    cli_validate_run },
+	    cli_validate_run, NULL },
 	CLI_CMD("calibrate", "Recompute the profiles' entropy budgets from "
 	    "risk history and write them to a file; appends "
 	    "calibration.completed.", calibrate_flags, calibrate),

@@ -216,7 +216,7 @@ static bool has_access(const json_t *events, const char *reason,
 	json_array_foreach(events, i, e) {
 		json_t *p = json_object_get(e, "payload");
 
-		assert_keys(p, "method path actor role reason", "access payload");
+		assert_keys(p, "method path actor role reason ?key_id", "access payload");
 		if (strcmp(json_string_value(json_object_get(p, "reason")),
 		    reason) == 0 &&
 		    strcmp(json_string_value(json_object_get(p, "path")),
@@ -602,7 +602,7 @@ static void test_key_rotation(void **state)
 	assert_string_equal(json_string_value(json_object_get(r.json, "tenant")),
 	    "team-r");
 	new_key = strdup(json_string_value(json_object_get(r.json, "new_key")));
-	assert_int_equal(strlen(new_key), 43);
+	assert_int_equal(strlen(new_key), 47);
 	http_resp_free(&r);
 	snprintf(keys_env, sizeof keys_env, "CONVERGE_API_KEYS=%s:admin:rotator"
 	    ":team-r," ADMIN ":admin:root", new_key);

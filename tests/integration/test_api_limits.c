@@ -7,6 +7,8 @@
  *     move a caller to another); exempt paths never throttled; the 429s
  *     and every other response counted in /metrics, summed over all
  *     processes (§9.2, D13);
+ *   - with PostgreSQL, two farms on one database share the budget the
+ *     same way: RPM successes in all, whichever farm answers;
  *   - a corpus of bad input: each gets a 4xx JSON envelope (never a 5xx),
  *     writes nothing (the non-access events are the same before and
  *     after), and the next normal request is served.
@@ -501,6 +503,120 @@ static int corpus_farm(void **state)
 	return 0;
 }
 
+/* ---- two farms on one PostgreSQL database --------------------------------- */
+
+static char pg_dir[64];
+
+/* scripts/pg-scratch CMD pg_dir; with dsn, its first output line. */
+static int pg_scratch(const char *cmd, char *dsn, size_t size)
+{
+	char script[4200];
+	int p[2], status = -1;
+	ssize_t n = 0, r;
+	pid_t pid;
+
+	snprintf(script, sizeof script, "%s/scripts/pg-scratch", CV_SRCDIR);
+	if (pipe(p) != 0)
+		return -1;
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		execl(script, script, cmd, pg_dir, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	while (dsn && (size_t)n + 1 < size &&
+	    (r = read(p[0], dsn + n, size - 1 - (size_t)n)) > 0)
+		n += r;
+	if (dsn) {
+		dsn[n] = '\0';
+		dsn[strcspn(dsn, "\n")] = '\0';
+	}
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/*
+ * RPM+10 requests of one principal, half to each of two farms sharing
+ * one PostgreSQL database, at the same time: exactly RPM pass. Farm B
+ * runs in a forked process with its own harness state; it reports its
+ * counts through a pipe. (A farm B that fails to start leaves the test
+ * failing on rc; the parent then has no farm running.)
+ */
+static void test_two_farms_postgres(void **state)
+{
+	char dsn[512], dsn_env[600];
+	int ready[2], go[2], counts[3], theirs[3];
+	pid_t b;
+	char c = 'g';
+
+	(void)state;
+	if (!getenv("CONVERGE_TEST_PG_DSN"))
+		skip();	/* scripts/check always provides PostgreSQL */
+	assert_int_equal(farm_stop(), 0);
+	snprintf(pg_dir, sizeof pg_dir, "/tmp/cv-pg2farm-XXXXXX");
+	assert_non_null(mkdtemp(pg_dir));
+	rmdir(pg_dir);
+	assert_int_equal(pg_scratch("start", dsn, sizeof dsn), 0);
+	snprintf(dsn_env, sizeof dsn_env, "CONVERGE_PG_DSN=%s", dsn);
+	const char *env[] = { "CONVERGE_AUTH_REQUIRED=1",
+	    "CONVERGE_API_KEYS=" KEYS, "CONVERGE_RATE_LIMIT_ENABLED=1",
+	    "CONVERGE_RATE_LIMIT_RPM=20", "CONVERGE_FCGI_PROCESSES_INTENTS=4",
+	    "CONVERGE_DB_BACKEND=postgres", dsn_env, NULL };
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	fflush(NULL);
+	if ((b = fork()) == 0) {
+		int rc = farm_start(env);
+
+		close(ready[0]);
+		close(go[1]);
+		if (write(ready[1], &rc, sizeof rc) != (ssize_t)sizeof rc ||
+		    rc != 0 || read(go[0], &c, 1) != 1)
+			_exit(farm_stop() == 0 ? 2 : 3);
+		burst("/v1/intents", "X-API-Key: " R1, 3, (RPM + 10) / 2,
+		    counts);
+		rc = write(ready[1], counts, sizeof counts) ==
+		    (ssize_t)sizeof counts;
+		_exit(farm_stop() == 0 && rc ? 0 : 4);
+	}
+	close(ready[1]);
+	close(go[0]);
+	int rc = -1, status = 0;
+	assert_int_equal(read(ready[0], &rc, sizeof rc), sizeof rc);
+	assert_int_equal(rc, 0);
+	/* B first: a harness runs one farm, and B's process must not
+	 * inherit A's. */
+	assert_int_equal(farm_start(env), 0);
+	assert_int_equal(write(go[1], &c, 1), 1);
+	burst("/v1/intents", "X-API-Key: " R1, 3, (RPM + 10) / 2, counts);
+	assert_int_equal(read(ready[0], theirs, sizeof theirs),
+	    sizeof theirs);
+	close(ready[0]);
+	close(go[1]);
+	waitpid(b, &status, 0);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	print_message("two farms: A %d ok %d throttled, B %d ok %d throttled\n",
+	    counts[0], counts[1], theirs[0], theirs[1]);
+	assert_int_equal(counts[0] + theirs[0], RPM);
+	assert_int_equal(counts[1] + theirs[1], 10);
+	assert_int_equal(counts[2] + theirs[2], 0);
+}
+
+static int stop_pg(void **state)
+{
+	int rc = farm_stop();
+
+	(void)state;
+	if (pg_dir[0])
+		pg_scratch("stop", NULL, 0);
+	pg_dir[0] = '\0';
+	return rc;
+}
+
 static int farm_down(void **state)
 {
 	(void)state;
@@ -517,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_rate_limit_anonymous),
 		cmocka_unit_test(test_metrics_aggregated),
 		cmocka_unit_test_setup(test_bad_input, corpus_farm),
+		cmocka_unit_test_teardown(test_two_farms_postgres, stop_pg),
 	};
 
 	return cmocka_run_group_tests_name("api_limits", tests, limited_farm,

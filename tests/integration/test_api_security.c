@@ -3,7 +3,10 @@
  * through the real farm (nginx + responders + worker), each one a case
  * that failed before its fix:
  *   - scopes: a key holding intents.read cannot create or validate
- *     (intents.write), a key with intents.write can;
+ *     (intents.write), a key with intents.write can (finding 3);
+ *   - checks: a lint target running `env` sees no secret (finding 2);
+ *   - Idempotency-Key: six concurrent duplicates create one intent and
+ *     all get its answer (finding 6);
  * The farm runs with auth on, rate limiting off, and a throw-away git
  * repository.
  */
@@ -13,6 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +71,123 @@ static void test_read_scope_cannot_write(void **state)
 	    NULL);
 }
 
+/* Finding 2: the lint check of a repository whose Makefile runs `env`
+ * sees none of the farm's secrets (its key list, the webhook secret). */
+static void test_check_sees_no_secret(void **state)
+{
+	json_t *evs;
+	const char *details;
+
+	(void)state;
+	expect_status("POST", "/v1/intents", OP,
+	    "{\"id\":\"sec-env-1\",\"source\":\"feature/ok\"}", 200, NULL);
+	expect_status("POST", "/v1/intents/sec-env-1/validate", OP, "{}", 200,
+	    NULL);
+	evs = get_json("/v1/intents/sec-env-1/events", ADMIN);
+	details = NULL;
+	for (size_t i = 0; i < json_array_size(evs); i++) {
+		json_t *e = json_array_get(evs, i);
+
+		if (strcmp(json_string_value(json_object_get(e, "event_type")),
+		    "check.completed") == 0)
+			details = json_string_value(json_object_get(
+			    json_object_get(e, "payload"), "details"));
+	}
+	if (!details)
+		fail_msg("no check.completed event");
+	if (!strstr(details, "PATH=") || !strstr(details, "HOME="))
+		fail_msg("lint did not print its environment: %s", details);
+	if (strstr(details, "CONVERGE") || strstr(details, ADMIN) ||
+	    strstr(details, "whsec-sec-test"))
+		fail_msg("a secret reached the check: %s", details);
+	json_decref(evs);
+}
+
+/* Finding 6: concurrent POSTs with one Idempotency-Key and body create
+ * one intent, and every one of them gets the first answer. */
+#define RACERS 8
+#define ROUNDS 5
+
+struct racer {
+	pthread_barrier_t *go;
+	const char *key_header;
+	long status;
+	char intent_id[128];
+	int replayed;
+};
+
+static void *race_create(void *arg)
+{
+	struct racer *r = arg;
+	struct http_resp resp;
+	const char *hdrs[] = { "X-API-Key: " OP,
+	    "Content-Type: application/json", r->key_header, NULL };
+	static const char body[] = "{\"source\":\"feature/ok\","
+	    "\"priority\":2}";
+	const char *id;
+	char *h;
+
+	pthread_barrier_wait(r->go);
+	if (http_request("POST", "/v1/intents", hdrs, body, strlen(body),
+	    &resp) != 0)
+		return NULL;
+	r->status = resp.status;
+	id = json_string_value(json_object_get(resp.json, "intent_id"));
+	snprintf(r->intent_id, sizeof r->intent_id, "%s", id ? id : "");
+	h = http_resp_header(&resp, "Idempotent-Replayed");
+	r->replayed = h != NULL;
+	free(h);
+	http_resp_free(&resp);
+	return NULL;
+}
+
+static void race_round(int round)
+{
+	pthread_t t[RACERS];
+	pthread_barrier_t go;
+	struct racer r[RACERS];
+	char key[64];
+	int replayed = 0;
+
+	snprintf(key, sizeof key, "Idempotency-Key: sec-idem-race-%d", round);
+	pthread_barrier_init(&go, NULL, RACERS);
+	memset(r, 0, sizeof r);
+	for (int i = 0; i < RACERS; i++) {
+		r[i].go = &go;
+		r[i].key_header = key;
+		assert_int_equal(pthread_create(&t[i], NULL, race_create,
+		    &r[i]), 0);
+	}
+	for (int i = 0; i < RACERS; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&go);
+	for (int i = 0; i < RACERS; i++) {
+		if (r[i].status != 200)
+			fail_msg("round %d racer %d: status %ld", round, i,
+			    r[i].status);
+		if (strcmp(r[i].intent_id, r[0].intent_id) != 0)
+			fail_msg("round %d: racer %d created %s, racer 0 %s",
+			    round, i, r[i].intent_id, r[0].intent_id);
+		replayed += r[i].replayed;
+	}
+	assert_int_equal(replayed, RACERS - 1);
+}
+
+static void test_idempotency_race(void **state)
+{
+	json_t *before, *after;
+
+	(void)state;
+	before = get_json("/v1/intents", ADMIN);
+	for (int round = 0; round < ROUNDS; round++)
+		race_round(round);
+	after = get_json("/v1/intents", ADMIN);
+	assert_int_equal(json_array_size(after), json_array_size(before) +
+	    ROUNDS);
+	json_decref(before);
+	json_decref(after);
+}
+
 static int farm_up(void **state)
 {
 	char repo_env[300];
@@ -76,12 +197,16 @@ static int farm_up(void **state)
 		"CONVERGE_API_KEYS=" KEYS,
 		"CONVERGE_RATE_LIMIT_ENABLED=0",
 		"CONVERGE_WORKER_POLL_INTERVAL=3600",
+		"CONVERGE_GITHUB_WEBHOOK_SECRET=whsec-sec-test",
 		repo_env,
 		NULL,
 	};
 
 	(void)state;
 	make_repo(repo, sizeof repo);
+	write_file(repo, "Makefile", "lint:\n\t@env\n");
+	GIT(repo, "add", "Makefile");
+	GIT(repo, "commit", "-q", "-m", "lint prints its environment");
 	snprintf(repo_env, sizeof repo_env, "CONVERGE_REPO_PATH=%s", repo);
 	return farm_start(env) == 0 ? 0 : -1;
 }
@@ -99,6 +224,8 @@ int main(void)
 		return 77;	/* automake: skipped */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_scope_cannot_write),
+		cmocka_unit_test(test_check_sees_no_secret),
+		cmocka_unit_test(test_idempotency_race),
 	};
 
 	return cmocka_run_group_tests_name("api_security", tests, farm_up,

@@ -33,7 +33,7 @@ static void repo_env(void)
 static char *repo_run(const char *dir, const char *arg0, ...)
 {
 	const char *argv[32];
-	struct cv_proc_opts o = { dir, 30000, 0, NULL };
+	struct cv_proc_opts o = { .cwd = dir, .timeout_ms = 30000 };
 	struct cv_proc_result r;
 	va_list ap;
 	size_t n = 0;

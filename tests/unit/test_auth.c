@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apikeys.h"
 #include "auth.h"
 #include "clock.h"
 #include "db.h"
@@ -336,7 +337,14 @@ static void test_authorize(void **state)
 			    rows[i].path);
 			assert_string_equal(cv_json_str(pl, "reason", "?"),
 			    rows[i].reason);
-			assert_int_equal(json_object_size(pl), 5);
+			/* a key that matched is named by its id, never by
+			 * its text */
+			const char *kid = cv_json_str(pl, "key_id", NULL);
+			assert_int_equal(json_object_size(pl), kid ? 6 : 5);
+			if (kid) {
+				assert_int_equal(strncmp(kid, "env-", 4), 0);
+				assert_null(strstr(kid, rows[i].key));
+			}
 			if (rows[i].tenant)
 				assert_string_equal(cv_json_str(last,
 				    "tenant_id", "?"), rows[i].tenant);
@@ -535,18 +543,31 @@ static void test_rotate_and_grace(void **state)
 		int status;
 		long long before = count_events("access.key_rotated");
 
+		/* each row rotates the environment key afresh */
+		assert_int_equal(cv_db_exec(f->s, "DELETE FROM api_keys", NULL,
+		    0, NULL), CV_OK);
 		req_init(&q, "POST", "/v1/auth/keys/rotate", "k-adm3", NULL,
 		    rows[i].body);
 		cv_auth_rotate_key(f->a, f->s, &q.r, t0, &status, &body);
 		assert_int_equal(status, 200);
-		assert_int_equal(strlen(cv_json_str(body, "new_key", "")), 43);
+		assert_int_equal(strlen(cv_json_str(body, "new_key", "")), 47);
+		assert_int_equal(strncmp(cv_json_str(body, "new_key", ""),
+		    "cvk_", 4), 0);
+		/* the new key works at once, in this registry too */
+		assert_int_equal(cv_auth_lookup_key(f->a, f->s, cv_json_str(body,
+		    "new_key", ""), false, t0, &p), CV_OK);
+		assert_non_null(p);
+		assert_string_equal(cv_json_str(p, "key_id", ""),
+		    cv_json_str(body, "id", "-"));
+		json_decref(p);
+		p = NULL;
 		json_object_del(body, "new_key");
-		char want[512];
+		json_object_del(body, "id");
+		char want[1024];
 		snprintf(want, sizeof want, "{\"actor\":\"ada\",\"role\":\"admin\","
 		    "\"tenant\":\"team-z\",\"scopes\":\"admin.*\","
-		    "\"grace_period_seconds\":%lld,\"note\":\"Add this key to "
-		    "CONVERGE_API_KEYS and remove the old one after the grace "
-		    "period.\"}", rows[i].grace);
+		    "\"grace_period_seconds\":%lld,\"note\":\"%s\"}",
+		    rows[i].grace, CV_ROTATION_NOTE);
 		assert_json_eq(body, want);
 		assert_int_equal(count_events("access.key_rotated"), before + 1);
 		json_decref(body);
@@ -824,6 +845,109 @@ static void test_modes(void **state)
 	free(tok);
 }
 
+/* ---- keys in the database (D-10) ---------------------------------------- */
+
+/* The principal a key gets from a fresh registry (another process), or
+ * NULL. */
+static json_t *lookup_elsewhere(const char *key, int64_t now)
+{
+	struct cv_auth *other = auth_with("k-x:viewer:x", true,
+	    CV_AUTH_API_KEY, NULL, NULL);
+	json_t *p = NULL;
+
+	assert_int_equal(cv_auth_lookup_key(other, F->s, key, true, now, &p),
+	    CV_OK);
+	cv_auth_free(other);
+	return p;
+}
+
+static void test_db_keys(void **state)
+{
+	struct fixture *f = *state;
+	const int64_t t0 = 1950000000LL * 1000000;
+	struct cv_apikey_spec spec = { "operator", "olga", "team-o",
+	    "intents.read|events.read", t0 + 86400LL * 1000000 };
+	char id[CV_APIKEY_ID_LEN], key[CV_APIKEY_LEN];
+	char id2[CV_APIKEY_ID_LEN], key2[CV_APIKEY_LEN], *text;
+	json_t *p, *list;
+	bool found;
+	long long n;
+
+	assert_int_equal(cv_db_exec(f->s, "DELETE FROM api_keys", NULL, 0,
+	    NULL), CV_OK);
+	assert_int_equal(cv_apikey_create(f->s, &spec, t0, id, key), CV_OK);
+	assert_int_equal(strncmp(key, "cvk_", 4), 0);
+	assert_int_equal(strlen(key), 47);
+	assert_int_equal(strncmp(id, "key_", 4), 0);
+	/* the digest only: the key's text is nowhere in the table */
+	list = cv_apikey_list(f->s, t0);
+	text = json_dumps(list, 0);
+	assert_null(strstr(text, key + 8));
+	assert_non_null(strstr(text, "\"status\": \"active\""));
+	free(text);
+	json_decref(list);
+	assert_int_equal(cv_db_scalar_int(f->s, "SELECT COUNT(*) FROM api_keys"
+	    " WHERE key_sha256 LIKE '%' || ? || '%'", (struct cv_param[]){
+	    CV_TEXT(key + 4) }, 1, &n), CV_OK);
+	assert_int_equal(n, 0);
+
+	p = lookup_elsewhere(key, t0);
+	assert_non_null(p);
+	assert_string_equal(cv_json_str(p, "role", ""), "operator");
+	assert_string_equal(cv_json_str(p, "tenant", ""), "team-o");
+	assert_string_equal(cv_json_str(p, "key_id", ""), id);
+	json_decref(p);
+	/* expiry */
+	assert_null(lookup_elsewhere(key, t0 + 86401LL * 1000000));
+
+	/* rotation: the new key at once, the old one during the grace */
+	assert_int_equal(cv_apikey_rotate(f->s, id, 60, t0, id2, key2,
+	    &found), CV_OK);
+	assert_true(found);
+	p = lookup_elsewhere(key2, t0);
+	assert_string_equal(cv_json_str(p, "actor", ""), "olga");
+	json_decref(p);
+	p = lookup_elsewhere(key, t0 + 30 * 1000000);
+	assert_string_equal(cv_json_str(p, "key_id", ""), id);
+	json_decref(p);
+	assert_null(lookup_elsewhere(key, t0 + 61 * 1000000));
+	/* a rotated key cannot rotate again */
+	assert_int_equal(cv_apikey_rotate(f->s, id, 60, t0, id2, key,
+	    &found), CV_OK);
+	assert_false(found);
+
+	/* revocation: refused at once, by every registry */
+	assert_int_equal(cv_apikey_revoke(f->s, id2, t0, &found), CV_OK);
+	assert_true(found);
+	assert_null(lookup_elsewhere(key2, t0));
+	assert_int_equal(cv_apikey_revoke(f->s, id2, t0, &found), CV_OK);
+	assert_false(found);
+
+	/* the refusal names the key's id, never the key */
+	struct req q;
+	json_t *pr = NULL;
+	int status;
+	char error[128], reason[128];
+	req_init(&q, "GET", "/v1/intents", key2, NULL, NULL);
+	assert_int_equal(cv_authorize(f->a, f->s, &q.r, "viewer", NULL, &pr,
+	    &status, error, sizeof error, reason, sizeof reason),
+	    CV_AUTH_DENIED);
+	struct cv_event_filter flt = { .event_type = "access.denied",
+	    .limit = 1 };
+	json_t *evs = cv_event_query(f->s, &flt);
+	json_t *pl = json_object_get(json_array_get(evs, 0), "payload");
+	assert_string_equal(cv_json_str(pl, "key_id", ""), id2);
+	text = json_dumps(evs, 0);
+	assert_null(strstr(text, key2));
+	free(text);
+	json_decref(evs);
+	cv_request_free(&q.r);
+	assert_int_equal(cv_apikey_count_active(f->s, t0, &n), CV_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(cv_db_exec(f->s, "DELETE FROM api_keys", NULL, 0,
+	    NULL), CV_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -839,6 +963,7 @@ int main(void)
 		cmocka_unit_test(test_rotate_and_grace),
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_modes),
+		cmocka_unit_test(test_db_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

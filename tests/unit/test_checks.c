@@ -6,6 +6,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <jansson.h>
 
 #include "checks.h"
@@ -19,6 +23,16 @@ static const char makefile[] =
 
 static char *repo;
 static char *plain;
+
+/* The name of a "NAME=value" string (static buffer). */
+static const char *strndup_name(const char *setting)
+{
+	static char name[128];
+
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(setting, "="),
+	    setting);
+	return name;
+}
 
 static int setup(void **state)
 {
@@ -184,9 +198,81 @@ static void test_checks_run(void **state)
 	json_decref(results);
 }
 
+/* The value of "NAME=" at the start of a line of text, up to the line's
+ * end, copied into out; false when absent. */
+static bool line_value(const char *text, const char *name, char *out,
+    size_t size)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'),
+	    p = p ? p + 1 : NULL)
+		if (strncmp(p, name, n) == 0) {
+			snprintf(out, size, "%.*s", (int)strcspn(p + n, "\n"),
+			    p + n);
+			return true;
+		}
+	return false;
+}
+
+/*
+ * A check runs code from the branch: a lint target that prints its
+ * environment sees no secret of Converge's (CONVERGE_*, the DSN), a
+ * scratch HOME and TMPDIR that are gone afterwards, the repository's own
+ * settings, its own process group and the resource limits.
+ */
+static void test_sandbox(void **state)
+{
+	static const char mk[] = "lint:\n\t@env; "
+	    "echo pgid=$$(cut -d' ' -f5 /proc/$$$$/stat); "
+	    "grep -E 'Max (cpu time|file size|processes|address space)' "
+	    "/proc/self/limits\n";
+	static const char *const secrets[] = {
+	    "CONVERGE_API_KEYS=k-root:admin:root",
+	    "CONVERGE_GITHUB_WEBHOOK_SECRET=whsec-leak",
+	    "CONVERGE_PG_DSN=postgresql://u:pw@db/converge",
+	    "AWS_SECRET_ACCESS_KEY=aws-leak",
+	};
+	const char *repo_settings[] = { "REPO_MODE=strict",
+	    "CONVERGE_API_KEYS=from-repo", "HOME=/root", NULL };
+	char *dir = repo_tmpdir(), home[512], tmp[512], pgid[32], pathv[4096];
+	json_t *res = NULL;
+	const char *d;
+	struct stat st;
+
+	(void)state;
+	for (size_t i = 0; i < CV_ARRAY_LEN(secrets); i++)
+		putenv((char *)secrets[i]);
+	repo_write(dir, "Makefile", mk);
+	assert_int_equal(cv_check_run_env(dir, repo_settings, "lint", 60,
+	    &res), CV_OK);
+	for (size_t i = 0; i < CV_ARRAY_LEN(secrets); i++)
+		unsetenv(strndup_name(secrets[i]));
+	d = json_string_value(json_object_get(res, "details"));
+	assert_true(json_is_true(json_object_get(res, "passed")));
+	assert_null(strstr(d, "CONVERGE"));
+	assert_null(strstr(d, "leak"));
+	assert_null(strstr(d, "pw@db"));
+	assert_non_null(strstr(d, "REPO_MODE=strict\n"));
+	assert_null(strstr(d, "HOME=/root"));
+	assert_true(line_value(d, "PATH=", pathv, sizeof(pathv)));
+	assert_true(line_value(d, "HOME=", home, sizeof(home)));
+	assert_true(line_value(d, "TMPDIR=", tmp, sizeof(tmp)));
+	assert_non_null(strstr(home, "/converge-check."));
+	assert_non_null(strstr(tmp, "/converge-check."));
+	assert_int_not_equal(stat(home, &st), 0);	/* removed after the run */
+	assert_true(line_value(d, "pgid=", pgid, sizeof(pgid)));
+	assert_true(atol(pgid) > 0 && atol(pgid) != (long)getpgrp());
+	assert_non_null(strstr(d, "Max cpu time              65 "));
+	assert_non_null(strstr(d, "Max processes             1024 "));
+	json_decref(res);
+	repo_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sandbox),
 		cmocka_unit_test(test_target_table),
 		cmocka_unit_test(test_run_table),
 		cmocka_unit_test(test_make_missing),

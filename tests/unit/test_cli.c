@@ -60,7 +60,8 @@ static int run_cli(const char *const *args, const char *env, char **out,
 	static char buf[32][4400];
 	const char *argv[34], *envp[3] = { NULL, NULL, NULL };
 	char envbuf[4400];
-	struct cv_proc_opts o = { repo, 120000, 0, envp };
+	struct cv_proc_opts o = { .cwd = repo, .timeout_ms = 120000,
+	    .env = envp };
 	struct cv_proc_result r;
 	size_t n = 0;
 	int code;
@@ -168,6 +169,10 @@ static int setup(void **state)
 	write_file("badstatus.json", "{\"id\":\"x-1\",\"status\":\"DONE\"}", 0644);
 	write_file("broken.json", "{\"id\": \"x-2\",", 0644);
 	write_file("array.json", "[1, 2]", 0644);
+	/* D-8: an id but no source is refused, nothing stored */
+	write_file("nosource.json", "{\"id\":\"nosrc-1\"}", 0644);
+	write_file("bigprio.json", "{\"id\":\"prio-1\",\"source\":\"f\","
+	    "\"priority\":-1000000}", 0644);
 	snprintf(path, sizeof path, "%s/scripts", scratch);
 	mkdir(path, 0755);
 	snprintf(path, sizeof path, "%s/badscripts", scratch);
@@ -243,6 +248,11 @@ static const struct row rows[] = {
 	    "intent_id or id is required", NULL, NULL },
 	{ A("intent", "create", "--file", "@D/badstatus.json"), 1,
 	    "Invalid intent: status", NULL, NULL },
+	{ A("intent", "create", "--file", "@D/nosource.json"), 1,
+	    "Invalid intent: source: source is required", NULL, NULL },
+	{ A("intent", "create", "--file", "@D/bigprio.json"), 1,
+	    "Invalid intent: priority: Input should be between 0 and 1000",
+	    NULL, NULL },
 	{ A("intent", "create", "--from-branch", "feature/ok", "--intent-id",
 	    "ok-1", "--priority", "0"), 0, "\"intent_id\": \"ok-1\"", NULL,
 	    NULL },
@@ -443,6 +453,10 @@ static const struct row bad_rows[] = {
 	{ A("intent", "create", "--file", "@D/badstatus.json"), 1, NULL, NULL,
 	    NULL },
 	{ A("intent", "create", "--file", "@D/noid.json"), 1, NULL, NULL, NULL },
+	{ A("intent", "create", "--file", "@D/nosource.json"), 1, NULL, NULL,
+	    NULL },
+	{ A("intent", "create", "--file", "@D/bigprio.json"), 1, NULL, NULL,
+	    NULL },
 	{ A("intent", "create", "--from-branch", "x", "--priority", "x"), 2,
 	    NULL, NULL, NULL },
 	{ A("intent", "status", "--intent-id", "nope", "--status", "MERGED"), 1,
@@ -495,7 +509,66 @@ static void test_db_path(void **state)
 	assert_int_equal(stat(flag, &st), 0);
 }
 
-/* The merge of the queue run is a real merge commit on main. */
+/* keys (D-10): create prints the key once, list never shows it, revoke
+ * takes the id as a word, init-admin writes a 0600 file only when no key
+ * exists, and never prints the key. */
+static void test_keys(void **state)
+{
+	char *out, *err, id[64], key[64], file[4400];
+	struct stat st;
+	json_t *doc;
+
+	(void)state;
+	assert_int_equal(run_cli(A("keys", "create", "--role", "viewer",
+	    "--actor", "vic", "--tenant", "t1", "--expires-days", "2"), NULL,
+	    &out, &err), 0);
+	doc = json_loads(out, 0, NULL);
+	assert_int_equal(json_object_size(doc), 2);
+	snprintf(id, sizeof id, "%s", json_string_value(json_object_get(doc,
+	    "id")));
+	snprintf(key, sizeof key, "%s", json_string_value(json_object_get(doc,
+	    "key")));
+	assert_int_equal(strncmp(key, "cvk_", 4), 0);
+	json_decref(doc);
+	free(out);
+	free(err);
+	assert_int_equal(run_cli(A("keys", "list"), NULL, &out, &err), 0);
+	assert_non_null(strstr(out, id));
+	assert_null(strstr(out, key + 8));
+	free(out);
+	free(err);
+	/* with a key in the database, no first-run key */
+	snprintf(file, sizeof file, "%s/admin.key", scratch);
+	assert_int_equal(run_cli(A("keys", "init-admin", "--file", "@D/admin.key"),
+	    NULL, &out, &err), 0);
+	assert_non_null(strstr(out, "\"created\": false"));
+	assert_int_not_equal(stat(file, &st), 0);
+	free(out);
+	free(err);
+	assert_int_equal(run_cli(A("keys", "revoke", id), NULL, &out, &err), 0);
+	assert_non_null(strstr(out, "\"revoked\": true"));
+	free(out);
+	free(err);
+	assert_int_equal(run_cli(A("keys", "revoke", id), NULL, &out, &err), 1);
+	free(out);
+	free(err);
+	assert_int_equal(run_cli(A("keys", "create", "--role", "boss",
+	    "--actor", "x"), NULL, &out, &err), 2);
+	free(out);
+	free(err);
+	/* none active now: the first-run key, in a 0600 file, not printed */
+	assert_int_equal(run_cli(A("keys", "init-admin", "--file",
+	    "@D/admin.key"), "CONVERGE_API_KEYS=", &out, &err), 0);
+	assert_non_null(strstr(out, "\"created\": true"));
+	assert_null(strstr(out, "cvk_"));
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	free(out);
+	free(err);
+	unlink(file);
+}
+
+/* The queue run's merge is a real merge commit on main. */
 static void test_real_merge(void **state)
 {
 	char *parents = repo_run(repo, "git", "log", "-1", "--format=%P",
@@ -563,6 +636,7 @@ int main(void)
 		cmocka_unit_test(test_command_table),
 		cmocka_unit_test(test_bad_input_leaves_db),
 		cmocka_unit_test(test_db_path),
+		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_real_merge),
 		cmocka_unit_test(test_serve),
 	};

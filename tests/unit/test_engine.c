@@ -425,6 +425,21 @@ static void test_real_repo_flow(void **state)
 	assert_string_equal(cv_json_str(d, "reason", ""),
 	    "Merge conflicts: src/app.py");
 	json_decref(d);
+	/* D-8: a ref that exists nowhere is said, never "Merge conflicts". */
+	add_intent(f, "ghost-ref", "low", "READY", 3, 0, NULL);
+	json_t *gi = NULL;
+	assert_int_equal(cv_intent_get(f->s, "ghost-ref", &gi), CV_OK);
+	json_object_set_new(gi, "source", json_string("refs/heads/nowhere"));
+	assert_int_equal(cv_intent_upsert(f->s, gi), CV_OK);
+	json_decref(gi);
+	d = cv_engine_validate(&f->e, "ghost-ref", &fresh);
+	assert_string_equal(cv_json_str(d, "decision", ""), "blocked");
+	assert_string_equal(cv_json_str(d, "reason", ""),
+	    "Unknown ref: refs/heads/nowhere");
+	json_decref(d);
+	d = cv_engine_simulate(&f->e, "feature/clean", "nope", NULL);
+	assert_string_equal(cv_json_str(d, "error", ""), "Unknown ref: nope");
+	json_decref(d);
 	d = cv_engine_validate(&f->e, "clean", &fresh);
 	assert_string_equal(cv_json_str(d, "decision", ""), "validated");
 	json_t *files = json_object_get(json_object_get(d, "simulation"),

@@ -69,7 +69,8 @@ static void test_run_table(void **state)
 	(void)state;
 	for (i = 0; i < CV_ARRAY_LEN(run_rows); i++) {
 		const struct run_row *w = &run_rows[i];
-		struct cv_proc_opts o = { w->cwd, w->timeout_ms, w->cap, w->env };
+		struct cv_proc_opts o = { .cwd = w->cwd,
+		    .timeout_ms = w->timeout_ms, .cap = w->cap, .env = w->env };
 		struct cv_proc_result r;
 		double t0 = cv_monotonic();
 		enum cv_err e = cv_proc_run(w->argv, &o, &r);
@@ -138,7 +139,7 @@ static char proc_state(long pid)
 static void test_timeout_kills_group(void **state)
 {
 	const char *const *argv = A("sh", "-c", "sleep 30 & echo $!; wait");
-	struct cv_proc_opts o = { NULL, 300, 0, NULL };
+	struct cv_proc_opts o = { .timeout_ms = 300 };
 	struct cv_proc_result r;
 	struct timespec ts = { 0, 100 * 1000000 };
 	long pid;
@@ -217,9 +218,80 @@ static void test_trim(void **state)
 	    CV_EINVAL);
 }
 
+/* env_only: the child sees exactly the list given, nothing inherited. */
+static void test_env_only(void **state)
+{
+	struct cv_proc_opts o = { .env = A("CV_ONLY=1"), .env_only = true };
+	struct cv_proc_result r;
+
+	(void)state;
+	setenv("CV_INHERITED_SECRET", "leak", 1);
+	assert_int_equal(cv_proc_run(A("env"), &o, &r), CV_OK);
+	unsetenv("CV_INHERITED_SECRET");
+	assert_string_equal(r.out, "CV_ONLY=1\n");
+	cv_proc_result_free(&r);
+}
+
+/* The soft limit on the /proc/<pid>/limits line named name, or -2. */
+static long long limit_of(const char *limits, const char *name)
+{
+	const char *line = strstr(limits, name);
+	char word[32];
+
+	if (!line || sscanf(line + strlen(name), "%31s", word) != 1)
+		return -2;
+	return strcmp(word, "unlimited") == 0 ? -1 : atoll(word);
+}
+
+/* Limits are set in the child before exec. */
+static void test_limits(void **state)
+{
+	struct cv_proc_limits lim = { .cpu_s = 7, .as_bytes = 1LL << 31,
+	    .fsize_bytes = 1 << 20, .nproc = 500 };
+	struct cv_proc_opts o = { .limits = &lim };
+	struct cv_proc_result r;
+
+	(void)state;
+	assert_int_equal(cv_proc_run(A("cat", "/proc/self/limits"), &o, &r),
+	    CV_OK);
+	assert_int_equal(limit_of(r.out, "Max cpu time"), 7);
+	assert_int_equal(limit_of(r.out, "Max address space"), 1LL << 31);
+	assert_int_equal(limit_of(r.out, "Max file size"), 1 << 20);
+	assert_int_equal(limit_of(r.out, "Max processes"), 500);
+	cv_proc_result_free(&r);
+}
+
+/* kill_group: what the program left running in its group dies with it. */
+static void test_kill_group_leftovers(void **state)
+{
+	const char *const *argv = A("sh", "-c",
+	    "sleep 30 >/dev/null 2>&1 & echo $!");
+	struct cv_proc_opts o = { .timeout_ms = 10000, .kill_group = true };
+	struct cv_proc_result r;
+	struct timespec ts = { 0, 20 * 1000000 };
+	long pid;
+	char st = '?';
+
+	(void)state;
+	assert_int_equal(cv_proc_run(argv, &o, &r), CV_OK);
+	pid = strtol(r.out, NULL, 10);
+	assert_true(pid > 0);
+	for (int i = 0; i < 100; i++) {
+		st = proc_state(pid);
+		if (st == 'X' || st == 'Z')
+			break;
+		nanosleep(&ts, NULL);
+	}
+	assert_true(st == 'X' || st == 'Z');
+	cv_proc_result_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_env_only),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_kill_group_leftovers),
 		cmocka_unit_test(test_run_table),
 		cmocka_unit_test(test_fds_closed),
 		cmocka_unit_test(test_timeout_kills_group),

@@ -85,11 +85,12 @@ static const struct sim_row sim_rows[] = {
 	 * two-tip diff lists main's change too (B7 parity). */
 	{ "clean, moved target", DIR_REPO, "feature/clean", "main", CV_OK, 1,
 	  NONE, L("src/app.py", "src/new_feature.py"), 2, NULL },
-	/* V55 row 3. */
-	{ "unknown source ref", DIR_REPO, "feature/nope", "main", CV_OK, 0,
-	  NONE, NONE, 0, NULL },
-	{ "unknown target ref", DIR_REPO, "feature/clean", "nope", CV_OK, 0,
-	  NONE, NONE, 0, NULL },
+	/* V55 row 3, changed by D-8: an unknown ref is said, not reported
+	 * as an unmergeable simulation with no conflicts. */
+	{ "unknown source ref", DIR_REPO, "feature/nope", "main", CV_ENOTFOUND,
+	  0, NULL, NULL, 0, "Unknown ref: feature/nope" },
+	{ "unknown target ref", DIR_REPO, "feature/clean", "nope", CV_ENOTFOUND,
+	  0, NULL, NULL, 0, "Unknown ref: nope" },
 	{ "large change", DIR_REPO, "feature/large", "main", CV_OK, 1,
 	  NONE, NULL, 61, NULL },
 	{ "same ref", DIR_REPO, "main", "main", CV_OK, 1, NONE, NONE, 0, NULL },

@@ -1,0 +1,429 @@
+/* test_repos.c - the registry of repositories and the bare mirror
+ * (decisions.md D-9) against bare remotes on disk. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gitrepo.h"
+#include "jsonx.h"
+#include "mirror.h"
+#include "repos.h"
+#include "store.h"
+
+/* ---- registry ---------------------------------------------------------------- */
+
+static void test_names(void **state)
+{
+	static const struct { const char *name; bool ok; } t[] = {
+		{ "acme/widgets", true }, { "a/b", true },
+		{ "Acme-1/w_i.dg-ets", true }, { "acme", false },
+		{ "/widgets", false }, { "acme/", false }, { "a/b/c", false },
+		{ "-a/b", false }, { "a/.b", false }, { "a b/c", false },
+		{ "", false }, { NULL, false }, { "a/b;rm", false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < CV_ARRAY_LEN(t); i++)
+		assert_int_equal(cv_repo_name_valid(t[i].name), t[i].ok);
+}
+
+static void test_urls(void **state)
+{
+	static const struct { const char *url, *shown; bool ok; } t[] = {
+		{ "/srv/git/w.git", "/srv/git/w.git", true },
+		{ "file:///srv/w.git", "file:///srv/w.git", true },
+		{ "https://github.com/a/b.git", "https://github.com/a/b.git",
+		    true },
+		{ "https://x:s3cret@github.com/a/b.git",
+		    "https://***@github.com/a/b.git", true },
+		{ "https://tok@host:8443/p?q=@", "https://***@host:8443/p?q=@",
+		    true },
+		{ "ssh://git@host/a/b.git", "ssh://***@host/a/b.git", true },
+		{ "git@github.com:a/b.git", "git@github.com:a/b.git", true },
+		{ "--upload-pack=x", NULL, false }, { "a b", NULL, false },
+		{ "", NULL, false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < CV_ARRAY_LEN(t); i++) {
+		assert_int_equal(cv_repo_url_valid(t[i].url), t[i].ok);
+		if (!t[i].shown)
+			continue;
+		char *s = cv_repo_url_redact_dup(t[i].url);
+		assert_string_equal(s, t[i].shown);
+		free(s);
+	}
+}
+
+static void test_build(void **state)
+{
+	static const struct {
+		const char *name, *url, *target, *checks, *err;
+	} t[] = {
+		{ "a/b", "/x", NULL, NULL, NULL },
+		{ "a/b", "/x", "release/1.0", "[\"lint\",\"unit_tests\"]", NULL },
+		{ "ab", "/x", NULL, NULL, "name:" },
+		{ "a/b", "-x", NULL, NULL, "url:" },
+		{ "a/b", "/x", "-f", NULL, "target:" },
+		{ "a/b", "/x", "a..b", NULL, "target:" },
+		{ "a/b", "/x", "x.lock", NULL, "target:" },
+		{ "a/b", "/x", NULL, "[\"make me\"]", "checks:" },
+		{ "a/b", "/x", NULL, "{}", "checks:" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < CV_ARRAY_LEN(t); i++) {
+		json_t *checks = t[i].checks ? json_loads(t[i].checks, 0, NULL) :
+		    NULL;
+		const char *err = NULL;
+		json_t *r = cv_repo_build(t[i].name, t[i].url, t[i].target,
+		    checks, NULL, "tester", &err);
+		if (t[i].err) {
+			assert_null(r);
+			assert_true(strncmp(err, t[i].err, strlen(t[i].err)) == 0);
+		} else {
+			assert_non_null(r);
+			assert_string_equal(cv_json_str(r, "target", ""),
+			    t[i].target ? t[i].target : "main");
+		}
+		json_decref(r);
+		json_decref(checks);
+	}
+}
+
+static void test_store(void **state)
+{
+	char *dir = repo_tmpdir(), path[256];
+	struct cv_store *s = NULL;
+	const char *err = NULL;
+	json_t *a, *b, *got = NULL, *list, *intent;
+	bool removed;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/state.db", dir);
+	struct cv_store_options so = { CV_BACKEND_SQLITE, path, NULL, 0 };
+	assert_int_equal(cv_store_open(&so, &s, NULL), CV_OK);
+	json_t *lint = json_pack("[s]", "lint");
+	a = cv_repo_build("acme/w", "https://u:p@h/w.git", NULL, lint,
+	    "team-a", "alice", &err);
+	json_decref(lint);
+	b = cv_repo_build("acme/v", "/srv/v.git", "trunk", NULL, NULL, NULL,
+	    &err);
+	assert_int_equal(cv_repo_add(s, a), CV_OK);
+	assert_int_equal(cv_repo_add(s, a), CV_EEXIST);
+	assert_int_equal(cv_repo_add(s, b), CV_OK);
+	assert_int_equal(cv_repo_get(s, "acme/w", &got), CV_OK);
+	assert_string_equal(cv_json_str(got, "url", ""), "https://u:p@h/w.git");
+	assert_string_equal(cv_json_str(got, "tenant_id", ""), "team-a");
+	assert_string_equal(cv_json_str(json_array_get(cv_json_arr(got,
+	    "checks"), 0), NULL, "lint"), "lint");
+	json_decref(got);
+	list = cv_repo_list(s, NULL);
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(cv_json_str(json_array_get(list, 0), "name", ""),
+	    "acme/v");
+	assert_true(json_is_null(json_object_get(json_array_get(list, 0),
+	    "tenant_id")));
+	json_decref(list);
+	list = cv_repo_list(s, "team-a");
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	intent = json_pack("{s:{s:s}}", "technical", "repo", "acme/v");
+	assert_int_equal(cv_repo_of_intent(s, intent, &got), CV_OK);
+	assert_non_null(got);
+	json_decref(got);
+	json_object_set_new(cv_json_obj(intent, "technical"), "repo",
+	    json_string("other/x"));
+	assert_int_equal(cv_repo_of_intent(s, intent, &got), CV_OK);
+	assert_null(got);
+	json_decref(intent);
+	assert_int_equal(cv_repo_remove(s, "acme/w", &removed), CV_OK);
+	assert_true(removed);
+	assert_int_equal(cv_repo_remove(s, "acme/w", &removed), CV_OK);
+	assert_false(removed);
+	json_decref(a);
+	json_decref(b);
+	cv_store_close(s);
+	repo_remove(dir);
+}
+
+/* ---- mirror ------------------------------------------------------------------ */
+
+struct remote {
+	char *bare;        /* the "remote": a bare repository */
+	char *work;        /* a clone used to push commits to it */
+	char *var;         /* CONVERGE_VAR_DIR of the mirror */
+};
+
+static char *head_of(const char *dir, const char *ref)
+{
+	char *out = repo_run(dir, "git", "rev-parse", ref, (char *)NULL);
+
+	out[strcspn(out, "\n")] = '\0';
+	return out;
+}
+
+static void remote_new(struct remote *r)
+{
+	r->bare = repo_tmpdir();
+	r->work = repo_new();
+	r->var = repo_tmpdir();
+	repo_git(r->bare, "init", "-q", "--bare", "-b", "main");
+	repo_write(r->work, "a.txt", "one\n");
+	repo_write(r->work, "b.txt", "two\n");
+	repo_commit(r->work, "base");
+	repo_git(r->work, "remote", "add", "origin", r->bare);
+	repo_git(r->work, "push", "-q", "origin", "main");
+}
+
+static void remote_free(struct remote *r)
+{
+	repo_remove(r->bare);
+	repo_remove(r->work);
+	repo_remove(r->var);
+}
+
+/* A branch off main changing file to content, pushed; returns its sha. */
+static char *branch_push(struct remote *r, const char *branch,
+    const char *file, const char *content)
+{
+	repo_git(r->work, "checkout", "-q", "-B", branch, "main");
+	repo_write(r->work, file, content);
+	repo_commit(r->work, branch);
+	repo_git(r->work, "push", "-q", "-f", "origin", branch);
+	repo_git(r->work, "checkout", "-q", "main");
+	return head_of(r->work, branch);
+}
+
+static void test_mirror_candidate_and_push(void **state)
+{
+	struct remote r;
+	struct cv_mirror m;
+	char tsha[CV_SHA_LEN], ssha[CV_SHA_LEN], *msg = NULL, *feature, *tip;
+	json_t *cand = NULL;
+	bool refused, yes;
+
+	(void)state;
+	remote_new(&r);
+	feature = branch_push(&r, "feature", "c.txt", "three\n");
+	assert_int_equal(cv_mirror_init(&m, r.var, "acme/w", r.bare, NULL),
+	    CV_OK);
+	assert_int_equal(cv_mirror_sync(&m, &msg), CV_OK);
+	assert_int_equal(cv_mirror_resolve(&m, "refs/heads/main", tsha, &msg),
+	    CV_OK);
+	assert_int_equal(cv_mirror_resolve(&m, "refs/heads/feature", ssha,
+	    &msg), CV_OK);
+	assert_string_equal(ssha, feature);
+	assert_int_equal(cv_mirror_resolve(&m, "refs/heads/nope", ssha, &msg),
+	    CV_ENOTFOUND);
+	assert_int_equal(cv_mirror_resolve(&m, "--output=x", ssha, &msg),
+	    CV_EINVAL);
+	assert_int_equal(cv_mirror_resolve(&m, "feature", ssha, &msg), CV_OK);
+	assert_int_equal(cv_mirror_candidate(&m, tsha, ssha, "converge: test",
+	    &cand, &msg), CV_OK);
+	assert_true(cv_json_bool(cand, "mergeable", false));
+	assert_string_equal(cv_json_str(json_array_get(cv_json_arr(cand,
+	    "files_changed"), 0), NULL, "c.txt"), "c.txt");
+	const char *csha = cv_json_str(cand, "candidate_sha", "");
+	assert_int_equal(strlen(csha), 40);
+	/* The worktree holds the candidate: both sides' files. */
+	char *wt = NULL, p[4200];
+	assert_int_equal(cv_mirror_worktree_add(&m, csha, &wt, &msg), CV_OK);
+	snprintf(p, sizeof p, "%s/c.txt", wt);
+	assert_int_equal(access(p, F_OK), 0);
+	cv_mirror_worktree_remove(&m, wt);
+	assert_int_not_equal(access(wt, F_OK), 0);
+	free(wt);
+	/* Fast-forward push lands the candidate; the feature is in it. */
+	assert_int_equal(cv_mirror_push(&m, csha, "main", &refused, &msg),
+	    CV_OK);
+	assert_false(refused);
+	tip = head_of(r.bare, "main");
+	assert_string_equal(tip, csha);
+	free(tip);
+	assert_int_equal(cv_mirror_is_ancestor(&m, feature, csha, &yes, &msg),
+	    CV_OK);
+	assert_true(yes);
+	/* The old candidate against a moved target is refused, not forced. */
+	char *other = branch_push(&r, "other", "d.txt", "four\n");
+	assert_int_equal(cv_mirror_sync(&m, &msg), CV_OK);
+	json_t *c2 = NULL;
+	assert_int_equal(cv_mirror_candidate(&m, tsha, other, "converge: 2",
+	    &c2, &msg), CV_OK);
+	assert_int_equal(cv_mirror_push(&m, cv_json_str(c2, "candidate_sha",
+	    ""), "main", &refused, &msg), CV_OK);
+	assert_true(refused);
+	tip = head_of(r.bare, "main");
+	assert_string_equal(tip, csha);
+	free(tip);
+	json_decref(c2);
+	json_decref(cand);
+	free(other);
+	free(feature);
+	remote_free(&r);
+}
+
+static void test_mirror_conflict_rebuild_sweep(void **state)
+{
+	struct remote r;
+	struct cv_mirror m;
+	char tsha[CV_SHA_LEN], ssha[CV_SHA_LEN], *msg = NULL, *x, *y, p[4200];
+	json_t *cand = NULL;
+
+	(void)state;
+	remote_new(&r);
+	x = branch_push(&r, "x", "a.txt", "x-side\n");
+	y = branch_push(&r, "y", "a.txt", "y-side\n");
+	assert_int_equal(cv_mirror_init(&m, r.var, "acme/w", r.bare, NULL),
+	    CV_OK);
+	assert_int_equal(cv_mirror_sync(&m, &msg), CV_OK);
+	assert_int_equal(cv_mirror_resolve(&m, x, tsha, &msg), CV_OK);
+	assert_int_equal(cv_mirror_resolve(&m, y, ssha, &msg), CV_OK);
+	assert_int_equal(cv_mirror_candidate(&m, tsha, ssha, "m", &cand, &msg),
+	    CV_OK);
+	assert_false(cv_json_bool(cand, "mergeable", true));
+	assert_true(json_is_null(json_object_get(cand, "candidate_sha")));
+	assert_string_equal(cv_json_str(json_array_get(cv_json_arr(cand,
+	    "conflicts"), 0), NULL, "a.txt"), "a.txt");
+	json_decref(cand);
+	/* Deleted mirror: the next sync rebuilds it. */
+	char cmd_dir[2100];
+	snprintf(cmd_dir, sizeof cmd_dir, "%s", m.dir);
+	free(repo_run("/", "rm", "-rf", cmd_dir, (char *)NULL));
+	assert_int_equal(cv_mirror_resolve(&m, x, tsha, &msg), CV_EEXEC);
+	free(msg);
+	msg = NULL;
+	assert_int_equal(cv_mirror_sync(&m, &msg), CV_OK);
+	assert_int_equal(cv_mirror_resolve(&m, "refs/heads/y", ssha, &msg),
+	    CV_OK);
+	/* A worktree left by a dead process is swept; ours stays. */
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	waitpid(child, NULL, 0);
+	char *mine = NULL;
+	assert_int_equal(cv_mirror_worktree_add(&m, ssha, &mine, &msg), CV_OK);
+	snprintf(p, sizeof p, "%s/%ld-deadbeef0000", m.wt_root, (long)child);
+	mkdir(m.wt_root, 0755);
+	mkdir(p, 0755);
+	cv_mirror_sweep(&m);
+	assert_int_not_equal(access(p, F_OK), 0);
+	assert_int_equal(access(mine, F_OK), 0);
+	cv_mirror_worktree_remove(&m, mine);
+	free(mine);
+	free(x);
+	free(y);
+	remote_free(&r);
+}
+
+/* ---- token hygiene --------------------------------------------------------- */
+
+/* A stand-in for git, first in PATH: records its argv and the part of
+ * its environment that may carry the header, then runs the real git. */
+static void fake_git(const char *bin, const char *log, const char *real)
+{
+	char path[4200];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/git", bin);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\nprintf 'ARGV %%s\\n' \"$*\" >> '%s'\n"
+	    "printf 'ENV %%s\\n' \"$GIT_CONFIG_VALUE_0\" >> '%s'\n"
+	    "exec '%s' \"$@\"\n", log, log, real);
+	fclose(f);
+	chmod(path, 0755);
+}
+
+static bool file_contains(const char *path, const char *needle)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = fopen(path, "r");
+	bool found;
+
+	if (!f)
+		return false;
+	found = getdelim(&buf, &n, '\0', f) > 0 && strstr(buf, needle);
+	free(buf);
+	fclose(f);
+	return found;
+}
+
+static void test_token_hygiene(void **state)
+{
+	static const char token[] = "ghs_TESTTOKEN0123456789abcdef";
+	const char *env[4];
+	char buf[512], *msg = NULL, *real, log[4200], cfg[4200];
+	char *bin = repo_tmpdir(), *old_path = strdup(getenv("PATH"));
+	struct remote r;
+	struct cv_mirror m;
+
+	(void)state;
+	/* The header: Basic base64("x-access-token:" token). */
+	cv_mirror_token_env(token, env, buf, sizeof buf);
+	assert_string_equal(env[0], "GIT_CONFIG_COUNT=1");
+	assert_string_equal(env[1], "GIT_CONFIG_KEY_0=http.extraHeader");
+	assert_string_equal(env[2], "GIT_CONFIG_VALUE_0=Authorization: Basic "
+	    "eC1hY2Nlc3MtdG9rZW46Z2hzX1RFU1RUT0tFTjAxMjM0NTY3ODlhYmNkZWY=");
+	assert_null(env[3]);
+	cv_mirror_token_env(NULL, env, buf, sizeof buf);
+	assert_null(env[0]);
+
+	remote_new(&r);
+	real = repo_run("/", "sh", "-c", "command -v git", (char *)NULL);
+	real[strcspn(real, "\n")] = '\0';
+	snprintf(log, sizeof log, "%s/git.log", bin);
+	fake_git(bin, log, real);
+	char newpath[8192];
+	snprintf(newpath, sizeof newpath, "%s:%s", bin, old_path);
+	setenv("PATH", newpath, 1);
+	assert_int_equal(cv_mirror_init(&m, r.var, "acme/w", r.bare, token),
+	    CV_OK);
+	assert_int_equal(cv_mirror_sync(&m, &msg), CV_OK);
+	setenv("PATH", old_path, 1);
+	/* git got the header through its environment... */
+	assert_true(file_contains(log, "ENV Authorization: Basic "));
+	/* ...and never the token in argv or a URL, nor the mirror's config. */
+	assert_false(file_contains(log, token));
+	snprintf(cfg, sizeof cfg, "%s/config", m.dir);
+	assert_false(file_contains(cfg, token));
+	assert_false(file_contains(cfg, "extraHeader"));
+	assert_false(file_contains(cfg, "Basic"));
+	free(real);
+	free(old_path);
+	repo_remove(bin);
+	remote_free(&r);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	repo_env();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_urls),
+		cmocka_unit_test(test_build),
+		cmocka_unit_test(test_store),
+		cmocka_unit_test(test_mirror_candidate_and_push),
+		cmocka_unit_test(test_mirror_conflict_rebuild_sweep),
+		cmocka_unit_test(test_token_hygiene),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
