@@ -129,8 +129,17 @@ static bool want_authorize_req(struct cv_ctx *ctx, struct authorize_req *r)
 		return false;
 	}
 	r->human_approvals = (int)approvals;
+	/* D-8: a key bound to a tenant authorizes within it; only a global
+	 * admin (a key without tenant) may name another tenant's policy. */
+	const char *own = cv_api_principal_tenant(ctx);
+	if (own && r->tenant_id && *r->tenant_id &&
+	    strcmp(r->tenant_id, own) != 0) {
+		cv_response_error(ctx->resp, 403,
+		    "Forbidden: cannot access another tenant");
+		return false;
+	}
 	if (!r->tenant_id || !*r->tenant_id)
-		r->tenant_id = cv_api_principal_tenant(ctx);
+		r->tenant_id = own;
 	return true;
 }
 
@@ -152,15 +161,15 @@ static enum cv_err load_policy(struct cv_store *s,
 
 /* Reads what the decision needs and decides; *out is the result. */
 static enum cv_err decide(struct cv_store *s, const struct authorize_req *r,
-    json_t **out)
+    const json_t *intent, json_t **out)
 {
-	json_t *policy = NULL, *intent = NULL, *risk = NULL, *report = NULL;
+	json_t *policy = NULL, *risk = NULL, *report = NULL;
 	enum cv_err e;
 
 	*out = NULL;
 	if ((e = load_policy(s, r, &policy)) ||
-	    (e = cv_intent_get(s, r->intent_id, &intent)) ||
-	    (e = cv_event_latest(s, "risk.evaluated", r->intent_id, &risk)))
+	    (e = cv_event_latest_of(s, "risk.evaluated", r->intent_id,
+	    cv_json_str(intent, "tenant_id", NULL), &risk)))
 		goto done;
 	/* The report is only consulted for an existing intent whose policy
 	 * asks for it; skip its queries otherwise. */
@@ -173,7 +182,6 @@ static enum cv_err decide(struct cv_store *s, const struct authorize_req *r,
 		e = CV_ENOMEM;
 done:
 	json_decref(policy);
-	json_decref(intent);
 	json_decref(risk);
 	json_decref(report);
 	return e;
@@ -183,11 +191,18 @@ static void authorize(struct cv_ctx *ctx)
 {
 	struct authorize_req r = { 0 };
 	struct cv_store *s;
-	json_t *result = NULL;
+	json_t *result = NULL, *intent;
+	enum cv_err e;
 
 	if (!want_authorize_req(ctx, &r) || !(s = cv_api_want_store(ctx)))
 		return;
-	if (decide(s, &r, &result) != CV_OK) {
+	/* D-8: another tenant's intent is missing for the caller: 404, no
+	 * risk read, no event. */
+	if (!(intent = cv_api_want_intent(ctx, s, r.intent_id, NULL)))
+		return;
+	e = decide(s, &r, intent, &result);
+	json_decref(intent);
+	if (e != CV_OK) {
 		cv_api_fail(ctx, "agent authorize");
 		return;
 	}

@@ -4,6 +4,7 @@
  * (http-api.md 5.6, 5.7). Unrelated to the unauthenticated /health probes.
  */
 #include "api.h"
+#include "jsonx.h"
 #include "farm.h"
 #include "insight.h"
 
@@ -94,12 +95,19 @@ static void change(struct cv_ctx *ctx)
 
 	if (!s)
 		return;
+	json_t *in;
+
 	if (!id || !*id) {
 		cv_response_error(ctx->resp, 400, "intent_id required");
 		return;
 	}
-	answer(ctx, cv_insight_change_health(s, id, cv_api_read_tenant(ctx),
-	    &out), &out, "change health");
+	/* D-8: nothing is computed (nor recorded) for an intent the caller
+	 * cannot see. */
+	if (!(in = cv_api_want_intent(ctx, s, id, NULL)))
+		return;
+	answer(ctx, cv_insight_change_health(s, id, cv_json_str(in,
+	    "tenant_id", NULL), &out), &out, "change health");
+	json_decref(in);
 }
 
 static const struct cv_route routes[] = {

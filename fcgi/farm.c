@@ -17,6 +17,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "jsonx.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
@@ -397,28 +398,12 @@ static struct cv_metrics *open_metrics(const struct cv_config *cfg)
 	return m;
 }
 
-static int open_listener(const char *path)
-{
-	int fd;
-
-	unlink(path);
-	if ((fd = FCGX_OpenSocket(path, 256)) < 0)
-		return -1;
-	if (fd != 0) {
-		if (dup2(fd, 0) < 0)
-			return -1;
-		close(fd);
-	}
-	return 0;
-}
-
 int cv_farm_main(const struct cv_family *family, int argc, char **argv)
 {
 	struct cv_app app = { .family = family->name };
 	const char *socket_path = NULL, *env;
-	char err[256];
+	char err[256], listening[160];
 	int n = family->default_processes > 0 ? family->default_processes : 2;
-	struct stat st;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
@@ -451,20 +436,14 @@ int cv_farm_main(const struct cv_family *family, int argc, char **argv)
 		cv_config_free(&app.cfg);
 		return 1;
 	}
-	if (socket_path && open_listener(socket_path) != 0) {
-		cv_log(CV_ERROR, "converge.api", "cannot listen on %s: %s",
-		    socket_path, strerror(errno));
+	if (cv_listen_take(family->name, socket_path, listening,
+	    sizeof listening, err, sizeof err) != 0) {
+		cv_log(CV_ERROR, "converge.api", "%s: %s", family->name, err);
 		cv_config_free(&app.cfg);
 		return 1;
 	}
-	if (fstat(0, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-		cv_log(CV_ERROR, "converge.api", "%s: no FastCGI socket on fd 0;"
-		    " start it with spawn-fcgi or --socket PATH", family->name);
-		cv_config_free(&app.cfg);
-		return 1;
-	}
-	cv_log(CV_INFO, "converge.api", "%s: starting %d processes",
-	    family->name, n);
+	cv_log(CV_INFO, "converge.api", "%s: starting %d processes on %s",
+	    family->name, n, listening);
 	int rc = supervise(family, &app, n);
 	cv_metrics_close(app.metrics);
 	cv_auth_free(app.auth);

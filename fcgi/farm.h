@@ -2,7 +2,8 @@
  * farm.h - the main loop every responder shares.
  *
  * A responder is started by spawn-fcgi with the listening socket on fd 0
- * (or binds one itself with --socket PATH), pre-forks
+ * (or by systemd socket activation, or binds one itself with --socket PATH
+ * or CONVERGE_FCGI_LISTEN: listen.h), pre-forks
  * CONVERGE_FCGI_PROCESSES children that each accept one request at a time,
  * and replaces a child that dies: a crash costs one request, not the
  * family. SIGTERM drains: children finish the request in hand and exit.

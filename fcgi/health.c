@@ -1,6 +1,7 @@
 /*
  * health.c - the health family: the operational probes of http-api.md 6
- * (no authentication, never rate limited) and the catch-all that answers
+ * (no authentication, never rate limited), the OpenAPI document at
+ * /openapi.json, and the catch-all that answers
  * every path no other family owns with the JSON 404.
  */
 #include <jansson.h>
@@ -78,11 +79,40 @@ static void metrics(struct cv_ctx *ctx)
 	free(text);
 }
 
+/* docs/openapi.json, compiled in line by line (fcgi/openapi_doc.c, made
+ * by make): the document needs no file at run time. */
+extern const char *const cv_openapi_lines[];
+
+static void openapi(struct cv_ctx *ctx)
+{
+	static char *doc;
+	static size_t len;
+
+	if (!doc) {
+		size_t n = 0;
+		for (size_t i = 0; cv_openapi_lines[i]; i++)
+			n += strlen(cv_openapi_lines[i]);
+		if (!(doc = malloc(n + 1))) {
+			cv_response_error(ctx->resp, 500,
+			    "Internal server error");
+			return;
+		}
+		for (size_t i = 0; cv_openapi_lines[i]; i++) {
+			size_t k = strlen(cv_openapi_lines[i]);
+			memcpy(doc + len, cv_openapi_lines[i], k);
+			len += k;
+		}
+		doc[len] = '\0';
+	}
+	cv_response_text(ctx->resp, 200, "application/json", doc, len);
+}
+
 static const struct cv_route routes[] = {
 	{ "GET", "/health", health, 0, NULL, NULL },
 	{ "GET", "/health/ready", ready, 0, NULL, NULL },
 	{ "GET", "/health/live", live, 0, NULL, NULL },
 	{ "GET", "/metrics", metrics, 0, NULL, NULL },
+	{ "GET", "/openapi.json", openapi, 0, NULL, NULL },
 };
 
 const struct cv_family cv_family_health = {

@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "api.h"
+#include "github.h"
 #include "auth.h"
 #include "clock.h"
+#include "cursor.h"
 #include "engine.h"
 #include "eventlog.h"
 #include "farm.h"
@@ -18,26 +20,76 @@
 #include "intents.h"
 #include "jsonx.h"
 #include "log.h"
+#include "repos.h"
 #include "publish.h"
+#include "viewcache.h"
 
 /* ---- GET /intents ------------------------------------------------------- */
 
+/* The rel="next" link after the page's last intent. */
+static void link_next(struct cv_ctx *ctx, const json_t *last,
+    long long limit)
+{
+	char prio[32], *after, *link;
+	const char *key[3] = { prio, cv_json_str(last, "created_at", ""),
+	    cv_json_str(last, "id", "") };
+	static const char *const keep[] = { "status", "tenant_id", NULL };
+	const char *values[] = { cv_request_query(ctx->req, "status"),
+	    cv_request_query(ctx->req, "tenant_id"), NULL };
+
+	snprintf(prio, sizeof prio, "%lld", cv_json_int(last, "priority", 3));
+	if (!(after = cv_cursor_encode(key, 3)))
+		return;
+	if ((link = cv_cursor_link(ctx->req->path, keep, values, limit,
+	    after)))
+		cv_response_header(ctx->resp, "Link", link);
+	free(link);
+	free(after);
+}
+
+/* GET /intents: at most 200 per page (`limit`), in the list's order;
+ * `after` (a cursor from the Link header) continues where a page ended. */
 static void list_intents(struct cv_ctx *ctx)
 {
 	struct cv_store *s = cv_api_want_store(ctx);
 	const char *status = cv_request_query(ctx->req, "status");
+	const char *after = cv_request_query(ctx->req, "after");
+	struct cv_intent_key key, *from = NULL;
+	const char *f[3];
+	char *buf = NULL, *end;
+	long long limit;
 	json_t *list;
 
-	if (!s)
+	if (!s || !cv_api_want_int(ctx, "limit", 200, 1, 200, &limit))
 		return;
 	if (status && !cv_status_valid(status)) {
 		/* An unknown status matches nothing (http-api 5.1). */
 		cv_response_json(ctx->resp, 200, json_array());
 		return;
 	}
-	if (!(list = cv_intent_list(s, status, cv_api_read_tenant(ctx), 200))) {
+	if (after) {
+		if (!cv_cursor_decode(after, &buf, f, 3) ||
+		    (key.priority = strtoll(f[0], &end, 10), *end || !*f[0])) {
+			free(buf);
+			cv_api_invalid(ctx, "query.after", "Not a cursor of "
+			    "this list");
+			return;
+		}
+		key.created_at = f[1];
+		key.id = f[2];
+		from = &key;
+	}
+	/* One more than the page: whether a next page exists. */
+	list = cv_intent_list_after(s, status, cv_api_read_tenant(ctx),
+	    (int)limit + 1, from);
+	free(buf);
+	if (!list) {
 		cv_api_fail(ctx, "intent list");
 		return;
+	}
+	if (json_array_size(list) > (size_t)limit) {
+		json_array_remove(list, (size_t)limit);
+		link_next(ctx, json_array_get(list, (size_t)limit - 1), limit);
 	}
 	cv_response_json(ctx->resp, 200, list);
 }
@@ -75,16 +127,23 @@ static json_t *intent_doc(struct cv_ctx *ctx, json_t *body,
 		else
 			json_decref(tech);
 	}
-	/* plan_id and origin_type have no column: they travel in technical. */
+	/* plan_id and origin_type have no column: they travel in technical.
+	 * Where decisions are published is never the caller's to say. */
 	if ((tech = cv_json_obj(doc, "technical"))) {
+		cv_publish_strip_routing(tech);
 		json_object_set_new(tech, "origin_type", json_string(
 		    cv_json_str(body, "origin_type", "api")));
 		if (cv_json_str(body, "plan_id", NULL))
 			json_object_set(tech, "plan_id",
 			    json_object_get(body, "plan_id"));
+		/* D-9: the registered repository the intent lands on. */
+		if (cv_json_str(body, "repo", NULL))
+			json_object_set(tech, "repo", json_object_get(body,
+			    "repo"));
 	}
 	json_object_del(doc, "origin_type");
 	json_object_del(doc, "plan_id");
+	json_object_del(doc, "repo");
 	return doc;
 }
 
@@ -99,6 +158,13 @@ static bool check_create_body(struct cv_ctx *ctx, json_t *body,
 	if (!cv_intent_check(body, CV_INTENT_HTTP, &fe)) {
 		cv_field_error_text(&fe, "body.", text, sizeof text);
 		cv_response_error(ctx->resp, 400, text);
+		return false;
+	}
+	/* D-9: the repository an intent lands on, as GitHub names it. */
+	json_t *repo = json_object_get(body, "repo");
+	if (repo && !json_is_null(repo) &&
+	    !cv_repo_name_valid(json_string_value(repo))) {
+		cv_api_invalid(ctx, "body.repo", "expected owner/name");
 		return false;
 	}
 	return cv_api_want_write_tenant_optional(ctx,
@@ -207,23 +273,10 @@ static void create_intent_once(struct cv_ctx *ctx)
 
 /* ---- GET /intents/{id}, /events, POST /validate ----------------------------- */
 
-/* The intent named by the path when the caller may see it; else answers
- * 404 "Intent not found" (another tenant's intent does not exist for the
- * caller) and returns NULL. New reference. */
+/* The intent named by the path, through the one tenant-checked lookup. */
 static json_t *visible_intent(struct cv_ctx *ctx, struct cv_store *s)
 {
-	json_t *in = NULL;
-
-	if (cv_intent_get(s, cv_ctx_param(ctx, 0), &in) != CV_OK) {
-		cv_api_fail(ctx, "intent get");
-		return NULL;
-	}
-	if (!in || !cv_api_intent_visible(ctx, in)) {
-		json_decref(in);
-		cv_response_error(ctx->resp, 404, "Intent not found");
-		return NULL;
-	}
-	return in;
+	return cv_api_want_intent(ctx, s, cv_ctx_param(ctx, 0), NULL);
 }
 
 static void get_intent(struct cv_ctx *ctx)
@@ -244,9 +297,9 @@ static void intent_events(struct cv_ctx *ctx)
 	if (!s || !cv_api_want_int(ctx, "limit", 200, 1, 10000, &limit) ||
 	    !(in = visible_intent(ctx, s)))
 		return;
-	struct cv_event_filter f = { .intent_id = cv_json_str(in, "id", ""),
-	    .limit = (int)limit };
-	if (!(list = cv_event_query(s, &f)))
+	/* Events by (intent, tenant): another tenant's event about this id
+	 * is not part of this intent's timeline (D-8). */
+	if (!(list = cv_api_intent_events(s, in, (int)limit)))
 		cv_api_fail(ctx, "intent events");
 	else
 		cv_response_json(ctx->resp, 200, list);
@@ -294,7 +347,15 @@ static void validate_intent(struct cv_ctx *ctx)
 	    .on_decision = cv_publish_decision_hook,
 	    .on_decision_arg = &ctx->app->cfg };
 	struct cv_validate_opts o = { NULL, last, skip };
+	/* A registered repository's mirror (D-9) lives under the var dir;
+	 * its https remote takes the App's installation token. */
+	e.var_dir = ctx->app->cfg.var_dir;
+	if (cv_config_github_enabled(&ctx->app->cfg)) {
+		e.github = cv_github_client_from_config(&ctx->app->cfg);
+		e.installation_id = atoll(ctx->app->cfg.github_installation_id);
+	}
 	d = cv_engine_validate(&e, cv_json_str(in, "id", ""), &o);
+	cv_github_free(e.github);
 	json_decref(in);
 	if (!d)
 		cv_api_fail(ctx, "validate");
@@ -307,22 +368,36 @@ static void validate_intent(struct cv_ctx *ctx)
 
 /* ---- summary, whoami, predictions --------------------------------------------- */
 
+static enum cv_err build_summary(struct cv_store *s, const void *tenant,
+    json_t **out)
+{
+	json_t *health = NULL, *queue = NULL;
+	enum cv_err e;
+
+	*out = NULL;
+	if ((e = cv_insight_repo_health(s, tenant, 24, &health)) != CV_OK ||
+	    (e = cv_insight_queue_state(s, tenant, &queue)) != CV_OK) {
+		json_decref(health);
+		return e;
+	}
+	*out = json_pack("{s:o,s:o}", "health", health, "queue", queue);
+	return *out ? CV_OK : CV_ENOMEM;
+}
+
+/* Cached per process until the data changes (viewcache.h): a cached
+ * answer computes no snapshot, so it appends no health.snapshot. */
 static void summary(struct cv_ctx *ctx)
 {
 	struct cv_store *s = cv_api_want_store(ctx);
 	const char *t = cv_api_read_tenant(ctx);
-	json_t *health = NULL, *queue = NULL;
+	char key[512];
 
 	if (!s)
 		return;
-	if (cv_insight_repo_health(s, t, 24, &health) != CV_OK ||
-	    cv_insight_queue_state(s, t, &queue) != CV_OK) {
-		json_decref(health);
+	snprintf(key, sizeof key, "summary|%s", t ? t : "");
+	if (cv_view_serve(s, key, build_summary, t, ctx->req, ctx->resp) !=
+	    CV_OK)
 		cv_api_fail(ctx, "summary");
-		return;
-	}
-	cv_response_json(ctx->resp, 200, json_pack("{s:o,s:o}", "health",
-	    health, "queue", queue));
 }
 
 static void whoami(struct cv_ctx *ctx)

@@ -13,38 +13,47 @@
 #include "insight.h"
 #include "intents.h"
 #include "projections.h"
+#include "queuestate.h"
+#include "viewcache.h"
 
+static enum cv_err build_state(struct cv_store *s, const void *tenant,
+    json_t **out)
+{
+	return cv_insight_queue_state(s, tenant, out);
+}
+
+/* Cached per process until the queue changes (viewcache.h), with ETag. */
 static void state(struct cv_ctx *ctx)
 {
 	struct cv_store *s = cv_api_want_store(ctx);
-	json_t *out = NULL;
+	const char *t = cv_api_read_tenant(ctx);
+	char key[512];
 
 	if (!s)
 		return;
-	if (cv_insight_queue_state(s, cv_api_read_tenant(ctx), &out) != CV_OK)
+	snprintf(key, sizeof key, "queue/state|%s", t ? t : "");
+	if (cv_view_serve(s, key, build_state, t, ctx->req, ctx->resp) != CV_OK)
 		cv_api_fail(ctx, "queue state");
-	else
-		cv_response_json(ctx->resp, 200, out);
 }
 
+/* {total, by_status, pending_count}: the queue state's counts, computed
+ * by the database. */
 static void summary(struct cv_ctx *ctx)
 {
 	struct cv_store *s = cv_api_want_store(ctx);
-	json_t *intents, *out;
+	json_t *st = NULL;
 
 	if (!s)
 		return;
-	if (!(intents = cv_intent_brief_list(s, NULL, cv_api_read_tenant(ctx),
-	    10000))) {
+	if (cv_queue_state_load(s, cv_api_read_tenant(ctx), &st) != CV_OK) {
 		cv_api_fail(ctx, "queue summary");
 		return;
 	}
-	out = cv_queue_summary_build(intents);
-	json_decref(intents);
-	if (!out)
-		cv_api_fail(ctx, "queue summary");
-	else
-		cv_response_json(ctx->resp, 200, out);
+	cv_response_json(ctx->resp, 200, json_pack("{s:O,s:O,s:O}", "total",
+	    json_object_get(st, "total"), "by_status",
+	    json_object_get(st, "by_status"), "pending_count",
+	    json_object_get(st, "pending_count")));
+	json_decref(st);
 }
 
 /* ---- repositories (decisions.md D-9), admin only ------------------------- */

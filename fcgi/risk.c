@@ -61,19 +61,12 @@ static json_t *diagnose(const json_t *intent, const json_t *riskeval,
 	return cv_risk_diagnostics_build(riskeval, simulation);
 }
 
-static void review_not_found(struct cv_ctx *ctx, const char *intent_id)
-{
-	/* 200, not 404: the reference's compatibility body (5.3). */
-	cv_response_json(ctx->resp, 200, json_pack("{s:o}", "error",
-	    json_sprintf("Intent %s not found", intent_id)));
-}
-
 static void risk_review(struct cv_ctx *ctx)
 {
 	const char *id = cv_request_query(ctx->req, "intent_id");
 	struct cv_store *s;
-	json_t *intent = NULL, *out = NULL;
-	bool visible;
+	json_t *intent, *out = NULL;
+	char nf[400];
 
 	if (!id || !*id) {
 		cv_response_error(ctx->resp, 400, "intent_id required");
@@ -81,23 +74,18 @@ static void risk_review(struct cv_ctx *ctx)
 	}
 	if (!(s = cv_api_want_store(ctx)))
 		return;
-	if (cv_intent_get(s, id, &intent) != CV_OK) {
-		cv_api_fail(ctx, "risk review: intent");
+	/* D-8: a missing intent and another tenant's answer the same 404
+	 * (0.1.0 answered 200 with this body), so existence does not leak. */
+	snprintf(nf, sizeof nf, "Intent %.300s not found", id);
+	if (!(intent = cv_api_want_intent(ctx, s, id, nf)))
 		return;
-	}
-	/* D3: another tenant's intent is reported exactly like a missing one,
-	 * so its existence does not leak. */
-	visible = intent && cv_api_intent_visible(ctx, intent);
-	json_decref(intent);
-	if (!visible) {
-		review_not_found(ctx, id);
-		return;
-	}
-	if (cv_insight_risk_review(s, id, cv_api_read_tenant(ctx), diagnose,
-	    &out) != CV_OK) {
+	if (cv_insight_risk_review(s, id, cv_json_str(intent, "tenant_id",
+	    NULL), diagnose, &out) != CV_OK) {
+		json_decref(intent);
 		cv_api_fail(ctx, "risk review");
 		return;
 	}
+	json_decref(intent);
 	cv_response_json(ctx->resp, 200, out);
 }
 

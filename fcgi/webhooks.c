@@ -106,6 +106,11 @@ static enum cv_err pr_opened(struct delivery *d)
 		    cv_json_str(intent, "tenant_id", NULL), NULL,
 		    json_deep_copy(intent), NULL);
 	json_t *tech = cv_json_obj(intent, "technical");
+	/* The verified delivery is where decisions about it are published. */
+	if (err == CV_OK)
+		err = cv_publish_target_record(d->s, id, cv_json_str(tech,
+		    "repo", NULL), cv_json_str(tech, "initial_base_commit",
+		    NULL), json_object_get(tech, "installation_id"));
 	if (err == CV_OK)
 		err = cv_publish_enqueue(d->s, d->cfg, cv_json_str(tech, "repo",
 		    NULL), cv_json_str(tech, "initial_base_commit", NULL),
@@ -162,7 +167,7 @@ static enum cv_err pr_closed(struct delivery *d)
 	if (err == CV_OK)
 		err = cv_publish_enqueue(d->s, d->cfg, repo_name(d->body),
 		    cv_json_str(sub(pr, "head"), "sha", ""), json_object_get(
-		    cv_json_obj(intent, "technical"), "installation_id"), id,
+		    sub(d->body, "installation"), "id"), id,
 		    merged ? "merged" : "rejected", NULL, 0, merged ? "PR merged" :
 		    "PR closed");
 	d->reply = json_pack("{s:b,s:s,s:s}", "ok", 1, "intent_id", id,
@@ -192,10 +197,18 @@ static enum cv_err revalidate(struct delivery *d, json_t *intent,
 	    cv_json_str(intent, "tenant_id", NULL), NULL, json_pack(
 	    "{s:s,s:s,s:s}", "trigger", "push_revalidation", "branch", branch,
 	    "new_head_sha", head), NULL);
+	/* Only a target a verified delivery bound to this repository moves;
+	 * a branch name alone does not make an intent publishable here. */
 	if (err == CV_OK)
-		err = cv_publish_enqueue(d->s, d->cfg, cv_json_str(tech, "repo",
-		    NULL), head, json_object_get(tech, "installation_id"), id,
-		    "pending", NULL, 0, "Re-push detected, revalidating");
+		err = cv_publish_target_move(d->s, id, repo_name(d->body), head);
+	json_t *t = NULL;
+	if (err == CV_OK && (err = cv_publish_target(d->s, intent, &t)) ==
+	    CV_OK && t)
+		err = cv_publish_enqueue(d->s, d->cfg, cv_json_str(t, "repo",
+		    NULL), cv_json_str(t, "head_sha", NULL), json_object_get(t,
+		    "installation_id"), id, "pending", NULL, 0,
+		    "Re-push detected, revalidating");
+	json_decref(t);
 	json_array_append_new(ids, json_string(id));
 	return err;
 }
@@ -291,6 +304,9 @@ static enum cv_err group_requested(struct delivery *d)
 		rc = cv_event_emit(d->s, "intent.created", id, NULL,
 		    cv_json_str(intent, "tenant_id", NULL), NULL,
 		    json_deep_copy(intent), NULL);
+	if (rc == CV_OK)
+		rc = cv_publish_target_record(d->s, id, repo_name(d->body), sha,
+		    inst);
 	if (rc == CV_OK)
 		rc = cv_publish_enqueue(d->s, d->cfg, repo_name(d->body), sha,
 		    inst, id, "pending", NULL, 0, NULL);

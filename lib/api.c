@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "eventlog.h"
+#include "intents.h"
 #include "jsonx.h"
 #include "log.h"
 
@@ -127,6 +129,33 @@ bool cv_api_intent_visible(const struct cv_ctx *ctx, const json_t *intent)
 	const char *it = cv_json_str(intent, "tenant_id", NULL);
 
 	return !t || (it && strcmp(t, it) == 0);
+}
+
+json_t *cv_api_want_intent(struct cv_ctx *ctx, struct cv_store *s,
+    const char *id, const char *not_found)
+{
+	json_t *in = NULL;
+
+	if (!id || !*id || cv_intent_get(s, id, &in) == CV_OK) {
+		if (in && cv_api_intent_visible(ctx, in))
+			return in;
+		json_decref(in);
+		cv_response_error(ctx->resp, 404, not_found ? not_found :
+		    "Intent not found");
+		return NULL;
+	}
+	cv_api_fail(ctx, "intent lookup");
+	return NULL;
+}
+
+json_t *cv_api_intent_events(struct cv_store *s, const json_t *intent,
+    int limit)
+{
+	struct cv_event_filter f = { .intent_id = cv_json_str(intent, "id", ""),
+	    .tenant_id = cv_json_str(intent, "tenant_id", NULL),
+	    .limit = limit };
+
+	return cv_event_query(s, &f);
 }
 
 json_t *cv_api_want_body(struct cv_ctx *ctx, bool required)

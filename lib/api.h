@@ -58,6 +58,24 @@ bool cv_api_want_write_tenant_optional(struct cv_ctx *ctx,
  * the intent's tenant equals the effective tenant. */
 bool cv_api_intent_visible(const struct cv_ctx *ctx, const json_t *intent);
 
+/*
+ * The one tenant-checked intent lookup (D-8), for every route that reads
+ * or computes something about a named intent: returns the intent (new
+ * reference) when it exists and is visible to the caller. Otherwise
+ * answers and returns NULL: 404 {"error": not_found} for a missing intent
+ * and for another tenant's (which does not exist for the caller), so
+ * nothing is computed and no event is written; 500 on a store failure.
+ * not_found NULL means "Intent not found".
+ */
+json_t *cv_api_want_intent(struct cv_ctx *ctx, struct cv_store *s,
+    const char *id, const char *not_found);
+
+/* The events of a visible intent, newest first: only those recorded
+ * under the intent's own tenant (an event another tenant wrote about
+ * this id is not part of its timeline). New reference; NULL on failure. */
+json_t *cv_api_intent_events(struct cv_store *s, const json_t *intent,
+    int limit);
+
 /* The JSON body as an object. Missing body → 400 "body: Field required"
  * (when required) or an empty object; anything else than an object →
  * 400 "body: Input should be a valid dictionary". Borrowed from the

@@ -57,12 +57,16 @@ static int env_int(const char *name, int def, int min, int max, int *out,
 	return 0;
 }
 
+static int api_keys_check(const char *spec, char *err, size_t errsize);
+
 static int load_auth(struct cv_config *c, char *err, size_t errsize)
 {
 	const char *mode = env("CONVERGE_AUTH_MODE");
 
 	c->auth_required = env_flag("CONVERGE_AUTH_REQUIRED", true);
 	c->api_keys = env_dup("CONVERGE_API_KEYS", NULL);
+	if (api_keys_check(c->api_keys, err, errsize))
+		return -1;
 	c->auth_mode = CV_AUTH_API_KEY;
 	if (mode && strcmp(mode, "jwt") == 0)
 		c->auth_mode = CV_AUTH_JWT;
@@ -93,6 +97,101 @@ static int load_auth(struct cv_config *c, char *err, size_t errsize)
 	    &c->jwt_leeway, err, errsize);
 }
 
+/* ---- key lists (D-8: a typo'd role or scope stops the process) ---- */
+
+static bool role_known(const char *r)
+{
+	return strcmp(r, "viewer") == 0 || strcmp(r, "operator") == 0 ||
+	    strcmp(r, "admin") == 0;
+}
+
+bool cv_config_scope_known(const char *tok, size_t n)
+{
+	static const char *const resources[] = { "intents", "queue", "risk",
+	    "agents", "compliance", "events", "repos", "keys", "admin" };
+	static const char *const actions[] = { "read", "write", "admin", "*" };
+	const char *dot = memchr(tok, '.', n);
+	size_t rn = dot ? (size_t)(dot - tok) : n;
+
+	if ((n == 1 && tok[0] == '*') || (n == 5 && memcmp(tok, "admin", 5) ==
+	    0))
+		return true;
+	if (!dot)
+		return false;
+	for (size_t i = 0; i < CV_ARRAY_LEN(resources); i++) {
+		if (strlen(resources[i]) != rn || memcmp(tok, resources[i], rn))
+			continue;
+		for (size_t j = 0; j < CV_ARRAY_LEN(actions); j++)
+			if (strlen(actions[j]) == n - rn - 1 &&
+			    memcmp(dot + 1, actions[j], n - rn - 1) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* One "key:role:actor[:tenant[:scopes]]" entry; entry is [p, end). */
+static int key_entry_check(const char *p, const char *end, size_t index,
+    char *err, size_t errsize)
+{
+	const char *part[5] = { 0 }, *pend[5] = { 0 };
+	int n = 0;
+
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	while (end > p && isspace((unsigned char)end[-1]))
+		end--;
+	if (p == end)
+		return 0;               /* "a,,b": an empty entry is no key */
+	while (n < 5) {
+		const char *colon = n < 4 ? memchr(p, ':', (size_t)(end - p)) :
+		    NULL;
+		part[n] = p;
+		pend[n++] = colon ? colon : end;
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	if (n < 3 || pend[0] == part[0] || pend[2] == part[2]) {
+		snprintf(err, errsize, "CONVERGE_API_KEYS entry %zu must be "
+		    "key:role:actor[:tenant[:scopes]]", index + 1);
+		return -1;
+	}
+	char role[32];
+	snprintf(role, sizeof role, "%.*s", (int)(pend[1] - part[1]), part[1]);
+	if (!role_known(role)) {
+		snprintf(err, errsize, "CONVERGE_API_KEYS entry %zu: unknown "
+		    "role '%.20s' (viewer, operator or admin)", index + 1, role);
+		return -1;
+	}
+	for (const char *t = n > 4 ? part[4] : end; t < end;) {
+		const char *bar = memchr(t, '|', (size_t)(end - t));
+		const char *te = bar ? bar : end;
+		if (te > t && !cv_config_scope_known(t, (size_t)(te - t))) {
+			snprintf(err, errsize, "CONVERGE_API_KEYS entry %zu: "
+			    "unknown scope '%.*s'", index + 1,
+			    (int)(te - t > 40 ? 40 : te - t), t);
+			return -1;
+		}
+		t = bar ? bar + 1 : end;
+	}
+	return 0;
+}
+
+/* Never names the key itself in err: only the entry's position. */
+static int api_keys_check(const char *spec, char *err, size_t errsize)
+{
+	size_t i = 0;
+
+	for (const char *p = spec; p && *p; i++) {
+		const char *comma = strchr(p, ',');
+		const char *end = comma ? comma : p + strlen(p);
+		if (key_entry_check(p, end, i, err, errsize))
+			return -1;
+		p = comma ? comma + 1 : end;
+	}
+	return 0;
+}
+
 static int load_store(struct cv_config *c, char *err, size_t errsize)
 {
 	const char *path = env("CONVERGE_DB_PATH");
@@ -117,6 +216,19 @@ static int load_store(struct cv_config *c, char *err, size_t errsize)
 	c->repo_path = env_dup("CONVERGE_REPO_PATH", ".");
 	if (!c->db_backend || !c->var_dir || !c->db_path || !c->repo_path) {
 		snprintf(err, errsize, "out of memory");
+		return -1;
+	}
+	/* A backend without what it needs stops here, not at the first
+	 * request (D-8). */
+	if (strcmp(c->db_backend, "sqlite") != 0 &&
+	    strcmp(c->db_backend, "postgres") != 0) {
+		snprintf(err, errsize, "CONVERGE_DB_BACKEND must be sqlite or "
+		    "postgres, got '%.40s'", c->db_backend);
+		return -1;
+	}
+	if (strcmp(c->db_backend, "postgres") == 0 && !c->pg_dsn) {
+		snprintf(err, errsize, "CONVERGE_DB_BACKEND=postgres needs "
+		    "CONVERGE_PG_DSN");
 		return -1;
 	}
 	return 0;

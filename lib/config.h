@@ -67,6 +67,13 @@ enum cv_err cv_config_load(struct cv_config *c, char *err, size_t errsize);
 
 void cv_config_free(struct cv_config *c);
 
+/* True when tok[0..n) is a scope of the vocabulary: "*", "admin", or
+ * "<resource>.<read|write|admin|*>" with resource one of intents, queue,
+ * risk, agents, compliance, events, repos, keys, admin. An unknown role
+ * or scope in CONVERGE_API_KEYS makes cv_config_load fail, naming the
+ * variable and the entry's position (never the key). */
+bool cv_config_scope_known(const char *tok, size_t n);
+
 /* CONVERGE_QUEUE_ENFORCE_DEPENDENCIES straight from the environment, for
  * programs that do not load the whole configuration (the CLI): true
  * unless it is "0". */

@@ -21,6 +21,7 @@ void cv_graph_free(struct cv_graph *g)
 		free(g->nodes[i].out);
 	free(g->nodes);
 	free(g->hash);
+	free(g->ehash);
 	cv_graph_init(g);
 }
 
@@ -102,15 +103,55 @@ int cv_graph_add_node(struct cv_graph *g, const char *name,
 	return 0;
 }
 
+static size_t edge_hash(size_t from, size_t to)
+{
+	uint64_t h = ((uint64_t)from * 0x9e3779b97f4a7c15ULL) ^
+	    ((uint64_t)to + 0x632be59bd9b4e019ULL);
+
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return (size_t)(h ^ (h >> 32));
+}
+
+/* Slot of edge from -> to: the one holding it, or the empty one where it
+ * would go. ehcap is a power of two and never more than half full. */
+static size_t edge_slot(const struct cv_graph *g, size_t from, size_t to)
+{
+	size_t i = edge_hash(from, to) & (g->ehcap - 1);
+
+	while (g->ehash[i].from1 != 0 && (g->ehash[i].from1 != from + 1 ||
+	    g->nodes[from].out[g->ehash[i].idx].to != to))
+		i = (i + 1) & (g->ehcap - 1);
+	return i;
+}
+
+static int edge_hash_grow(struct cv_graph *g)
+{
+	size_t ncap = g->ehcap ? g->ehcap * 2 : 64;
+	struct cv_edge_slot *nh = calloc(ncap, sizeof *nh);
+
+	if (nh == NULL)
+		return -1;
+	free(g->ehash);
+	g->ehash = nh;
+	g->ehcap = ncap;
+	for (size_t u = 0; u < g->n; u++)
+		for (size_t i = 0; i < g->nodes[u].nout; i++)
+			g->ehash[edge_slot(g, u, g->nodes[u].out[i].to)] =
+			    (struct cv_edge_slot){ u + 1, i };
+	return 0;
+}
+
 static struct cv_edge *edge_find(const struct cv_graph *g, size_t from,
     size_t to)
 {
-	struct cv_node *nd = &g->nodes[from];
+	size_t slot;
 
-	for (size_t i = 0; i < nd->nout; i++)
-		if (nd->out[i].to == to)
-			return &nd->out[i];
-	return NULL;
+	if (g->ehcap == 0)
+		return NULL;
+	slot = edge_slot(g, from, to);
+	return g->ehash[slot].from1 ? &g->nodes[from].out[g->ehash[slot].idx] :
+	    NULL;
 }
 
 static int edge_append(struct cv_graph *g, size_t from, size_t to,
@@ -118,6 +159,8 @@ static int edge_append(struct cv_graph *g, size_t from, size_t to,
 {
 	struct cv_node *nd = &g->nodes[from];
 
+	if ((g->nedges + 1) * 2 > g->ehcap && edge_hash_grow(g) == -1)
+		return -1;
 	if (nd->nout == nd->capout) {
 		size_t ncap = nd->capout ? nd->capout * 2 : 4;
 		struct cv_edge *ne = realloc(nd->out, ncap * sizeof *ne);
@@ -127,7 +170,10 @@ static int edge_append(struct cv_graph *g, size_t from, size_t to,
 		nd->out = ne;
 		nd->capout = ncap;
 	}
-	nd->out[nd->nout++] = (struct cv_edge){ to, rel, weight };
+	nd->out[nd->nout] = (struct cv_edge){ to, rel, weight };
+	g->ehash[edge_slot(g, from, to)] = (struct cv_edge_slot){ from + 1,
+	    nd->nout };
+	nd->nout++;
 	g->nedges++;
 	return 0;
 }
@@ -360,6 +406,66 @@ int cv_graph_descendants(const struct cv_graph *g, size_t v, bool *reach)
 	}
 	free(stack);
 	free(seen);
+	return 0;
+}
+
+/* A label (the source it came from) joins node y's set unless present or
+ * the set already holds two: two distinct labels are all the union needs
+ * to know whether someone other than y itself reaches y. */
+static bool label_add(size_t *lab, size_t y, size_t l)
+{
+	size_t *set = &lab[2 * y];
+
+	if (set[0] == l || set[1] == l || set[1] != SIZE_MAX)
+		return false;
+	set[set[0] == SIZE_MAX ? 0 : 1] = l;
+	return true;
+}
+
+int cv_graph_descendants_union(const struct cv_graph *g, const size_t *src,
+    size_t nsrc, bool *reach)
+{
+	size_t n = g->n ? g->n : 1, head = 0, tail = 0;
+	size_t *lab = malloc(2 * n * sizeof *lab);
+	size_t *qn = malloc(2 * n * sizeof *qn), *ql = malloc(2 * n *
+	    sizeof *ql);
+
+	if (lab == NULL || qn == NULL || ql == NULL) {
+		free(lab);
+		free(qn);
+		free(ql);
+		return -1;
+	}
+	for (size_t i = 0; i < 2 * n; i++)
+		lab[i] = SIZE_MAX;
+	/* Each node joins the queue at most twice (once per label). */
+	for (size_t k = 0; k < nsrc; k++) {
+		const struct cv_node *nd = &g->nodes[src[k]];
+
+		for (size_t i = 0; i < nd->nout; i++)
+			if (label_add(lab, nd->out[i].to, src[k])) {
+				qn[tail] = nd->out[i].to;
+				ql[tail++] = src[k];
+			}
+	}
+	while (head < tail) {
+		size_t x = qn[head], l = ql[head++];
+		const struct cv_node *nd = &g->nodes[x];
+
+		for (size_t i = 0; i < nd->nout; i++)
+			if (label_add(lab, nd->out[i].to, l)) {
+				qn[tail] = nd->out[i].to;
+				ql[tail++] = l;
+			}
+	}
+	/* Marked: reached from a source other than the node itself. */
+	for (size_t v = 0; v < g->n; v++)
+		if ((lab[2 * v] != SIZE_MAX && lab[2 * v] != v) ||
+		    lab[2 * v + 1] != SIZE_MAX)
+			reach[v] = true;
+	free(lab);
+	free(qn);
+	free(ql);
 	return 0;
 }
 

@@ -26,6 +26,12 @@ struct cv_node {
 	size_t		 capout;
 };
 
+/* Where an edge lives: nodes[from].out[idx]; from + 1, 0 = empty. */
+struct cv_edge_slot {
+	size_t		 from1;
+	size_t		 idx;
+};
+
 struct cv_graph {
 	struct cv_node	*nodes;
 	size_t		 n;
@@ -33,6 +39,10 @@ struct cv_graph {
 	size_t		 nedges;
 	size_t		*hash;		/* open addressing, node index + 1 */
 	size_t		 hcap;
+	/* edges by (from, to), open addressing: finding an edge costs the
+	 * same for a node with one edge and one with thousands */
+	struct cv_edge_slot *ehash;
+	size_t		 ehcap;
 };
 
 /* Longest cycle prefix kept for the spiral bomb (4.9). */
@@ -103,5 +113,13 @@ double cv_graph_longest(const struct cv_graph *g);
 /* Marks in reach[n] (caller-allocated, not cleared) every node reachable
  * from v by at least one edge. Returns 0, or -1 on allocation failure. */
 int cv_graph_descendants(const struct cv_graph *g, size_t v, bool *reach);
+
+/* The union of cv_graph_descendants over the nsrc nodes of src, marked in
+ * reach[n] (caller-allocated, not cleared), in O(nodes + edges) however
+ * many sources: a source is marked only when another source reaches it
+ * (each is excluded from its own descendants). Returns 0, or -1 on
+ * allocation failure. */
+int cv_graph_descendants_union(const struct cv_graph *g, const size_t *src,
+    size_t nsrc, bool *reach);
 
 #endif

@@ -11,6 +11,8 @@
 #include "clock.h"
 #include "eventlog.h"
 #include "intents.h"
+#include "landing.h"
+#include "repos.h"
 #include "jsonx.h"
 #include "log.h"
 #include "policy.h"
@@ -63,14 +65,30 @@ static json_t *coupling_of(const struct cv_engine *e)
 
 /* ---- simulation ------------------------------------------------------------ */
 
+/* The commits of a candidate simulation (D-9), copied when present. */
+static const char *const sim_shas[] = { "target_sha", "source_sha",
+    "candidate_sha" };
+
+static void copy_shas(json_t *to, const json_t *from)
+{
+	for (size_t i = 0; i < CV_ARRAY_LEN(sim_shas); i++) {
+		json_t *v = json_object_get(from, sim_shas[i]);
+		if (v && to)
+			json_object_set(to, sim_shas[i], v);
+	}
+}
+
 static json_t *sim_event_payload(const json_t *sim)
 {
-	return json_pack("{s:O,s:O,s:O,s:O,s:O}", "mergeable",
+	json_t *p = json_pack("{s:O,s:O,s:O,s:O,s:O}", "mergeable",
 	    json_object_get(sim, "mergeable"), "conflicts",
 	    json_object_get(sim, "conflicts"), "files_changed",
 	    json_object_get(sim, "files_changed"), "source",
 	    json_object_get(sim, "source"), "target",
 	    json_object_get(sim, "target"));
+
+	copy_shas(p, sim);
+	return p;
 }
 
 static enum cv_err append_sim(struct cv_engine *e, const json_t *sim,
@@ -130,6 +148,7 @@ static json_t *last_simulation(struct cv_engine *e, const char *id)
 	    "timestamp", cv_json_str(ev, "timestamp", ""),
 	    "source", cv_json_str(p, "source", ""),
 	    "target", cv_json_str(p, "target", ""));
+	copy_shas(sim, p);
 	json_decref(ev);
 	return sim;
 }
@@ -143,10 +162,14 @@ struct run {
 	char trace[CV_TRACE_LEN];
 	json_t *config;
 	json_t *sim, *risk, *policy;
+	struct cv_landing *land;   /* registered repository (D-9), or NULL */
+	bool land_owned;           /* opened (and freed) by this run */
 };
 
 static void run_free(struct run *r)
 {
+	if (r->land_owned)
+		cv_landing_free(r->land);
 	json_decref(r->config);
 	json_decref(r->sim);
 	json_decref(r->risk);
@@ -278,6 +301,17 @@ static int step_simulation(struct run *r, const struct cv_validate_opts *o,
 		*blocked = block(r, "No previous simulation found", true);
 		return 1;
 	}
+	if (r->land) {
+		/* D-9: the candidate merge commit on the remote's mirror. */
+		if (cv_landing_simulate(r->land, r->intent, &r->sim, &msg) !=
+		    CV_OK) {
+			*blocked = block(r, msg ? msg : "Simulation failed", true);
+			free(msg);
+			return 1;
+		}
+		append_sim(r->e, r->sim, r->id, r->tenant, r->trace);
+		return 0;
+	}
 	err = cv_scm_simulate(repo(r->e), cv_json_str(r->intent, "source", ""),
 	    cv_json_str(r->intent, "target", "main"), NULL, &r->sim, &msg);
 	if (err != CV_OK) {
@@ -301,21 +335,39 @@ static json_t *step_checks(struct run *r, const struct cv_validate_opts *o,
 	json_t *required = cv_policy_required_checks(r->config,
 	    cv_json_str(r->intent, "risk_level", "medium"));
 	json_t *results = NULL, *passed, *failed, *c;
+	const char *cand = cv_json_str(r->sim, "candidate_sha", NULL);
 	size_t i;
 
+	if (r->land) {
+		/* D-9: the repository's default checks and checks_required
+		 * too, run on the candidate commit itself. */
+		json_t *all = cv_landing_required(r->land, r->intent, required);
+		json_decref(required);
+		required = all;
+	}
 	if (o->skip_checks)
 		return required;
-	cv_checks_run(repo(r->e), required, r->e->check_timeout_s > 0 ?
-	    r->e->check_timeout_s : CV_CHECK_TIMEOUT_S, &results);
+	if (r->land && cand)
+		cv_landing_checks(r->land, cand, required,
+		    r->e->check_timeout_s > 0 ? r->e->check_timeout_s :
+		    CV_CHECK_TIMEOUT_S, &results);
+	else
+		cv_checks_run(repo(r->e), required, r->e->check_timeout_s > 0 ?
+		    r->e->check_timeout_s : CV_CHECK_TIMEOUT_S, &results);
 	json_decref(required);
 	passed = json_array();
 	failed = json_array();
 	json_array_foreach(results, i, c) {
 		bool ok = cv_json_bool(c, "passed", false);
+		json_t *payload = json_pack("{s:O,s:b,s:O}", "check_type",
+		    json_object_get(c, "check_type"), "passed", ok, "details",
+		    json_object_get(c, "details"));
+		/* The result belongs to the commit it ran on (D-9). */
+		if (r->land && cand && payload)
+			json_object_set_new(payload, "candidate_sha",
+			    json_string(cand));
 		cv_event_emit(r->e->store, "check.completed", r->id, NULL,
-		    r->tenant, r->trace, json_pack("{s:O,s:b,s:O}",
-		    "check_type", json_object_get(c, "check_type"), "passed", ok,
-		    "details", json_object_get(c, "details")),
+		    r->tenant, r->trace, payload,
 		    json_pack("{s:O,s:b}", "check_type",
 		    json_object_get(c, "check_type"), "passed", ok));
 		json_array_append(ok ? passed : failed,
@@ -396,6 +448,36 @@ static int step_policy(struct run *r, const json_t *checks_passed,
 	return 1;
 }
 
+/* The risk gate's thresholds (D-8): the policy file's `risk` section,
+ * overridden key by key by the stored policy of the intent's tenant
+ * (`risk policy-set`, POST /v1/risk/policy). New reference; NULL on a
+ * store failure. */
+static json_t *gate_section(struct run *r)
+{
+	static const char *const keys[] = { "max_risk_score",
+	    "max_damage_score", "max_propagation_score", "mode",
+	    "enforce_ratio" };
+	json_t *file = json_object_get(r->config, "risk"), *stored = NULL;
+	json_t *out = json_is_object(file) ? json_deep_copy(file) :
+	    json_object();
+
+	if (!r->tenant || !*r->tenant)
+		return out;
+	if (cv_risk_policy_get(r->e->store, r->tenant, &stored) != CV_OK) {
+		json_decref(out);
+		return NULL;
+	}
+	for (size_t i = 0; stored && i < CV_ARRAY_LEN(keys); i++) {
+		json_t *v = json_object_get(stored, keys[i]);
+		if (v && !json_is_null(v))
+			json_object_set(out, keys[i], v);
+	}
+	if (stored)
+		json_object_set_new(out, "tenant_policy", json_true());
+	json_decref(stored);
+	return out;
+}
+
 static json_t *validated(struct run *r, json_t *gate_take)
 {
 	json_t *res = json_pack("{s:s,s:s,s:s,s:{s:O,s:O},s:O,s:{s:s,s:o},s:o}",
@@ -404,11 +486,14 @@ static json_t *validated(struct run *r, json_t *gate_take)
 	    "files_changed", json_object_get(r->sim, "files_changed"),
 	    "risk", r->risk, "policy", "verdict", "ALLOW", "gates",
 	    gates_view(r->policy, false), "risk_gate", gate_take);
+	json_t *payload = json_pack("{s:O,s:O,s:s}", "source",
+	    json_object_get(r->intent, "source"), "target",
+	    json_object_get(r->intent, "target"), "trace_id", r->trace);
 
-	if (record(r, res, "VALIDATED", "intent.validated", json_pack(
-	    "{s:O,s:O,s:s}", "source", json_object_get(r->intent, "source"),
-	    "target", json_object_get(r->intent, "target"), "trace_id",
-	    r->trace), json_pack("{s:O,s:s,s:s}", "risk_score",
+	/* What was tested, so that the queue lands exactly that (D-9). */
+	copy_shas(json_object_get(res, "simulation"), r->sim);
+	copy_shas(payload, r->sim);
+	if (record(r, res, "VALIDATED", "intent.validated", payload, json_pack("{s:O,s:s,s:s}", "risk_score",
 	    json_object_get(r->risk, "risk_score"), "policy_verdict", "ALLOW",
 	    "trace_id", r->trace), true) != CV_OK) {
 		json_decref(res);
@@ -417,8 +502,29 @@ static json_t *validated(struct run *r, json_t *gate_take)
 	return res;
 }
 
-static json_t *validate_intent(struct cv_engine *e, json_t *intent,
-    const struct cv_validate_opts *o)
+/* D-9: an intent of a registered repository works on the mirror of its
+ * remote, fetched first. Returns 0, or 1 with *blocked set. */
+static int step_repository(struct run *r, struct cv_landing *land,
+    json_t **blocked)
+{
+	char *reason = NULL;
+	enum cv_err err;
+
+	if (land) {
+		r->land = land;
+		return 0;
+	}
+	err = cv_landing_open(r->e, r->intent, &r->land, &reason);
+	r->land_owned = true;
+	if (err == CV_OK)
+		return 0;
+	*blocked = block(r, reason ? reason : "Fetch failed", true);
+	free(reason);
+	return 1;
+}
+
+static json_t *validate_with(struct cv_engine *e, json_t *intent,
+    const struct cv_validate_opts *o, struct cv_landing *land)
 {
 	struct run r = { .e = e, .intent = intent };
 	json_t *blocked = NULL, *checks, *gate, *res;
@@ -430,7 +536,8 @@ static json_t *validate_intent(struct cv_engine *e, json_t *intent,
 		    cv_json_str(intent, "status", ""));
 	cv_trace_flow(r.trace);
 	r.config = config_of(e);
-	if (step_simulation(&r, o, &blocked))
+	if (step_repository(&r, land, &blocked) ||
+	    step_simulation(&r, o, &blocked))
 		goto done;
 	if (!cv_json_bool(r.sim, "mergeable", false)) {
 		json_t *reason = join_first(json_object_get(r.sim, "conflicts"),
@@ -447,10 +554,18 @@ static json_t *validate_intent(struct cv_engine *e, json_t *intent,
 		goto done;
 	}
 	json_decref(checks);
-	gate = cv_risk_gate_evaluate(json_object_get(r.config, "risk"),
+	json_t *section = gate_section(&r);
+	gate = section ? cv_risk_gate_evaluate(section,
 	    cv_json_num(r.risk, "risk_score", 0),
 	    cv_json_num(r.risk, "damage_score", 0),
-	    cv_json_num(r.risk, "propagation_score", 0), r.id);
+	    cv_json_num(r.risk, "propagation_score", 0), r.id) : NULL;
+	if (gate && json_object_get(section, "tenant_policy"))
+		json_object_set_new(gate, "tenant_policy", json_true());
+	json_decref(section);
+	if (!gate) {
+		run_free(&r);
+		return NULL;
+	}
 	if (cv_json_bool(gate, "enforced", false)) {
 		char *b = cv_json_dump(json_object_get(gate, "breaches"));
 		char reason[2048];
@@ -467,6 +582,12 @@ static json_t *validate_intent(struct cv_engine *e, json_t *intent,
 done:
 	run_free(&r);
 	return blocked;
+}
+
+static json_t *validate_intent(struct cv_engine *e, json_t *intent,
+    const struct cv_validate_opts *o)
+{
+	return validate_with(e, intent, o, NULL);
 }
 
 json_t *cv_engine_validate(struct cv_engine *e, const char *intent_id,
@@ -764,8 +885,93 @@ static json_t *dependency_gate(struct cv_engine *e, const json_t *intent)
 	return res;
 }
 
+/* The last validation still holds when it tested the candidate of the
+ * current target and source tips. */
+static bool validation_current(const json_t *v, const char *t,
+    const char *src)
+{
+	return cv_json_str(v, "candidate_sha", NULL) && *t && strcmp(cv_json_str(v,
+	    "target_sha", ""), t) == 0 && strcmp(cv_json_str(v, "source_sha",
+	    ""), src) == 0;
+}
+
+/* Candidate of the last validation already in the target: pushed before
+ * a crash, not yet recorded. */
+static bool already_landed(struct cv_landing *land, const json_t *v,
+    const char *t)
+{
+	const char *cand = cv_json_str(v, "candidate_sha", NULL);
+	char *msg = NULL;
+	bool yes = false;
+
+	if (cand && *t)
+		cv_mirror_is_ancestor(&land->mirror, cand, t, &yes, &msg);
+	free(msg);
+	return yes;
+}
+
+/*
+ * D-9: the queue step of an intent of a registered repository. Lands the
+ * candidate the last validation tested when target and source have not
+ * moved since; else validates again on the current target (checks
+ * included) and lands that candidate. Always pushed as a fast-forward;
+ * a refused push (the target moved meanwhile) spends nothing.
+ */
+static json_t *land_registered(struct cv_engine *e, json_t *intent,
+    struct cv_landing *land, int max_retries)
+{
+	const char *id = cv_json_str(intent, "id", "");
+	char t[CV_SHA_LEN] = "", src[CV_SHA_LEN] = "", *reason = NULL;
+	char *commit = NULL, *error = NULL, cand[CV_SHA_LEN] = "";
+	json_t *ev = NULL, *v, *d;
+	enum cv_land outcome;
+
+	cv_event_latest(e->store, "intent.validated", id, &ev);
+	v = json_object_get(ev, "payload");
+	if (cv_landing_heads(land, intent, t, src, &reason) != CV_OK)
+		t[0] = src[0] = '\0';  /* the revalidation blocks, naming it */
+	free(reason);
+	if (already_landed(land, v, t)) {
+		snprintf(cand, sizeof cand, "%s", cv_json_str(v,
+		    "candidate_sha", ""));
+		json_decref(ev);
+		d = json_pack("{s:s,s:s,s:s}", "intent_id", id, "decision",
+		    "validated", "candidate_sha", cand);
+		return cv_engine_land_record(e, intent, d, CV_LAND_MERGED, cand,
+		    NULL, max_retries);
+	}
+	if (validation_current(v, t, src)) {
+		snprintf(cand, sizeof cand, "%s", cv_json_str(v,
+		    "candidate_sha", ""));
+		d = json_pack("{s:s,s:s,s:s}", "intent_id", id, "decision",
+		    "validated", "candidate_sha", cand);
+	} else {
+		struct cv_validate_opts vo = { NULL, false, false };
+		d = validate_with(e, intent, &vo, land);
+		if (!d || json_object_get(d, "error")) {
+			json_decref(ev);
+			return d;
+		}
+		if (strcmp(cv_json_str(d, "decision", ""), "blocked") == 0) {
+			json_decref(ev);
+			after_block(e, intent, d, max_retries);
+			return d;
+		}
+		snprintf(cand, sizeof cand, "%s", cv_json_str(cv_json_obj(d,
+		    "simulation"), "candidate_sha", ""));
+	}
+	json_decref(ev);
+	cv_intent_update_status(e->store, id, "QUEUED", -1);
+	outcome = cv_landing_push(land, intent, cand, &commit, &error);
+	d = cv_engine_land_record(e, intent, d, outcome, commit, error,
+	    max_retries);
+	free(commit);
+	free(error);
+	return d;
+}
+
 static json_t *process_one(struct cv_engine *e, json_t *intent,
-    const struct cv_queue_opts *o, int max_retries)
+    const struct cv_queue_opts *o, int max_retries, struct cv_landing *land)
 {
 	struct cv_validate_opts vo = { NULL, o->use_last_simulation,
 	    o->skip_checks };
@@ -775,6 +981,8 @@ static json_t *process_one(struct cv_engine *e, json_t *intent,
 		return reject_exhausted(e, intent, max_retries);
 	if (!o->ignore_dependencies && (d = dependency_gate(e, intent)))
 		return d;
+	if (land)
+		return land_registered(e, intent, land, max_retries);
 	d = validate_intent(e, intent, &vo);
 	if (!d || json_object_get(d, "error"))
 		return d;
@@ -807,6 +1015,115 @@ static json_t *lock_busy(struct cv_engine *e)
 	    "process may be running.", "lock", info ? info : json_null());
 }
 
+/* ---- per-repository queues (D-9) ------------------------------------------ */
+
+#define CYCLE_REPOS 16
+
+/* What one queue run holds for registered repositories: the lock of each
+ * (repository, target) it works on, and each repository's landing
+ * context, fetched once per run. */
+struct cycle {
+	struct cv_engine *e;
+	long long holder;
+	int ttl;
+	json_t *locks;             /* lock name -> true (held) / false (busy) */
+	char *names[CYCLE_REPOS];
+	struct cv_landing *lands[CYCLE_REPOS];
+	int n;
+};
+
+static void cycle_free(struct cycle *c)
+{
+	const char *name;
+	json_t *held;
+	bool released;
+
+	json_object_foreach(c->locks, name, held)
+		if (json_is_true(held))
+			cv_lock_release(c->e->store, name, c->holder, &released);
+	json_decref(c->locks);
+	for (int i = 0; i < c->n; i++) {
+		free(c->names[i]);
+		cv_landing_free(c->lands[i]);
+	}
+}
+
+/* The queue lock of the intent's repository and target: taken on first
+ * use in this run, extended after. false when another worker holds it. */
+static bool cycle_lock(struct cycle *c, const json_t *repo,
+    const json_t *intent)
+{
+	char name[700];
+	json_t *state;
+	bool ok = false;
+
+	snprintf(name, sizeof name, "queue:%s@%s", cv_json_str(repo, "name", ""),
+	    cv_json_str(intent, "target", "main"));
+	if ((state = json_object_get(c->locks, name))) {
+		if (json_is_true(state))
+			cv_lock_heartbeat(c->e->store, name, c->holder, c->ttl, &ok);
+	} else {
+		cv_lock_acquire(c->e->store, name, c->holder, c->ttl, &ok);
+		json_object_set_new(c->locks, name, json_boolean(ok));
+	}
+	return ok;
+}
+
+/* The landing context of repo for this run (fetched once), or NULL with
+ * *reason when the fetch failed. */
+static struct cv_landing *cycle_landing(struct cycle *c, const json_t *repo,
+    const json_t *intent, char **reason)
+{
+	const char *name = cv_json_str(repo, "name", "");
+	struct cv_landing *l = NULL;
+
+	*reason = NULL;
+	for (int i = 0; i < c->n; i++)
+		if (strcmp(c->names[i], name) == 0)
+			return c->lands[i];
+	if (cv_landing_open(c->e, intent, &l, reason) != CV_OK || !l)
+		return NULL;
+	if (c->n < CYCLE_REPOS) {
+		c->names[c->n] = strdup(name);
+		c->lands[c->n++] = l;
+	}
+	return l;
+}
+
+/* process_one for an intent of a registered repository: under the lock
+ * of its (repository, target), on the run's landing context. NULL result
+ * with *skipped when another worker holds that queue. */
+static json_t *process_registered(struct cycle *c, json_t *intent,
+    const json_t *repo, const struct cv_queue_opts *o, int max_retries,
+    bool *skipped)
+{
+	struct cv_landing *land;
+	char *reason = NULL;
+	json_t *res;
+
+	*skipped = false;
+	if (!cycle_lock(c, repo, intent)) {
+		*skipped = true;
+		return NULL;
+	}
+	if (!(land = cycle_landing(c, repo, intent, &reason))) {
+		/* Infrastructure, not the intent: nothing spent, next cycle. */
+		res = json_pack("{s:O,s:s,s:s}", "intent_id", json_object_get(
+		    intent, "id"), "decision", "fetch_failed", "reason", reason ?
+		    reason : "Fetch failed");
+		free(reason);
+		return res;
+	}
+	res = process_one(c->e, intent, o, max_retries, land);
+	/* A landing context not cached (too many repositories) is ours. */
+	bool cached = false;
+	for (int i = 0; i < c->n; i++)
+		cached = cached || c->lands[i] == land;
+	if (!cached)
+		cv_landing_free(land);
+	return res;
+}
+
 json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 {
 	long long holder = o->holder ? o->holder : (long long)getpid();
@@ -814,39 +1131,69 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 	int limit = o->limit > 0 ? o->limit : 20;
 	int max_retries = o->max_retries >= 0 ? o->max_retries : 3;
 	const char *target = o->target ? o->target : "main";
-	json_t *intents, *results, *intent, *run_coupling = NULL;
-	bool got = false, own_coupling = !e->coupling_injected;
+	json_t *intents, *results, *intent, *run_coupling = NULL, *repo;
+	bool got = false, own_coupling = !e->coupling_injected, any_repo = false;
+	struct cycle c = { .e = e, .holder = holder, .ttl = ttl };
 	size_t i;
 
-	if (cv_lock_acquire(e->store, "queue", holder, ttl, &got) != CV_OK)
-		return NULL;
-	if (!got)
-		return lock_busy(e);
-	results = json_array();
 	/* Intents waiting on a dependency do not use up the batch: look
 	 * further so that they cannot starve the intents behind them. */
 	intents = cv_intent_list(e->store, "VALIDATED", NULL, o->
 	    ignore_dependencies ? limit : limit + CV_QUEUE_DEP_LOOKAHEAD);
+	if (!intents)
+		return NULL;
+	json_t *repos = json_array();
+	json_array_foreach(intents, i, intent) {
+		repo = NULL;
+		cv_repo_of_intent(e->store, intent, &repo);
+		any_repo = any_repo || repo;
+		json_array_append_new(repos, repo ? repo : json_null());
+	}
+	/* The global lock guards the local (0.1.0) queue; each registered
+	 * repository and target has a queue and a lock of its own. */
+	if (cv_lock_acquire(e->store, "queue", holder, ttl, &got) != CV_OK) {
+		json_decref(intents);
+		json_decref(repos);
+		return NULL;
+	}
+	if (!got && !any_repo) {
+		json_decref(intents);
+		json_decref(repos);
+		return lock_busy(e);
+	}
+	c.locks = json_object();
+	results = json_array();
 	int handled = 0;
 	json_array_foreach(intents, i, intent) {
 		if (handled >= limit)
 			break;
-		bool held = false;
-		/* Heartbeat (O4): a batch longer than the TTL must not be
-		 * overlapped; if the lock was taken from us, stop. */
-		cv_lock_heartbeat(e->store, "queue", holder, ttl, &held);
-		if (!held) {
-			cv_log(CV_WARNING, "converge.engine", "queue lock lost; "
-			    "stopping the batch");
-			break;
+		bool held = false, skipped = false;
+		json_t *res;
+		repo = json_array_get(repos, i);
+		if (!json_is_null(repo)) {
+			res = process_registered(&c, intent, repo, o, max_retries,
+			    &skipped);
+			if (skipped)
+				continue;
+		} else {
+			if (!got)
+				continue;
+			/* Heartbeat (O4): a batch longer than the TTL must not
+			 * be overlapped; if the lock was taken from us, stop. */
+			cv_lock_heartbeat(e->store, "queue", holder, ttl, &held);
+			if (!held) {
+				cv_log(CV_WARNING, "converge.engine", "queue lock "
+				    "lost; stopping the batch");
+				break;
+			}
+			if (own_coupling && !e->coupling_injected) {
+				/* One `git log` per run, not one per intent. */
+				run_coupling = coupling_of(e);
+				e->coupling = run_coupling;
+				e->coupling_injected = true;
+			}
+			res = process_one(e, intent, o, max_retries, NULL);
 		}
-		if (own_coupling && !e->coupling_injected) {
-			/* One `git log` per run, not one per intent. */
-			run_coupling = coupling_of(e);
-			e->coupling = run_coupling;
-			e->coupling_injected = true;
-		}
-		json_t *res = process_one(e, intent, o, max_retries);
 		if (!res || strcmp(cv_json_str(res, "decision", ""),
 		    "dependency_blocked") != 0)
 			handled++;
@@ -854,6 +1201,8 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 			json_array_append_new(results, res);
 	}
 	json_decref(intents);
+	json_decref(repos);
+	cycle_free(&c);
 	if (own_coupling) {
 		e->coupling = NULL;
 		e->coupling_injected = false;
@@ -865,7 +1214,8 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 	    target), json_pack("{s:I}", "count",
 	    (json_int_t)json_array_size(results)));
 	bool released;
-	cv_lock_release(e->store, "queue", holder, &released);
+	if (got)
+		cv_lock_release(e->store, "queue", holder, &released);
 	return results;
 }
 

@@ -16,6 +16,8 @@
 
 #include "store.h"
 
+struct cv_github;
+
 /* The notification channel of new VALIDATED intents (decisions.md D-6). */
 #define CV_QUEUE_CHANNEL "converge_queue"
 
@@ -50,6 +52,12 @@ struct cv_engine {
 	void *on_decision_arg;
 	cv_land_fn land;           /* NULL = the local merge of domain.md 6.4 */
 	void *land_arg;
+	/* Registered repositories (decisions.md D-9): intents whose
+	 * technical.repo is registered are simulated, checked and landed on
+	 * the mirror of their remote instead of repo_dir. */
+	const char *var_dir;       /* mirrors root; NULL = $CONVERGE_VAR_DIR */
+	struct cv_github *github;  /* installation tokens for https; NULL */
+	long long installation_id; /* when the intent names none; 0 = none */
 };
 
 struct cv_validate_opts {

@@ -172,8 +172,14 @@ json_t *cv_event_query(struct cv_store *s, const struct cv_event_filter *f)
 enum cv_err cv_event_latest(struct cv_store *s, const char *event_type,
     const char *intent_id, json_t **out)
 {
+	return cv_event_latest_of(s, event_type, intent_id, NULL, out);
+}
+
+enum cv_err cv_event_latest_of(struct cv_store *s, const char *event_type,
+    const char *intent_id, const char *tenant_id, json_t **out)
+{
 	struct cv_event_filter f = { .event_type = event_type,
-	    .intent_id = intent_id, .limit = 1 };
+	    .intent_id = intent_id, .tenant_id = tenant_id, .limit = 1 };
 	json_t *list = cv_event_query(s, &f);
 
 	*out = NULL;

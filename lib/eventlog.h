@@ -45,6 +45,11 @@ json_t *cv_event_query(struct cv_store *s, const struct cv_event_filter *f);
 enum cv_err cv_event_latest(struct cv_store *s, const char *event_type,
     const char *intent_id, json_t **out);
 
+/* Like cv_event_latest, among the events recorded under tenant_id only
+ * (NULL: any): what reads about one tenant's intent use (D-8). */
+enum cv_err cv_event_latest_of(struct cv_store *s, const char *event_type,
+    const char *intent_id, const char *tenant_id, json_t **out);
+
 /* count(filters): names[i]/values[i] pairs; a NULL value is ignored.
  * Allowed names: event_type, intent_id, agent_id, tenant_id, trace_id;
  * any other → CV_EINVAL ("Invalid filter column: <name>" in *errmsg if

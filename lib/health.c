@@ -163,7 +163,8 @@ json_t *cv_health_repo_build(const struct cv_repo_health_in *in)
 	cv_oset(o, "mergeable_rate", json_real(cv_round(mrate, 3)), &ok);
 	cv_oset(o, "conflict_rate", json_real(cv_round(crate, 3)), &ok);
 	cv_oset(o, "active_intents",
-	    json_integer((json_int_t)count_active(in->intents)), &ok);
+	    json_integer((json_int_t)(in->intents ? (long long)count_active(
+	    in->intents) : in->active_count)), &ok);
 	cv_oset(o, "merged_last_24h", json_integer((json_int_t)merged), &ok);
 	cv_oset(o, "rejected_last_24h", json_integer((json_int_t)rejected),
 	    &ok);

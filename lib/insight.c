@@ -13,6 +13,7 @@
 #include "jsonx.h"
 #include "policy.h"
 #include "projections.h"
+#include "queuestate.h"
 
 #define HOUR_US ((int64_t)3600 * 1000000)
 #define DAY_US (24 * HOUR_US)
@@ -79,11 +80,14 @@ static enum cv_err repo_health_build(struct cv_store *s,
 {
 	int hours = window_hours > 0 ? window_hours : 24;
 	int64_t back = hours * HOUR_US;
-	json_t *v[5] = { 0 };
+	json_t *v[4] = { 0 };
 	struct cv_repo_health_in in = { 0 };
+	long long active = 0;
 	enum cv_err e;
 
 	*out = NULL;
+	/* Only the number of active intents is needed: counted by the
+	 * database rather than read intent by intent. */
 	if ((e = events(s, "simulation.completed", NULL, tenant_id, now_us,
 	    back, ALL, &v[0])) ||
 	    (e = events(s, "risk.evaluated", NULL, tenant_id, now_us, back,
@@ -92,14 +96,15 @@ static enum cv_err repo_health_build(struct cv_store *s,
 	    &v[2])) ||
 	    (e = events(s, "intent.rejected", NULL, tenant_id, now_us, back,
 	    ALL, &v[3])) ||
-	    (e = intents(s, tenant_id, ALL, &v[4]))) {
-		decref_all(v, 5);
+	    (e = cv_queue_active_count(s, tenant_or_null(tenant_id),
+	    &active))) {
+		decref_all(v, 4);
 		return e;
 	}
-	in = (struct cv_repo_health_in){ v[0], v[1], v[2], v[3], v[4],
-	    tenant_id, hours, now_us };
+	in = (struct cv_repo_health_in){ v[0], v[1], v[2], v[3], NULL,
+	    tenant_id, hours, now_us, active };
 	e = result(cv_health_repo_build(&in), out);
-	decref_all(v, 5);
+	decref_all(v, 4);
 	return e;
 }
 
@@ -126,9 +131,12 @@ enum cv_err cv_insight_change_health(struct cv_store *s,
 	enum cv_err e;
 
 	*out = NULL;
-	if ((e = cv_event_latest(s, "risk.evaluated", intent_id, &risk)) ||
-	    (e = cv_event_latest(s, "simulation.completed", intent_id, &sim)) ||
-	    (e = cv_event_latest(s, "policy.evaluated", intent_id, &pol)))
+	if ((e = cv_event_latest_of(s, "risk.evaluated", intent_id, tenant_id,
+	    &risk)) ||
+	    (e = cv_event_latest_of(s, "simulation.completed", intent_id,
+	    tenant_id, &sim)) ||
+	    (e = cv_event_latest_of(s, "policy.evaluated", intent_id, tenant_id,
+	    &pol)))
 		goto done;
 	e = result(cv_health_change_build(intent_id, risk, sim, pol, tenant_id,
 	    cv_now_us()), out);
@@ -344,15 +352,7 @@ enum cv_err cv_insight_integration_metrics(struct cv_store *s,
 enum cv_err cv_insight_queue_state(struct cv_store *s, const char *tenant_id,
     json_t **out)
 {
-	json_t *list;
-	enum cv_err e;
-
-	*out = NULL;
-	if ((e = intents(s, tenant_id, ALL, &list)))
-		return e;
-	e = result(cv_queue_state_build(list), out);
-	json_decref(list);
-	return e;
+	return cv_queue_state_load(s, tenant_or_null(tenant_id), out);
 }
 
 enum cv_err cv_insight_agent_performance(struct cv_store *s,
@@ -448,10 +448,13 @@ enum cv_err cv_insight_risk_review(struct cv_store *s, const char *intent_id,
 		return e;
 	if (!it)                /* the {error} object */
 		return result(cv_risk_review_build(&in), out);
-	if ((e = cv_event_latest(s, "risk.evaluated", intent_id, &risk)) ||
-	    (e = cv_event_latest(s, "simulation.completed", intent_id, &sim)) ||
-	    (e = cv_event_latest(s, "policy.evaluated", intent_id, &pol)) ||
-	    (e = events(s, NULL, intent_id, NULL, now, 0, 50, &hist)) ||
+	if ((e = cv_event_latest_of(s, "risk.evaluated", intent_id, tenant_id,
+	    &risk)) ||
+	    (e = cv_event_latest_of(s, "simulation.completed", intent_id,
+	    tenant_id, &sim)) ||
+	    (e = cv_event_latest_of(s, "policy.evaluated", intent_id, tenant_id,
+	    &pol)) ||
+	    (e = events(s, NULL, intent_id, tenant_id, now, 0, 50, &hist)) ||
 	    (e = compliance_build(s, tenant_id, NULL, now, &comp)))
 		goto done;
 	if (!(diags = diagnose_events(diagnose, it, risk, sim))) {

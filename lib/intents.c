@@ -288,17 +288,21 @@ enum cv_err cv_intent_get(struct cv_store *s, const char *id, json_t **out)
  * stay usable; the order is served by idx_intents_order. Built once. */
 static const char *list_sql(unsigned mask, bool brief)
 {
-	static char *texts[8];
-	unsigned key = mask | (brief ? 4u : 0u);
-	char buf[768];
+	static char *texts[16];
+	unsigned key = (mask & 3u) | (brief ? 4u : 0u) | (mask & 8u);
+	char buf[1024];
 
 	if (texts[key])
 		return texts[key];
-	snprintf(buf, sizeof buf, "SELECT %s FROM intents WHERE 1 = 1%s%s"
+	snprintf(buf, sizeof buf, "SELECT %s FROM intents WHERE 1 = 1%s%s%s"
 	    " ORDER BY priority ASC, created_at ASC, id ASC LIMIT ?3",
 	    brief ? INTENT_BRIEF_COLUMNS : INTENT_COLUMNS,
 	    (mask & 1) ? " AND status = ?1" : "",
-	    (mask & 2) ? " AND tenant_id = ?2" : "");
+	    (mask & 2) ? " AND tenant_id = ?2" : "",
+	    /* keyset pagination (bit 3): rows after (priority, created_at,
+	     * id) in the list's own order */
+	    (mask & 8) ? " AND (priority > ?4 OR (priority = ?4 AND"
+	    " (created_at > ?5 OR (created_at = ?5 AND id > ?6))))" : "");
 	texts[key] = strdup(buf);
 	return texts[key];
 }
@@ -325,6 +329,30 @@ json_t *cv_intent_list(struct cv_store *s, const char *status,
 	size_t i;
 
 	if (!rows)
+		return NULL;
+	out = json_array();
+	json_array_foreach(rows, i, row)
+		json_array_append_new(out, row_to_intent(row));
+	json_decref(rows);
+	return out;
+}
+
+json_t *cv_intent_list_after(struct cv_store *s, const char *status,
+    const char *tenant_id, int limit, const struct cv_intent_key *after)
+{
+	const char *st = status && *status ? status : NULL;
+	const char *tn = tenant_id && *tenant_id ? tenant_id : NULL;
+	const char *sql = list_sql((st ? 1u : 0u) | (tn ? 2u : 0u) |
+	    (after ? 8u : 0u), false);
+	struct cv_param p[] = { CV_TEXT(st), CV_TEXT(tn),
+	    CV_INT(limit > 0 ? limit : 200),
+	    CV_INT(after ? after->priority : 0),
+	    CV_TEXT(after ? after->created_at : ""),
+	    CV_TEXT(after ? after->id : "") };
+	json_t *rows = NULL, *out, *row;
+	size_t i;
+
+	if (!sql || cv_db_query(s, sql, p, after ? 6 : 3, &rows) != CV_OK)
 		return NULL;
 	out = json_array();
 	json_array_foreach(rows, i, row)

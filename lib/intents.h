@@ -40,6 +40,18 @@ enum cv_err cv_intent_get(struct cv_store *s, const char *id, json_t **out);
 json_t *cv_intent_list(struct cv_store *s, const char *status,
     const char *tenant_id, int limit);
 
+/* Where a page of the list ends: the last intent's sort key. */
+struct cv_intent_key {
+	long long priority;
+	const char *created_at;
+	const char *id;
+};
+
+/* cv_intent_list continued after `after` (NULL: from the start), in the
+ * same order: keyset pagination. NULL on a store failure. */
+json_t *cv_intent_list_after(struct cv_store *s, const char *status,
+    const char *tenant_id, int limit, const struct cv_intent_key *after);
+
 /* Like cv_intent_list, with the scalar fields only (id, source, target,
  * status, created_at, created_by, risk_level, priority, retries,
  * tenant_id): what the projections read, without decoding four JSON

@@ -480,6 +480,16 @@ enum cv_err cv_mirror_push(struct cv_mirror *m, const char *sha,
 			*errmsg = failure_dup("git push", &r);
 			e = CV_EEXEC;
 		}
+	} else {
+		/* The remote's branch is sha now: so is the mirror's, and the
+		 * next candidate of this cycle builds on it without a fetch. */
+		const char *up[] = { "git", "update-ref", spec + strlen(sha) + 1,
+		    sha, NULL };
+		struct cv_proc_result u;
+		char *ignored = NULL;
+		git(m, m->dir, up, &u, &ignored);
+		cv_proc_result_free(&u);
+		free(ignored);
 	}
 done:
 	cv_proc_result_free(&r);

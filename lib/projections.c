@@ -4,6 +4,7 @@
  * the dashboard assembly of http-api 5.7.
  */
 #include "projections.h"
+#include "queuestate.h"
 #include "projections_int.h"
 
 #include <stdio.h>
@@ -358,8 +359,12 @@ static json_t *pending_build(const json_t *intents)
 			rows[n++] = r;
 	}
 	qsort(rows, n, sizeof *rows, pending_cmp);
-	for (i = 0; i < n; i++)
-		cv_aput(arr, rows[i], &ok);
+	for (i = 0; i < n; i++) {
+		if (i < CV_QUEUE_PENDING_CAP)
+			cv_aput(arr, rows[i], &ok);
+		else
+			json_decref(rows[i]);
+	}
 	free(rows);
 	if (!ok) {
 		json_decref(arr);
@@ -373,7 +378,14 @@ json_t *cv_queue_state_build(const json_t *intents)
 	json_t *o = json_object();
 	bool ok = true;
 
+	size_t i, pending = 0;
+	const json_t *it;
+
+	json_array_foreach(intents, i, it)
+		if (status_pending(cv_json_str(it, "status", "READY")))
+			pending++;
 	cv_oset(o, "pending", pending_build(intents), &ok);
+	cv_oset(o, "pending_count", json_integer((json_int_t)pending), &ok);
 	cv_oset(o, "total", json_integer((json_int_t)json_array_size(intents)),
 	    &ok);
 	cv_oset(o, "by_status", by_status_build(intents), &ok);

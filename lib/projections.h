@@ -80,6 +80,8 @@ struct cv_repo_health_in {
 	const char *tenant_id;
 	int window_hours;          /* <= 0 means 24 */
 	int64_t now_us;
+	long long active_count;    /* used when intents is NULL (the count
+	                            * came from cv_queue_active_count) */
 };
 
 /* HealthSnapshot (domain.md 1.11, 7.1) with its learning object. The
@@ -223,8 +225,10 @@ json_t *cv_integration_metrics_build(const struct cv_integration_in *in);
 
 /* ---- 7.8 queue and agents -------------------------------------------------- */
 
-/* QueueState {pending, total, by_status} from
- * cv_intent_list(store, NULL, tenant, 10000). */
+/* QueueState {pending, pending_count, total, by_status} from
+ * cv_intent_list(store, NULL, tenant, 10000); pending holds at most
+ * CV_QUEUE_PENDING_CAP (queuestate.h) entries, pending_count all of them.
+ * cv_queue_state_load computes the same in SQL. */
 json_t *cv_queue_state_build(const json_t *intents);
 
 /* Queue summary {total, by_status, pending_count}; same input. */

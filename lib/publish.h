@@ -25,10 +25,46 @@ enum cv_err cv_publish_enqueue(struct cv_store *s,
     const json_t *installation, const char *intent_id, const char *decision,
     const char *trace_id, double risk_score, const char *reason);
 
-/* The engine's decision hook (struct cv_engine.on_decision) for the
- * worker: publishes a result about an intent that carries technical.repo
- * and technical.initial_base_commit. arg is the struct cv_config. */
+/* The engine's decision hook (struct cv_engine.on_decision): publishes a
+ * result about an intent to its cv_publish_target, if it has one. arg is
+ * the struct cv_config. */
 void cv_publish_decision_hook(void *arg, struct cv_store *s,
     const json_t *intent, const json_t *result);
+
+/*
+ * Publication targets. The repository, commit and App installation a
+ * decision is published to come only from a verified GitHub delivery (or
+ * a registered repository), never from a request body: a caller's
+ * technical object is not a source.
+ */
+
+/* Removes from a caller's technical object (may be NULL) the fields
+ * that name a GitHub repository, commit, pull request or installation:
+ * only the webhook mapping sets them. */
+void cv_publish_strip_routing(json_t *technical);
+
+/* Records (or replaces) the target of intent_id from a verified delivery
+ * (the webhook path only): repo "owner/name", head_sha, installation as
+ * in the delivery (integer, numeric string or NULL). Joins the caller's
+ * transaction. */
+enum cv_err cv_publish_target_record(struct cv_store *s,
+    const char *intent_id, const char *repo, const char *head_sha,
+    const json_t *installation);
+
+/* A verified push moved the head of intent_id's branch in repo: the
+ * recorded target follows it. Nothing happens when the intent has no
+ * target in that repository (a branch name alone binds nothing). */
+enum cv_err cv_publish_target_move(struct cv_store *s, const char *intent_id,
+    const char *repo, const char *head_sha);
+
+/*
+ * Where decisions about intent are published: *out = new object
+ * {"repo","head_sha","installation_id" (string, "" = the configured
+ * default),"source" ("webhook")}, or NULL when the intent has no
+ * target (CV_OK either way). Sources, in order: the target recorded from
+ * a verified delivery. Extension point: a registered repository.
+ */
+enum cv_err cv_publish_target(struct cv_store *s, const json_t *intent,
+    json_t **out);
 
 #endif

@@ -68,24 +68,39 @@ static bool branch_ok(const char *b)
 
 char *cv_repo_url_redact_dup(const char *url)
 {
-	const char *scheme = url ? strstr(url, "://") : NULL;
-	const char *host, *at, *end;
-	char *out;
+	const char *p, *host, *end, *at;
+	char *out, *w;
 
-	if (!url)
+	/* "@" alone becomes "***@": at most 4 bytes out per byte in. */
+	if (!url || !(out = malloc(4 * strlen(url) + 1)))
 		return NULL;
-	if (!scheme)
-		return strdup(url);
-	host = scheme + 3;
-	end = host + strcspn(host, "/?#");
-	at = NULL;
-	for (const char *p = host; p < end; p++)
-		if (*p == '@')
-			at = p;
-	if (!at)
-		return strdup(url);
-	if (asprintf(&out, "%.*s***%s", (int)(host - url), url, at) < 0)
-		return NULL;
+	/* Every "scheme://user-info@host" in the text, so that a git
+	 * message quoting the URL is cleaned too. */
+	for (p = url, w = out; *p;) {
+		const char *sep = strstr(p, "://");
+		if (!sep) {
+			strcpy(w, p);
+			return out;
+		}
+		host = sep + 3;
+		end = host + strcspn(host, "/?#'\" \t\r\n");
+		at = NULL;
+		for (const char *q = host; q < end; q++)
+			if (*q == '@')
+				at = q;
+		memcpy(w, p, (size_t)(host - p));
+		w += host - p;
+		if (at) {
+			memcpy(w, "***", 3);
+			w += 3;
+			host = at;
+		}
+		memcpy(w, host, (size_t)(end - host));
+		w += end - host;
+		*w = '\0';
+		p = end;
+	}
+	*w = '\0';
 	return out;
 }
 

@@ -31,7 +31,8 @@ bool cv_repo_name_valid(const char *name);
  * spaces, and not starting with '-' (git would read it as an option). */
 bool cv_repo_url_valid(const char *url);
 
-/* url with any user-info ("user:secret@") of a scheme://... URL replaced
+/* url (or a text quoting URLs) with the user-info ("user:secret@") of
+ * every scheme://... URL replaced
  * by "***@"; other forms are copied as they are. NULL on ENOMEM. */
 char *cv_repo_url_redact_dup(const char *url);
 

@@ -34,6 +34,7 @@ struct risk_input {
 	const json_t	 *tenant;
 	const char	**files, **deps, **scopes;
 	size_t		  nfiles, ndeps, nscopes, nconflicts;
+	size_t		  ngraph;	/* files that enter the graph */
 	const json_t	 *coupling;
 };
 
@@ -154,6 +155,12 @@ static int input_read(struct risk_input *in, const json_t *intent,
 	in->level = cv_json_str(intent, "risk_level", "medium");
 	in->tenant = json_object_get(intent, "tenant_id");
 	in->files = string_list(cv_json_arr(sim, "files_changed"), &in->nfiles);
+	/* A directory's files are pairwise co_located edges: the graph grows
+	 * with the square of a change's size, and a branch is written by
+	 * whoever proposes it. Past the cap the extra files still count (F
+	 * below) but add no nodes. */
+	in->ngraph = in->nfiles < CV_RISK_GRAPH_FILES_MAX ? in->nfiles :
+	    CV_RISK_GRAPH_FILES_MAX;
 	in->deps = string_list(cv_json_arr(intent, "dependencies"),
 	    &in->ndeps);
 	in->scopes = string_list(cv_json_arr(tech, "scope_hint"),
@@ -173,7 +180,7 @@ static void ctx_free(struct risk_ctx *c)
 	cv_graph_free(&c->g);
 	free(c->file_node);
 	if (c->file_parent != NULL)
-		for (size_t i = 0; i < c->in.nfiles; i++)
+		for (size_t i = 0; i < c->in.ngraph; i++)
 			free(c->file_parent[i]);
 	free(c->file_parent);
 	free(c->pr);
@@ -185,69 +192,92 @@ static int build_files(struct risk_ctx *c)
 {
 	const struct risk_input *in = &c->in;
 
-	for (size_t i = 0; i < in->nfiles; i++)
+	for (size_t i = 0; i < in->ngraph; i++)
 		if (cv_graph_add_node(&c->g, in->files[i], "file",
 		    &c->file_node[i]) == -1)
 			return -1;
-	for (size_t i = 0; i < in->nfiles; i++) {
-		const char *kind = "directory";
-		size_t dir;
+	struct cv_graph seen;	/* parents met in this step, as a set */
+	int rc = 0;
 
-		if (parent_dup(in->files[i], &c->file_parent[i]) == -1)
-			return -1;
+	cv_graph_init(&seen);
+	for (size_t i = 0; i < in->ngraph && rc == 0; i++) {
+		const char *kind = "directory";
+		size_t dir, n_before = seen.n;
+
+		if (parent_dup(in->files[i], &c->file_parent[i]) == -1) {
+			rc = -1;
+			break;
+		}
 		if (c->file_parent[i] == NULL)
 			continue;
 		/* A parent met again in this step keeps whatever kind it
 		 * has; dirs counts each distinct parent once. */
-		for (size_t k = 0; k < i && kind != NULL; k++)
-			if (c->file_parent[k] != NULL &&
-			    strcmp(c->file_parent[k], c->file_parent[i]) == 0)
-				kind = NULL;
+		if (cv_graph_add_node(&seen, c->file_parent[i], NULL,
+		    &dir) == -1) {
+			rc = -1;
+			break;
+		}
+		if (seen.n == n_before)
+			kind = NULL;
 		if (kind != NULL)
 			c->dirs++;
 		if (cv_graph_add_node(&c->g, c->file_parent[i], kind,
 		    &dir) == -1 ||
 		    cv_graph_set_edge(&c->g, c->file_node[i], dir,
 		    "contained_in", 0.3) == -1)
-			return -1;
+			rc = -1;
 	}
-	return 0;
+	cv_graph_free(&seen);
+	return rc;
 }
 
 /* Step 3: both-way co_located edges inside each parent_or_dot group,
  * groups in first-seen order. */
 static int build_colocated(struct risk_ctx *c)
 {
-	size_t n = c->in.nfiles;
+	size_t n = c->in.ngraph, *group, *members, *start, *fill;
+	struct cv_graph groups;	/* parent_or_dot -> group, first-seen order */
+	int rc = -1;
 
-	for (size_t lead = 0; lead < n; lead++) {
-		bool first = true;
+	cv_graph_init(&groups);
+	group = malloc((n ? n : 1) * sizeof *group);
+	members = malloc((n ? n : 1) * sizeof *members);
+	start = calloc(n + 2, sizeof *start);
+	fill = calloc(n + 1, sizeof *fill);
+	if (!group || !members || !start || !fill)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const char *key = c->file_parent[i] ? c->file_parent[i] : ".";
 
-		for (size_t k = 0; k < lead && first; k++)
-			if (same_parent_or_dot(c->file_parent[k],
-			    c->file_parent[lead]))
-				first = false;
-		if (!first)
-			continue;
-		for (size_t i = lead; i < n; i++) {
-			if (!same_parent_or_dot(c->file_parent[i],
-			    c->file_parent[lead]))
-				continue;
-			for (size_t j = i + 1; j < n; j++) {
-				size_t a = c->file_node[i], b = c->file_node[j];
+		if (cv_graph_add_node(&groups, key, NULL, &group[i]) == -1)
+			goto out;
+		start[group[i] + 1]++;
+	}
+	/* members of each group in file order, groups in first-seen order */
+	for (size_t k = 1; k <= groups.n; k++)
+		start[k] += start[k - 1];
+	for (size_t i = 0; i < n; i++)
+		members[start[group[i]] + fill[group[i]]++] = i;
+	for (size_t k = 0; k < groups.n; k++)
+		for (size_t i = start[k]; i < start[k + 1]; i++)
+			for (size_t j = i + 1; j < start[k + 1]; j++) {
+				size_t a = c->file_node[members[i]];
+				size_t b = c->file_node[members[j]];
 
-				if (!same_parent_or_dot(c->file_parent[j],
-				    c->file_parent[lead]))
-					continue;
 				if (cv_graph_add_edge_once(&c->g, a, b,
 				    "co_located", 0.2) == -1 ||
 				    cv_graph_add_edge_once(&c->g, b, a,
 				    "co_located", 0.2) == -1)
-					return -1;
+					goto out;
 			}
-		}
-	}
-	return 0;
+	rc = 0;
+out:
+	cv_graph_free(&groups);
+	free(group);
+	free(members);
+	free(start);
+	free(fill);
+	return rc;
 }
 
 /* Steps 4 to 6: scopes, dependencies, the intent and its target. */
@@ -260,7 +290,7 @@ static int build_intent(struct risk_ctx *c)
 		if (cv_graph_add_node(&c->g, in->scopes[s], "scope",
 		    &node) == -1)
 			return -1;
-		for (size_t i = 0; i < in->nfiles; i++) {
+		for (size_t i = 0; i < in->ngraph; i++) {
 			bool inside = strcasestr(in->files[i],
 			    in->scopes[s]) != NULL;
 
@@ -286,12 +316,19 @@ static int build_intent(struct risk_ctx *c)
 static int build_coupling(struct risk_ctx *c)
 {
 	const struct risk_input *in = &c->in;
-	const char *const *files = in->files;
+	struct cv_graph files;	/* files_changed as a set */
 	size_t i, na, nb;
 	json_t *rec;
+	int rc = 0;
 
 	if (in->coupling == NULL)
 		return 0;
+	cv_graph_init(&files);
+	for (i = 0; i < in->ngraph; i++)
+		if (cv_graph_add_node(&files, in->files[i], NULL, &na) == -1) {
+			cv_graph_free(&files);
+			return -1;
+		}
 	json_array_foreach(in->coupling, i, rec) {
 		const char *a = cv_json_str(rec, "file_a", "");
 		const char *b = cv_json_str(rec, "file_b", "");
@@ -301,23 +338,25 @@ static int build_coupling(struct risk_ctx *c)
 		if (k == 0.0)
 			k = 1.0;
 		w = fmin(1.0, k * 0.1);
-		if (!in_list(files, in->nfiles, a) &&
-		    !in_list(files, in->nfiles, b))
+		if (cv_graph_find(&files, a) < 0 && cv_graph_find(&files, b) < 0)
 			continue;
 		if ((cv_graph_find(&c->g, a) < 0 &&
 		    cv_graph_add_node(&c->g, a, "file", &na) == -1) ||
 		    (cv_graph_find(&c->g, b) < 0 &&
 		    cv_graph_add_node(&c->g, b, "file", &nb) == -1) ||
 		    cv_graph_set_edge_named(&c->g, a, b, "co_change", w) == -1 ||
-		    cv_graph_set_edge_named(&c->g, b, a, "co_change", w) == -1)
-			return -1;
+		    cv_graph_set_edge_named(&c->g, b, a, "co_change", w) == -1) {
+			rc = -1;
+			break;
+		}
 	}
-	return 0;
+	cv_graph_free(&files);
+	return rc;
 }
 
 static int build_graph(struct risk_ctx *c)
 {
-	size_t n = c->in.nfiles ? c->in.nfiles : 1;
+	size_t n = c->in.ngraph ? c->in.ngraph : 1;
 
 	c->file_node = calloc(n, sizeof *c->file_node);
 	c->file_parent = calloc(n, sizeof *c->file_parent);
@@ -329,19 +368,25 @@ static int build_graph(struct risk_ctx *c)
 	return 0;
 }
 
-/* Nodes by descending PageRank, ties in node order. Insertion sort is
- * stable and the graph has a few hundred nodes at most. */
+static const double *rank_pr;	/* qsort has no context argument */
+
+static int rank_cmp(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	if (rank_pr[x] != rank_pr[y])
+		return rank_pr[x] > rank_pr[y] ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* Nodes by descending PageRank, ties in node order. */
 static void sort_by_rank(const double *pr, size_t *order, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		size_t v = i, k = i;
-
-		while (k > 0 && pr[order[k - 1]] < pr[v]) {
-			order[k] = order[k - 1];
-			k--;
-		}
-		order[k] = v;
-	}
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	rank_pr = pr;
+	qsort(order, n, sizeof *order, rank_cmp);
+	rank_pr = NULL;
 }
 
 /* The graph algorithms of 4.3 that the signals and bombs read. */
@@ -428,9 +473,10 @@ static int compute_signals(struct risk_ctx *c)
 	if (c->g.n > 0) {
 		double sum = 0.0, ratio, bonus;
 
-		for (size_t i = 0; i < in->nfiles; i++)
+		for (size_t i = 0; i < in->ngraph; i++)
 			sum += c->pr[c->file_node[i]];
-		ratio = sum / ((1.0 / n) * fdiv);
+		ratio = sum / ((1.0 / n) * (double)(in->ngraph ? in->ngraph :
+		    1));
 		bonus = in_list(core_targets, CV_ARRAY_LEN(core_targets),
 		    in->target) ? 10.0 : 0.0;
 		c->vc = signal(fmin(ratio * 30.0, 60.0)
@@ -637,22 +683,27 @@ static int bomb_cascade(const struct risk_ctx *c, json_t *bombs)
 	const struct cv_graph *g = &c->g;
 	bool *reach = calloc(g->n, sizeof *reach);
 	json_t *trig = json_array();
-	size_t ncand = 0, affected = 0;
+	size_t ncand = 0, affected = 0, *cand = NULL;
 	char msg[256];
 	int rc = -1;
 
 	if (reach == NULL || trig == NULL)
 		goto out;
+	if ((cand = malloc((g->n ? g->n : 1) * sizeof *cand)) == NULL)
+		goto out;
 	for (size_t v = 0; v < g->n; v++) {
 		if (!is_file_node(c, v) || !(c->pr[v] > 1.5 / (double)g->n) ||
 		    g->nodes[v].nout < 3)
 			continue;
-		if (++ncand <= TOP_NODES && json_array_append_new(trig,
+		if (ncand < TOP_NODES && json_array_append_new(trig,
 		    json_string(g->nodes[v].name)) == -1)
 			goto out;
-		if (cv_graph_descendants(g, v, reach) == -1)
-			goto out;
+		cand[ncand++] = v;
 	}
+	/* One walk for all candidates: a walk per candidate would cost
+	 * candidates x edges, cubic in a directory's files. */
+	if (cv_graph_descendants_union(g, cand, ncand, reach) == -1)
+		goto out;
 	for (size_t v = 0; v < g->n; v++)
 		affected += reach[v];
 	rc = 0;
@@ -666,6 +717,7 @@ static int bomb_cascade(const struct risk_ctx *c, json_t *bombs)
 	    "blast_radius", (json_int_t)affected));
 out:
 	free(reach);
+	free(cand);
 	json_decref(trig);
 	return rc;
 }

@@ -11,6 +11,11 @@
 
 #include <jansson.h>
 
+/* Files of a simulation that enter the risk graph (the first ones, in
+ * files_changed order); all of them still count as F. Keeps one
+ * evaluation's cost bounded however large a branch is. */
+#define CV_RISK_GRAPH_FILES_MAX 256
+
 /*
  * Scores intent against simulation (4.1-4.9) and returns the RiskEval
  * JSON of 1.9 in its key order.

@@ -108,6 +108,17 @@ static const char *const m6[] = {
 	NULL
 };
 
+/* 10: where decisions about an intent are published (repository, head
+ * commit, App installation), written only from verified GitHub
+ * deliveries, never from a request body (publish.h). */
+static const char *const m10[] = {
+	"CREATE TABLE IF NOT EXISTS publish_targets ("
+	" intent_id TEXT PRIMARY KEY, repo TEXT NOT NULL,"
+	" head_sha TEXT NOT NULL, installation_id TEXT NOT NULL DEFAULT '',"
+	" source TEXT NOT NULL, updated_at TEXT NOT NULL)",
+	NULL
+};
+
 /* 13: the registry of repositories (decisions.md D-9): the remote an
  * intent lands on, its target branch and default checks. */
 static const char *const m13[] = {
@@ -145,6 +156,17 @@ static const char *const m17[] = {
 	NULL
 };
 
+/* 21: cheap summaries at scale: the projection cache's version probe
+ * reads the newest intent change (max updated_at) and the capped pending
+ * list walks intents in (priority, id) order; both by index. */
+static const char *const m21[] = {
+	"CREATE INDEX IF NOT EXISTS idx_intents_updated"
+	" ON intents(updated_at)",
+	"CREATE INDEX IF NOT EXISTS idx_intents_priority_id"
+	" ON intents(priority, id)",
+	NULL
+};
+
 const struct cv_migration cv_migrations[] = {
 	{ 1, m1 },
 	{ 2, m2 },
@@ -152,8 +174,10 @@ const struct cv_migration cv_migrations[] = {
 	{ 4, m4 },
 	{ 5, m5 },
 	{ 6, m6 },
+	{ 10, m10 },
 	{ 13, m13 },
 	{ 16, m16 },
 	{ 17, m17 },
+	{ 21, m21 },
 };
-const int cv_migration_count = 9;
+const int cv_migration_count = 10;

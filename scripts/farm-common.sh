@@ -64,6 +64,8 @@ cv_pid_running() {
 cv_what_of() {
 	case $1 in
 	nginx) printf 'nginx\n' ;;
+	apache) printf 'apache2\n' ;;
+	lighttpd) printf 'lighttpd\n' ;;
 	worker) printf 'converge-worker\n' ;;
 	*) printf 'converge-%s\n' "$1" ;;
 	esac
@@ -150,5 +152,8 @@ cv_stop() {
 		cv_reap_group "$pid" "$what"
 	fi
 	rm -f -- "$pidfile"
-	[[ $name == nginx || $name == worker ]] || rm -f -- "$var/run/$name.sock"
+	case $name in
+	nginx | apache | lighttpd | worker) ;;
+	*) rm -f -- "$var/run/$name.sock" ;;
+	esac
 }

@@ -205,6 +205,12 @@ int cv_worker_main(const struct cv_config *cfg, struct cv_store *s, bool once)
 		e.on_decision_arg = (void *)cfg;
 		gh = cv_github_client_from_config(cfg);
 	}
+	/* Registered repositories (D-9): mirrors under the var dir; https
+	 * remotes fetched and pushed with the App's installation token. */
+	e.var_dir = cfg->var_dir;
+	e.github = gh;
+	e.installation_id = cfg->github_installation_id ?
+	    atoll(cfg->github_installation_id) : 0;
 	cv_log_fields(CV_INFO, "converge.worker", json_pack(
 	    "{s:i,s:i,s:s,s:b,s:b,s:I}", "poll_interval",
 	    cfg->worker_poll_interval, "batch_size", cfg->worker_batch_size,

@@ -18,17 +18,31 @@ int main(int argc, char **argv)
 	bool once = false;
 	int rc;
 
+	bool check_only = false;
+
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--once") == 0)
 			once = true;
+		else if (strcmp(argv[i], "--check-config") == 0)
+			check_only = true;
 		else {
-			fprintf(stderr, "usage: %s [--once]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--once | --check-config]\n",
+			    argv[0]);
 			return 2;
 		}
 	}
 	if (cv_config_load(&cfg, err, sizeof err) != CV_OK) {
-		cv_log(CV_ERROR, "converge.worker", "configuration: %s", err);
+		/* --check-config (scripts/up): the one line, nothing else. */
+		if (check_only)
+			fprintf(stderr, "%s\n", err);
+		else
+			cv_log(CV_ERROR, "converge.worker", "configuration: %s",
+			    err);
 		return 1;
+	}
+	if (check_only) {
+		cv_config_free(&cfg);
+		return 0;
 	}
 	if (cv_store_open_factory(cfg.db_backend, cfg.db_path, cfg.pg_dsn, &s,
 	    &msg) != CV_OK) {

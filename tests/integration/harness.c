@@ -87,6 +87,38 @@ int farm_available(void)
 	return ok;
 }
 
+int farm_front_available(const char *front)
+{
+	static const struct {
+		const char *front, *prog, *module;
+	} needs[] = {
+		{ "nginx", "nginx", NULL },
+		{ "apache", "apache2", "/usr/lib/apache2/modules/mod_proxy_fcgi.so" },
+		{ "apache-fcgid", "apache2", "/usr/lib/apache2/modules/mod_fcgid.so" },
+		{ "lighttpd", "lighttpd", NULL },
+	};
+
+	if (!farm_available())
+		return 0;
+	for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++) {
+		if (strcmp(front, needs[i].front) != 0)
+			continue;
+		if (!in_path(needs[i].prog)) {
+			fprintf(stderr, "harness: %s not found (scripts/deps --test"
+			    " installs it)\n", needs[i].prog);
+			return 0;
+		}
+		if (needs[i].module && access(needs[i].module, R_OK) != 0) {
+			fprintf(stderr, "harness: %s not found (scripts/deps --test"
+			    " installs it)\n", needs[i].module);
+			return 0;
+		}
+		return 1;
+	}
+	fprintf(stderr, "harness: unknown front %s\n", front);
+	return 0;
+}
+
 /* A port the kernel just handed out on loopback; nginx binds it next.
  * Another process could take it in between: farm_start retries once. */
 static int free_port(void)
@@ -503,6 +535,14 @@ int farm_stop(void)
 int farm_port(void)
 {
 	return farm.port;
+}
+
+const char *farm_base_url(void)
+{
+	static char url[64];
+
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", farm.port);
+	return url;
 }
 
 const char *farm_var_dir(void)

@@ -33,6 +33,12 @@ struct http_resp {
  * PATH or /usr/sbin; tests exit 77 (skipped) otherwise. */
 int farm_available(void);
 
+/* True when the web server CONVERGE_HTTPD=front needs (see scripts/fronts.sh:
+ * nginx, apache, lighttpd, apache-fcgid) and its modules are installed,
+ * besides farm_available(); names what is missing on stderr.  A farm
+ * behind it: farm_start() with "CONVERGE_HTTPD=<front>" in its overrides. */
+int farm_front_available(const char *front);
+
 /*
  * Starts the farm: picks a free 127.0.0.1 port, makes a var dir with
  * mkdtemp, runs scripts/up with the current environment plus
@@ -55,6 +61,8 @@ int farm_stop(void);
 
 /* The running farm's port, var dir and SQLite file (borrowed). */
 int farm_port(void);
+/* "http://127.0.0.1:<port>" of the running farm (borrowed). */
+const char *farm_base_url(void);
 const char *farm_var_dir(void);
 const char *farm_db_path(void);
 

@@ -9,6 +9,7 @@
  *     processes (§9.2, D13);
  *   - with PostgreSQL, two farms on one database share the budget the
  *     same way: RPM successes in all, whichever farm answers;
+ *   - lists in pages (Link rel="next"), summaries with ETag and 304;
  *   - a corpus of bad input: each gets a 4xx JSON envelope (never a 5xx),
  *     writes nothing (the non-access events are the same before and
  *     after), and the next normal request is served.
@@ -503,6 +504,85 @@ static int corpus_farm(void **state)
 	return 0;
 }
 
+/* ---- large answers: pages and ETags ---------------------------------------- */
+
+/*
+ * GET /v1/intents in pages of 2: following Link rel="next" visits every
+ * intent once, in the order of the unpaged list; a bad cursor is a 400.
+ * GET /v1/summary carries an ETag; If-None-Match answers 304 until an
+ * intent changes.
+ */
+static void test_pages_and_etags(void **state)
+{
+	struct http_resp r, all;
+	char path[1024], *link, *etag, inm[256];
+	size_t seen = 0;
+
+	(void)state;
+	for (int i = 0; i < 5; i++) {
+		char body[128];
+		snprintf(body, sizeof body, "{\"id\":\"page-%d\",\"source\":"
+		    "\"feature/p%d\",\"priority\":%d}", i, i, i % 2);
+		assert_int_equal(api_status("POST", "/v1/intents", OP, body),
+		    200);
+	}
+	api_call("GET", "/v1/intents", ADMIN, NULL, &all);
+	assert_int_equal(all.status, 200);
+	assert_null(http_resp_header(&all, "Link"));
+	snprintf(path, sizeof path, "/v1/intents?limit=2");
+	for (int pages = 0; pages < 10; pages++) {
+		api_call("GET", path, ADMIN, NULL, &r);
+		assert_int_equal(r.status, 200);
+		for (size_t i = 0; i < json_array_size(r.json); i++)
+			assert_string_equal(json_string_value(json_object_get(
+			    json_array_get(r.json, i), "id")),
+			    json_string_value(json_object_get(json_array_get(
+			    all.json, seen + i), "id")));
+		seen += json_array_size(r.json);
+		link = http_resp_header(&r, "Link");
+		http_resp_free(&r);
+		if (!link)
+			break;
+		assert_non_null(strstr(link, ">; rel=\"next\""));
+		assert_int_equal(link[0], '<');
+		snprintf(path, sizeof path, "%.*s",
+		    (int)(strchr(link, '>') - link - 1), link + 1);
+		free(link);
+	}
+	assert_int_equal(seen, json_array_size(all.json));
+	assert_true(seen >= 6);
+	http_resp_free(&all);
+	assert_int_equal(api_status("GET", "/v1/intents?after=not*a*cursor",
+	    ADMIN, NULL), 400);
+	assert_int_equal(api_status("GET", "/v1/intents?after=YQ", ADMIN,
+	    NULL), 400);
+
+	api_call("GET", "/v1/summary", ADMIN, NULL, &r);
+	assert_int_equal(r.status, 200);
+	etag = http_resp_header(&r, "ETag");
+	assert_non_null(etag);
+	assert_non_null(json_object_get(json_object_get(r.json, "queue"),
+	    "pending_count"));
+	http_resp_free(&r);
+	snprintf(inm, sizeof inm, "If-None-Match: %s", etag);
+	api_call2("GET", "/v1/summary", ADMIN, inm, NULL, &r);
+	/* another process may answer: it computes its own, equal or not */
+	assert_true(r.status == 304 || r.status == 200);
+	if (r.status == 304)
+		assert_int_equal(r.body_len, 0);
+	http_resp_free(&r);
+	assert_int_equal(api_status("POST", "/v1/intents", OP,
+	    "{\"id\":\"page-new\",\"source\":\"feature/n\"}"), 200);
+	api_call2("GET", "/v1/summary", ADMIN, inm, NULL, &r);
+	assert_int_equal(r.status, 200);
+	char *etag2 = http_resp_header(&r, "ETag");
+	assert_non_null(etag2);
+	assert_string_not_equal(etag, etag2);
+	free(etag2);
+	free(etag);
+	http_resp_free(&r);
+}
+
 /* ---- two farms on one PostgreSQL database --------------------------------- */
 
 static char pg_dir[64];
@@ -633,6 +713,7 @@ int main(void)
 		cmocka_unit_test(test_rate_limit_anonymous),
 		cmocka_unit_test(test_metrics_aggregated),
 		cmocka_unit_test_setup(test_bad_input, corpus_farm),
+		cmocka_unit_test(test_pages_and_etags),
 		cmocka_unit_test_teardown(test_two_farms_postgres, stop_pg),
 	};
 

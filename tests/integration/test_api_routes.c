@@ -39,7 +39,7 @@
 	"conflict_rate active_intents merged_last_24h rejected_last_24h " \
 	"status timestamp tenant_id learning"
 #define LEARNING "summary level lessons next_actions"
-#define QUEUE "pending total by_status"
+#define QUEUE "pending pending_count total by_status"
 #define COMPLIANCE "mergeable_rate conflict_rate retries_total " \
 	"queue_tracked checks passed alerts timestamp tenant_id"
 #define CHECK "name value threshold op passed"
@@ -133,7 +133,8 @@ static const struct row rows[] = {
 	  { { 0 } } },
 	{ "GET", "/risk/review?intent_id=", VIEW, NULL, 400, ERR,
 	  "intent_id required", { { 0 } } },
-	{ "GET", "/risk/review?intent_id=nope", VIEW, NULL, 200, ERR,
+	/* D-8: 404 (0.1.0: 200), as for another tenant's intent */
+	{ "GET", "/risk/review?intent_id=nope", VIEW, NULL, 404, ERR,
 	  "Intent nope not found", { { 0 } } },
 	{ "GET", "/risk/shadow/recent", VIEW, NULL, 200, ARR, EVENT,
 	  { { 0 } } },
@@ -248,8 +249,9 @@ static const struct row rows[] = {
 	  "query.days", { { 0 } } },
 	{ "GET", "/health/change?intent_id=it-ok2", VIEW, NULL, 200, OBJ,
 	  CHANGE, { { "learning", LEARNING }, { 0 } } },
-	{ "GET", "/health/change?intent_id=unknown", VIEW, NULL, 200, OBJ,
-	  CHANGE, { { 0 } } },
+	/* D-8: nothing is computed for an intent the caller cannot see */
+	{ "GET", "/health/change?intent_id=unknown", VIEW, NULL, 404, ERR,
+	  "Intent not found", { { 0 } } },
 	{ "GET", "/health/change", VIEW, NULL, 400, ERR, "intent_id required",
 	  { { 0 } } },
 	{ "GET", "/health/change/trend", VIEW, NULL, 200, ARR_FULL, CHANGE,

@@ -2,6 +2,8 @@
  * test_api_security.c - findings of the security review reproduced
  * through the real farm (nginx + responders + worker), each one a case
  * that failed before its fix:
+ *   - publication: a request body's technical names no repository,
+ *     commit or installation a decision is published to (finding 1);
  *   - scopes: a key holding intents.read cannot create or validate
  *     (intents.write), a key with intents.write can (finding 3);
  *   - checks: a lint target running `env` sees no secret (finding 2);
@@ -21,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "harness.h"
 #include "api_util.h"
 
@@ -28,10 +32,12 @@
 #define OP "k-op"
 #define READER "k-s-read"
 #define WRITER "k-s-write"
+#define B_OP "k-b-op"
 
 #define KEYS ADMIN ":admin:root," OP ":operator:op1," \
 	READER ":operator:s-read::intents.read," \
-	WRITER ":operator:s-write::intents.read|intents.write"
+	WRITER ":operator:s-write::intents.read|intents.write," \
+	B_OP ":operator:b-op:tenant-b"
 
 static char repo[256];
 
@@ -101,6 +107,55 @@ static void test_check_sees_no_secret(void **state)
 	    strstr(details, "whsec-sec-test"))
 		fail_msg("a secret reached the check: %s", details);
 	json_decref(evs);
+}
+
+/* A count from the farm's SQLite file (read-only). */
+static long long db_count(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	assert_int_equal(sqlite3_open_v2(farm_db_path(), &db,
+	    SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Finding 1: with a GitHub App configured, a tenant-b operator names
+ * another tenant's repository, commit and installation in `technical`
+ * and validates with skip_checks: nothing is published there, and the
+ * stored intent does not carry those fields. */
+static void test_no_publication_target_from_body(void **state)
+{
+	json_t *in, *tech;
+
+	(void)state;
+	expect_status("POST", "/v1/intents", B_OP,
+	    "{\"id\":\"sec-pub-1\",\"source\":\"feature/ok\","
+	    "\"technical\":{\"repo\":\"victim-org/tenant-a-repo\","
+	    "\"initial_base_commit\":\"0123456789abcdef0123456789abcdef01234567\","
+	    "\"installation_id\":4242,\"pr_number\":9,"
+	    "\"scope_hint\":[\"app.c\"]}}", 200, NULL);
+	expect_status("POST", "/v1/intents/sec-pub-1/validate", B_OP,
+	    "{\"skip_checks\":true}", 200, NULL);
+	in = get_json("/v1/intents/sec-pub-1", ADMIN);
+	tech = json_object_get(in, "technical");
+	assert_non_null(tech);
+	assert_null(json_object_get(tech, "repo"));
+	assert_null(json_object_get(tech, "initial_base_commit"));
+	assert_null(json_object_get(tech, "installation_id"));
+	assert_null(json_object_get(tech, "pr_number"));
+	assert_non_null(json_object_get(tech, "scope_hint"));
+	json_decref(in);
+	assert_int_equal(db_count("SELECT count(*) FROM github_outbox WHERE"
+	    " payload LIKE '%victim-org%' OR payload LIKE '%sec-pub-1%'"), 0);
 }
 
 /* Finding 6: concurrent POSTs with one Idempotency-Key and body create
@@ -198,6 +253,10 @@ static int farm_up(void **state)
 		"CONVERGE_RATE_LIMIT_ENABLED=0",
 		"CONVERGE_WORKER_POLL_INTERVAL=3600",
 		"CONVERGE_GITHUB_WEBHOOK_SECRET=whsec-sec-test",
+		/* publishing on, towards nowhere: only the outbox is read */
+		"CONVERGE_GITHUB_APP_ID=1",
+		"CONVERGE_GITHUB_INSTALLATION_ID=1",
+		"CONVERGE_GITHUB_API_URL=http://127.0.0.1:9",
 		repo_env,
 		NULL,
 	};
@@ -224,6 +283,7 @@ int main(void)
 		return 77;	/* automake: skipped */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_scope_cannot_write),
+		cmocka_unit_test(test_no_publication_target_from_body),
 		cmocka_unit_test(test_check_sees_no_secret),
 		cmocka_unit_test(test_idempotency_race),
 	};

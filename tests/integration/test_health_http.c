@@ -1,8 +1,7 @@
 /*
- * test_health_http.c - the farm end to end: nginx routing, the health
- * responder's probes (http-api.md §6), the JSON 404/405 (§1, §10), body
- * caps and their JSON 413 (§1), readiness following the store, and
- * scripts/down leaving no process behind.
+ * test_health_http.c - the farm end to end: readiness following the store
+ * (http-api.md §6), and scripts/down leaving no process behind.  The
+ * probes, 404/405 and body caps are test_smoke.c's, through every front.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +17,6 @@
 
 #include "harness.h"
 
-#define MIB (1024 * 1024)
 
 /* A ts is exactly "YYYY-MM-DDTHH:MM:SS.ffffff+00:00" (http-api.md preamble). */
 static int is_ts(const char *s)
@@ -55,115 +53,8 @@ static json_t *body_without_ts(const struct http_resp *r)
 	return copy;
 }
 
-struct route_row {
-	const char *method;
-	const char *path;
-	long status;
-	const char *body;	/* expected JSON object */
-	int exact;		/* body must equal it, else contain its keys */
-	int has_ts;		/* plus a ts "timestamp" key */
-	const char *allow;	/* an Allow header naming this method */
-};
-
-static const struct route_row routes[] = {
-	{ "GET", "/health", 200, "{\"status\":\"ok\"}", 1, 1, NULL },
-	{ "GET", "/health/live", 200, "{\"status\":\"ok\"}", 1, 0, NULL },
-	{ "GET", "/health/ready", 200, "{\"status\":\"ok\"}", 1, 1, NULL },
-	{ "GET", "/no/such/route", 404,
-	  "{\"detail\":\"Not Found\",\"error\":\"Not Found\"}", 1, 0, NULL },
-	{ "GET", "/v1/no-such-route", 404,
-	  "{\"detail\":\"Not Found\",\"error\":\"Not Found\"}", 1, 0, NULL },
-	{ "GET", "/api/no-such-route", 404,
-	  "{\"detail\":\"Not Found\",\"error\":\"Not Found\"}", 1, 0, NULL },
-	{ "POST", "/health", 405, "{\"detail\":\"Method Not Allowed\"}", 0, 0, "GET" },
-	{ "DELETE", "/health/live", 405, "{\"detail\":\"Method Not Allowed\"}", 0, 0, "GET" },
-};
-
-static void check_body(const struct route_row *row, const struct http_resp *r)
-{
-	json_t *want = json_loads(row->body, 0, NULL), *got;
-	const char *key;
-	json_t *v;
-
-	assert_non_null(want);
-	got = row->has_ts ? body_without_ts(r) : json_incref(r->json);
-	assert_non_null(got);
-	if (row->exact) {
-		assert_true(json_equal(got, want));
-	} else {
-		json_object_foreach(want, key, v)
-			assert_true(json_equal(json_object_get(got, key), v));
-	}
-	json_decref(got);
-	json_decref(want);
-}
-
-static void test_routes(void **state)
-{
-	(void)state;
-	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-		const struct route_row *row = &routes[i];
-		struct http_resp r;
-		char *allow;
-
-		print_message("%s %s\n", row->method, row->path);
-		assert_int_equal(http_request(row->method, row->path, NULL, NULL, 0, &r), 0);
-		assert_int_equal(r.status, row->status);
-		assert_json_type(&r);
-		check_body(row, &r);
-		if (row->allow) {
-			allow = http_resp_header(&r, "Allow");
-			assert_non_null(allow);
-			assert_non_null(strstr(allow, row->allow));
-			free(allow);
-		}
-		http_resp_free(&r);
-	}
-}
-
-struct cap_row {
-	const char *path;
-	size_t size;
-	int too_large;		/* nginx must refuse it with the JSON 413 */
-};
-
-static const struct cap_row caps[] = {
-	{ "/v1/intents", 2 * MIB, 1 },
-	{ "/api/intents", 2 * MIB, 1 },
-	{ "/v1/agent/policy", 2 * MIB, 1 },
-	{ "/integrations/github/webhook", 26 * MIB, 1 },
-	{ "/integrations/github/webhook", 2 * MIB, 0 },
-};
-
-static void test_body_caps(void **state)
-{
-	const char *hdrs[] = { "Content-Type: application/json", NULL };
-	char *body = malloc(26 * MIB);
-
-	(void)state;
-	assert_non_null(body);
-	memset(body, ' ', 26 * MIB);
-	for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
-		struct http_resp r;
-		json_t *want;
-
-		print_message("POST %s, %zu bytes\n", caps[i].path, caps[i].size);
-		assert_int_equal(http_request("POST", caps[i].path, hdrs, body,
-		    caps[i].size, &r), 0);
-		if (!caps[i].too_large) {
-			assert_true(r.status != 413);
-			http_resp_free(&r);
-			continue;
-		}
-		assert_int_equal(r.status, 413);
-		assert_json_type(&r);
-		want = json_pack("{s:s}", "error", "Request body too large");
-		assert_true(json_equal(r.json, want));
-		json_decref(want);
-		http_resp_free(&r);
-	}
-	free(body);
-}
+/* The probes, the JSON 404/405 and the body caps' JSON 413 through nginx
+ * are the smoke suite's (test_smoke.c, run through every front). */
 
 static void exec_sql(sqlite3 *db, const char *sql)
 {
@@ -266,8 +157,6 @@ int main(void)
 	if (!farm_available())
 		return 77;	/* automake: skipped */
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_routes),
-		cmocka_unit_test(test_body_caps),
 		cmocka_unit_test(test_ready_follows_store),
 		cmocka_unit_test(test_down_leaves_nothing),
 	};

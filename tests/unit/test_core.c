@@ -286,6 +286,17 @@ static void test_config_table(void **state)
 		{ "CONVERGE_AUTH_MODE", "magic", CV_EINVAL },
 		{ "CONVERGE_JWT_SECRET", "short", CV_EINVAL },
 		{ "CONVERGE_DB_BACKEND", "SQLite", CV_OK },
+		/* D-8: what used to start with a warning stops the process */
+		{ "CONVERGE_DB_BACKEND", "postgres", CV_EINVAL },
+		{ "CONVERGE_DB_BACKEND", "mysql", CV_EINVAL },
+		{ "CONVERGE_API_KEYS", "k1:superuser:alice", CV_EINVAL },
+		{ "CONVERGE_API_KEYS", "k1:admin", CV_EINVAL },
+		{ "CONVERGE_API_KEYS", "k1:viewer:a:t:intents.raed", CV_EINVAL },
+		{ "CONVERGE_API_KEYS", "k1:viewer:a:t:intent.read", CV_EINVAL },
+		{ "CONVERGE_API_KEYS", "k1:viewer:a:t:intents.read|risk.*, "
+		  "k2:admin:b::*,k3:admin:c::admin,,k4:operator:d", CV_OK },
+		{ "CONVERGE_QUEUE_ENFORCE_DEPENDENCIES", "yes", CV_EINVAL },
+		{ "CONVERGE_QUEUE_ENFORCE_DEPENDENCIES", "0", CV_OK },
 	};
 	struct cv_config c;
 	char err[256];
@@ -302,6 +313,12 @@ static void test_config_table(void **state)
 	}
 	setenv("CONVERGE_AUTH_REQUIRED", "true", 1);   /* only "1" is true */
 	setenv("CONVERGE_GITHUB_API_URL", "https://ghe.local/api/v3//", 1);
+	/* the message names the variable, never the key */
+	setenv("CONVERGE_API_KEYS", "secret-key-1:superuser:alice", 1);
+	assert_int_equal(cv_config_load(&c, err, sizeof err), CV_EINVAL);
+	assert_non_null(strstr(err, "unknown role 'superuser'"));
+	assert_null(strstr(err, "secret-key-1"));
+	unsetenv("CONVERGE_API_KEYS");
 	assert_int_equal(cv_config_load(&c, err, sizeof err), CV_OK);
 	assert_false(c.auth_required);
 	assert_string_equal(c.github_api_url, "https://ghe.local/api/v3");

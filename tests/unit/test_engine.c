@@ -608,6 +608,37 @@ static void test_dependencies_enforced(void **state)
 	}
 }
 
+/* D-8: the tenant's stored risk policy governs the gate in validation;
+ * tenants without one keep the policy file's section (shadow). */
+static void test_tenant_risk_policy_gates(void **state)
+{
+	struct fx *f = *state;
+	struct cv_validate_opts o = { NULL, true, true };
+	json_t *pol = json_pack("{s:f,s:s,s:f}", "max_risk_score", 0.0, "mode",
+	    "enforce", "enforce_ratio", 1.0);
+	json_t *d;
+
+	assert_int_equal(cv_risk_policy_upsert(f->s, "team-a", pol, NULL),
+	    CV_OK);
+	json_decref(pol);
+	add_intent(f, "tp-a", "medium", "READY", 3, 0, NULL);
+	set_deps(f, "tp-a", "[]", "team-a");
+	add_sim(f, "tp-a", true, "[]", "[\"a.py\",\"b.py\"]");
+	add_intent(f, "tp-b", "medium", "READY", 3, 0, NULL);
+	set_deps(f, "tp-b", "[]", "team-b");
+	add_sim(f, "tp-b", true, "[]", "[\"a.py\",\"b.py\"]");
+	d = cv_engine_validate(&f->e, "tp-a", &o);
+	assert_string_equal(cv_json_str(d, "decision", ""), "blocked");
+	assert_memory_equal(cv_json_str(d, "reason", ""), "Risk gate enforced: ",
+	    20);
+	json_decref(d);
+	d = cv_engine_validate(&f->e, "tp-b", &o);
+	assert_string_equal(cv_json_str(d, "decision", ""), "validated");
+	assert_string_equal(cv_json_str(json_object_get(d, "risk_gate"), "mode",
+	    ""), "shadow");
+	json_decref(d);
+}
+
 /* V46 through the engine: checks run, one fails. */
 static void test_checks_block(void **state)
 {
@@ -646,6 +677,8 @@ int main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_dependencies_enforced, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_tenant_risk_policy_gates,
+		    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -162,11 +162,16 @@ static const struct fam_row authorize[] = {
 	    "body.human_approvals: Input should be less than or equal to", NULL },
 	{ "POST", "/api/agent/authorize", NULL, "[1]", NULL, 400,
 	    "body: Input should be a valid dictionary", NULL },
-	/* the spec's example: default policy, unknown intent */
+	/* D-8: an unknown intent is 404 (it answers like another tenant's,
+	 * which must not be computed on); the spec's example below runs on
+	 * the existing i-2 instead of the unknown i-x */
 	{ "POST", "/v1/agent/authorize", NULL,
 	    "{\"agent_id\":\"bot-9\",\"action\":\"merge\",\"intent_id\":\"i-x\","
+	    "\"human_approvals\":1}", NULL, 404, "Intent not found", NULL },
+	{ "POST", "/v1/agent/authorize", NULL,
+	    "{\"agent_id\":\"bot-9\",\"action\":\"merge\",\"intent_id\":\"i-2\","
 	    "\"human_approvals\":1}", NULL, 200,
-	    "{\"agent_id\":\"bot-9\",\"action\":\"merge\",\"intent_id\":\"i-x\","
+	    "{\"agent_id\":\"bot-9\",\"action\":\"merge\",\"intent_id\":\"i-2\","
 	    "\"allowed\":false,\"reasons\":[\"Action 'merge' not in allowed "
 	    "actions: ['analyze']\"],\"atl\":0,\"effective_limits\":"
 	    "{\"max_risk_score\":30.0,\"max_blast_severity\":\"low\","
@@ -224,6 +229,7 @@ static void test_authorized_event(void **state)
 	    "\"allowed\":true", NULL };
 	json_t *ev = NULL;
 
+	put_intent(f->app.store, "i-9", "team-c", "low");
 	fam_run_table(&cv_family_agents, &f->app, &r, 1);
 	assert_int_equal(cv_event_latest(f->app.store, "agent.authorized",
 	    "i-9", &ev), CV_OK);

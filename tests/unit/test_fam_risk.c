@@ -100,14 +100,15 @@ static const struct fam_row reads[] = {
 	{ "GET", "/api/risk/review", "intent_id=i-3", NULL, NULL, 200,
 	    "\"simulation\":null,\"policy\":{\"verdict\":\"BLOCK\"},"
 	    "\"diagnostics\":[]", NULL },
-	{ "GET", "/api/risk/review", "intent_id=nope", NULL, NULL, 200,
+	/* D-8: 404 (was 200 with this body), like another tenant's intent */
+	{ "GET", "/api/risk/review", "intent_id=nope", NULL, NULL, 404,
 	    "{\"error\":\"Intent nope not found\"}", NULL },
 	/* D3: another tenant's intent is not found */
 	{ "GET", "/api/risk/review", "intent_id=i-1&tenant_id=team-b", NULL,
-	    NULL, 200, "{\"error\":\"Intent i-1 not found\"}", NULL },
-	{ "GET", "/api/risk/review", "intent_id=i-1", NULL, VIEW_B, 200,
+	    NULL, 404, "{\"error\":\"Intent i-1 not found\"}", NULL },
+	{ "GET", "/api/risk/review", "intent_id=i-1", NULL, VIEW_B, 404,
 	    "{\"error\":\"Intent i-1 not found\"}", NULL },
-	{ "GET", "/api/risk/review", "intent_id=i-3", NULL, VIEW_B, 200,
+	{ "GET", "/api/risk/review", "intent_id=i-3", NULL, VIEW_B, 404,
 	    "{\"error\":\"Intent i-3 not found\"}", NULL },
 	{ "GET", "/api/risk/review", "intent_id=i-1", NULL, ADMIN_A, 200,
 	    "\"intent_id\":\"i-1\",\"intent\":", NULL },

@@ -17,6 +17,7 @@
 #include "eventlog.h"
 #include "jsonx.h"
 #include "outbox.h"
+#include "publish.h"
 #include "store.h"
 
 static struct fake_github fake;
@@ -160,6 +161,86 @@ static void test_enqueue(void **state)
 	}
 }
 
+/* Payloads of the outbox rows, oldest first (new reference). */
+static json_t *payloads_of(struct cv_store *s)
+{
+	json_t *rows = NULL, *out = json_array(), *row;
+	size_t i;
+
+	assert_int_equal(cv_db_query(s, "SELECT payload FROM github_outbox"
+	    " ORDER BY created_at, id", NULL, 0, &rows), CV_OK);
+	json_array_foreach(rows, i, row)
+		json_array_append_new(out, json_loads(json_string_value(
+		    json_array_get(row, 0)), 0, NULL));
+	json_decref(rows);
+	return out;
+}
+
+/*
+ * Publication targets come from verified deliveries only: an intent whose
+ * technical names a repository, commit and installation (as a request
+ * body could) publishes nothing; one recorded from a delivery publishes
+ * there, follows a push of its own repository, and ignores a push of
+ * another.
+ */
+static void test_publish_target(void **state)
+{
+	struct fixture *f = *state;
+	struct cv_config cfg;
+	json_t *forged = json_pack("{s:s,s:{s:s,s:s,s:i}}", "id", "api-forged",
+	    "technical", "repo", "victim-org/repo", "initial_base_commit",
+	    "abc", "installation_id", 4242);
+	json_t *pr = json_pack("{s:s,s:{}}", "id", "acme/backend:pr-5",
+	    "technical");
+	json_t *decision = json_pack("{s:s,s:s}", "decision", "validated",
+	    "trace_id", "t-1");
+	json_t *t = NULL, *all, *inst = json_integer(77);
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.github_app_id = (char *)"1";
+	cfg.github_installation_id = (char *)"4242";
+	assert_int_equal(cv_publish_target(f->s, forged, &t), CV_OK);
+	assert_null(t);
+	cv_publish_decision_hook(&cfg, f->s, forged, decision);
+	all = payloads_of(f->s);
+	assert_int_equal(json_array_size(all), 0);
+	json_decref(all);
+
+	assert_int_equal(cv_publish_target_record(f->s, "acme/backend:pr-5",
+	    "acme/backend", "aaa111", inst), CV_OK);
+	assert_int_equal(cv_publish_target_move(f->s, "acme/backend:pr-5",
+	    "other/repo", "ccc333"), CV_OK);
+	assert_int_equal(cv_publish_target(f->s, pr, &t), CV_OK);
+	assert_non_null(t);
+	assert_string_equal(cv_json_str(t, "repo", ""), "acme/backend");
+	assert_string_equal(cv_json_str(t, "head_sha", ""), "aaa111");
+	assert_string_equal(cv_json_str(t, "installation_id", ""), "77");
+	json_decref(t);
+	assert_int_equal(cv_publish_target_move(f->s, "acme/backend:pr-5",
+	    "acme/backend", "bbb222"), CV_OK);
+	cv_publish_decision_hook(&cfg, f->s, pr, decision);
+	all = payloads_of(f->s);
+	assert_int_equal(json_array_size(all), 1);
+	assert_string_equal(cv_json_str(json_array_get(all, 0), "repo", ""),
+	    "acme/backend");
+	assert_string_equal(cv_json_str(json_array_get(all, 0), "head_sha",
+	    ""), "bbb222");
+	json_decref(all);
+
+	/* the routing fields a caller may not set */
+	json_t *tech = json_pack("{s:s,s:s,s:i,s:s,s:b,s:s}", "repo", "x/y",
+	    "initial_base_commit", "abc", "installation_id", 1, "head_sha",
+	    "abc", "merge_group", 1, "scope_hint", "keep");
+	cv_publish_strip_routing(tech);
+	assert_int_equal(json_object_size(tech), 1);
+	assert_non_null(json_object_get(tech, "scope_hint"));
+	json_decref(tech);
+	json_decref(inst);
+	json_decref(forged);
+	json_decref(pr);
+	json_decref(decision);
+}
+
 /* One row through failures and a late success; times are seconds after
  * the enqueue. */
 static void test_process(void **state)
@@ -277,6 +358,8 @@ int main(void)
 		cmocka_unit_test(test_delay),
 		cmocka_unit_test(test_id),
 		cmocka_unit_test_setup_teardown(test_enqueue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_publish_target, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_and_limit, setup,
 		    teardown),

@@ -212,7 +212,7 @@ static json_t *repo_health(const json_t *log, const char *tenant)
 	    10000);
 	json_t *intents = json_array();
 	struct cv_repo_health_in in = { sims, risks, merged, rejected, intents,
-	    tenant, 24, NOW_US };
+	    tenant, 24, NOW_US, 0 };
 	json_t *r = cv_health_repo_build(&in);
 
 	json_decref(sims);
@@ -1333,7 +1333,7 @@ static json_t *run_builder(int which, const json_t *in)
 	switch (which) {
 	case 0: {
 		struct cv_repo_health_in h = { sims, risks, merged, rej,
-		    intents, "team-a", 24, NOW_US };
+		    intents, "team-a", 24, NOW_US, 0 };
 		return cv_health_repo_build(&h);
 	}
 	case 1: {

@@ -14,8 +14,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "db.h"
+#include "engine.h"
 #include "gitrepo.h"
+#include "intents.h"
 #include "jsonx.h"
+#include "policy.h"
 #include "mirror.h"
 #include "repos.h"
 #include "store.h"
@@ -406,6 +410,300 @@ static void test_token_hygiene(void **state)
 	remote_free(&r);
 }
 
+
+/* ---- the engine on a registered repository (D-9) ------------------------------ */
+
+/* The remote's tests: fail.txt fails them; x.txt and y.txt fail them
+ * together (each passes alone). */
+static const char makefile[] =
+    "lint:\n\t@true\n"
+    "test:\n\t@if [ -e fail.txt ]; then echo failing >&2; exit 1; fi\n"
+    "\t@if [ -e x.txt ] && [ -e y.txt ]; then echo broken together >&2;"
+    " exit 1; fi\n";
+
+struct qfix {
+	struct remote r;
+	char *dbdir;
+	struct cv_store *s;
+	json_t *config;
+	struct cv_engine e;
+};
+
+static void qfix_new(struct qfix *f)
+{
+	char path[256];
+	const char *err = NULL;
+	json_t *checks = json_pack("[s]", "unit_tests"), *repo;
+
+	memset(f, 0, sizeof *f);
+	remote_new(&f->r);
+	repo_write(f->r.work, "Makefile", makefile);
+	repo_commit(f->r.work, "tests");
+	repo_git(f->r.work, "push", "-q", "origin", "main");
+	f->dbdir = repo_tmpdir();
+	snprintf(path, sizeof path, "%s/state.db", f->dbdir);
+	struct cv_store_options so = { CV_BACKEND_SQLITE, path, NULL, 0 };
+	assert_int_equal(cv_store_open(&so, &f->s, NULL), CV_OK);
+	repo = cv_repo_build("acme/w", f->r.bare, "main", checks, NULL, NULL,
+	    &err);
+	assert_int_equal(cv_repo_add(f->s, repo), CV_OK);
+	json_decref(repo);
+	json_decref(checks);
+	f->config = cv_policy_defaults();
+	f->e.store = f->s;
+	f->e.config = f->config;
+	f->e.coupling_injected = true;
+	f->e.var_dir = f->r.var;
+	f->e.check_timeout_s = 30;
+}
+
+static void qfix_free(struct qfix *f)
+{
+	cv_store_close(f->s);
+	json_decref(f->config);
+	repo_remove(f->dbdir);
+	remote_free(&f->r);
+}
+
+static void intent_add(struct qfix *f, const char *id, const char *source)
+{
+	const char *err = NULL;
+	json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:{s:s}}", "id", id, "source",
+	    source, "target", "main", "status", "READY", "technical", "repo",
+	    "acme/w");
+	json_t *in = cv_intent_build(doc, false, "tester", &err);
+
+	assert_non_null(in);
+	assert_int_equal(cv_engine_intent_create(&f->e, in, false), CV_OK);
+	json_decref(in);
+	json_decref(doc);
+}
+
+/* validate(id); returns the decision (caller decrefs). */
+static json_t *validate(struct qfix *f, const char *id)
+{
+	struct cv_validate_opts o = { NULL, false, false };
+	json_t *d = cv_engine_validate(&f->e, id, &o);
+
+	assert_non_null(d);
+	return d;
+}
+
+/* One queue run; returns the result of intent id (caller decrefs). */
+static json_t *queue_for(struct qfix *f, const char *id)
+{
+	struct cv_queue_opts o = { .max_retries = 3, .use_last_simulation = true,
+	    .skip_checks = true };
+	json_t *res = cv_engine_queue_run(&f->e, &o), *r, *out = NULL;
+	size_t i;
+
+	assert_non_null(res);
+	json_array_foreach(res, i, r)
+		if (strcmp(cv_json_str(r, "intent_id", ""), id) == 0)
+			out = json_incref(r);
+	json_decref(res);
+	return out;
+}
+
+static const char *status_of(struct qfix *f, const char *id, char *buf,
+    size_t size)
+{
+	json_t *in = NULL;
+
+	cv_intent_get(f->s, id, &in);
+	snprintf(buf, size, "%s", cv_json_str(in, "status", ""));
+	json_decref(in);
+	return buf;
+}
+
+static long long events_of(struct qfix *f, const char *id, const char *type)
+{
+	long long n = -1;
+	struct cv_param p[] = { CV_TEXT(id), CV_TEXT(type) };
+
+	cv_db_scalar_int(f->s, "SELECT COUNT(*) FROM events WHERE intent_id = ?"
+	    " AND event_type = ?", p, 2, &n);
+	return n;
+}
+
+static void test_engine_lands_candidate(void **state)
+{
+	struct qfix f;
+	char buf[32];
+	bool yes = false;
+	char *msg = NULL;
+
+	(void)state;
+	qfix_new(&f);
+	char *head = branch_push(&f.r, "feature", "c.txt", "three\n");
+	intent_add(&f, "pr-1", "feature");
+	json_t *d = validate(&f, "pr-1");
+	assert_string_equal(cv_json_str(d, "decision", ""), "validated");
+	char cand[CV_SHA_LEN];
+	snprintf(cand, sizeof cand, "%s", cv_json_str(cv_json_obj(d,
+	    "simulation"), "candidate_sha", ""));
+	assert_int_equal(strlen(cand), 40);
+	json_decref(d);
+	json_t *res = queue_for(&f, "pr-1");
+	assert_string_equal(cv_json_str(res, "decision", ""), "merged");
+	assert_string_equal(cv_json_str(res, "merged_commit", ""), cand);
+	json_decref(res);
+	char *tip = head_of(f.r.bare, "main");
+	assert_string_equal(tip, cand);
+	struct cv_mirror m;
+	cv_mirror_init(&m, f.r.var, "acme/w", f.r.bare, NULL);
+	assert_int_equal(cv_mirror_is_ancestor(&m, head, tip, &yes, &msg),
+	    CV_OK);
+	assert_true(yes);
+	assert_string_equal(status_of(&f, "pr-1", buf, sizeof buf), "MERGED");
+	assert_int_equal(events_of(&f, "pr-1", "intent.merged"), 1);
+	free(tip);
+	free(head);
+	qfix_free(&f);
+}
+
+static void test_engine_failing_and_together(void **state)
+{
+	struct qfix f;
+	char buf[32];
+
+	(void)state;
+	qfix_new(&f);
+	char *base = head_of(f.r.bare, "main");
+	free(branch_push(&f.r, "bad", "fail.txt", "no\n"));
+	free(branch_push(&f.r, "x", "x.txt", "x\n"));
+	free(branch_push(&f.r, "y", "y.txt", "y\n"));
+	intent_add(&f, "bad", "bad");
+	intent_add(&f, "px", "x");
+	intent_add(&f, "py", "y");
+	json_t *d = validate(&f, "bad");
+	assert_string_equal(cv_json_str(d, "decision", ""), "blocked");
+	assert_non_null(strstr(cv_json_str(d, "reason", ""), "unit_tests"));
+	json_decref(d);
+	d = validate(&f, "px");
+	assert_string_equal(cv_json_str(d, "decision", ""), "validated");
+	json_decref(d);
+	d = validate(&f, "py");
+	assert_string_equal(cv_json_str(d, "decision", ""), "validated");
+	json_decref(d);
+	struct cv_queue_opts o = { .max_retries = 3, .skip_checks = true };
+	json_t *res = cv_engine_queue_run(&f.e, &o);
+	assert_int_equal(json_array_size(res), 2);
+	assert_string_equal(cv_json_str(json_array_get(res, 0), "decision", ""),
+	    "merged");
+	assert_string_equal(cv_json_str(json_array_get(res, 1), "decision", ""),
+	    "blocked");
+	assert_non_null(strstr(cv_json_str(json_array_get(res, 1), "reason",
+	    ""), "Checks failed"));
+	char *tip = head_of(f.r.bare, "main");
+	assert_string_equal(tip, cv_json_str(json_array_get(res, 0),
+	    "merged_commit", ""));
+	assert_string_not_equal(tip, base);
+	json_decref(res);
+	assert_string_equal(status_of(&f, "py", buf, sizeof buf), "READY");
+	assert_string_equal(status_of(&f, "bad", buf, sizeof buf), "READY");
+	assert_int_equal(events_of(&f, "py", "intent.merged"), 0);
+	free(tip);
+	free(base);
+	qfix_free(&f);
+}
+
+static void test_engine_target_moved_conflict(void **state)
+{
+	struct qfix f;
+	char buf[32], *msg = NULL;
+	bool yes = false;
+
+	(void)state;
+	qfix_new(&f);
+	free(branch_push(&f.r, "feature", "c.txt", "three\n"));
+	free(branch_push(&f.r, "one", "a.txt", "one side\n"));
+	free(branch_push(&f.r, "two", "a.txt", "two side\n"));
+	intent_add(&f, "pr-f", "feature");
+	json_t *d = validate(&f, "pr-f");
+	json_decref(d);
+	/* Somebody pushes to main after the validation. */
+	repo_write(f.r.work, "other.txt", "meanwhile\n");
+	repo_commit(f.r.work, "meanwhile");
+	repo_git(f.r.work, "push", "-q", "origin", "main");
+	char *moved = head_of(f.r.work, "main");
+	json_t *res = queue_for(&f, "pr-f");
+	assert_string_equal(cv_json_str(res, "decision", ""), "merged");
+	char *tip = head_of(f.r.bare, "main");
+	assert_string_equal(tip, cv_json_str(res, "merged_commit", ""));
+	struct cv_mirror m;
+	cv_mirror_init(&m, f.r.var, "acme/w", f.r.bare, NULL);
+	assert_int_equal(cv_mirror_is_ancestor(&m, moved, tip, &yes, &msg),
+	    CV_OK);
+	assert_true(yes);      /* kept: no force */
+	json_t *in = NULL;
+	cv_intent_get(f.s, "pr-f", &in);
+	assert_int_equal(cv_json_int(in, "retries", -1), 0);
+	json_decref(in);
+	json_decref(res);
+	free(tip);
+	free(moved);
+	/* Two PRs on the same lines: the second is blocked, paths named. */
+	intent_add(&f, "p1", "one");
+	intent_add(&f, "p2", "two");
+	json_decref(validate(&f, "p1"));
+	json_decref(validate(&f, "p2"));
+	res = queue_for(&f, "p2");
+	assert_string_equal(cv_json_str(res, "decision", ""), "blocked");
+	assert_string_equal(cv_json_str(res, "reason", ""),
+	    "Merge conflicts: a.txt");
+	json_decref(res);
+	assert_string_equal(status_of(&f, "p1", buf, sizeof buf), "MERGED");
+	qfix_free(&f);
+}
+
+static void test_engine_crash_after_push(void **state)
+{
+	struct qfix f;
+	char buf[32], *msg = NULL;
+	bool refused;
+
+	(void)state;
+	qfix_new(&f);
+	free(branch_push(&f.r, "feature", "c.txt", "three\n"));
+	intent_add(&f, "pr-c", "feature");
+	json_t *d = validate(&f, "pr-c");
+	char cand[CV_SHA_LEN];
+	snprintf(cand, sizeof cand, "%s", cv_json_str(cv_json_obj(d,
+	    "simulation"), "candidate_sha", ""));
+	json_decref(d);
+	/* The push happened, the database never heard of it. */
+	struct cv_mirror m;
+	cv_mirror_init(&m, f.r.var, "acme/w", f.r.bare, NULL);
+	assert_int_equal(cv_mirror_push(&m, cand, "main", &refused, &msg),
+	    CV_OK);
+	assert_false(refused);
+	json_t *res = queue_for(&f, "pr-c");
+	assert_string_equal(cv_json_str(res, "decision", ""), "merged");
+	assert_string_equal(cv_json_str(res, "merged_commit", ""), cand);
+	json_decref(res);
+	res = queue_for(&f, "pr-c");
+	assert_null(res);
+	assert_int_equal(events_of(&f, "pr-c", "intent.merged"), 1);
+	assert_string_equal(status_of(&f, "pr-c", buf, sizeof buf), "MERGED");
+	/* A deleted mirror is rebuilt by the next validation. */
+	free(branch_push(&f.r, "later", "d.txt", "four\n"));
+	intent_add(&f, "pr-d", "later");
+	free(repo_run("/", "rm", "-rf", m.dir, (char *)NULL));
+	d = validate(&f, "pr-d");
+	assert_string_equal(cv_json_str(d, "decision", ""), "validated");
+	json_decref(d);
+	char head[2100];
+	snprintf(head, sizeof head, "%s/HEAD", m.dir);
+	assert_int_equal(access(head, F_OK), 0);
+	/* An unknown source is named, not a conflict. */
+	intent_add(&f, "pr-u", "nope");
+	d = validate(&f, "pr-u");
+	assert_string_equal(cv_json_str(d, "reason", ""), "Unknown ref: nope");
+	json_decref(d);
+	qfix_free(&f);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -423,6 +721,10 @@ int main(void)
 		cmocka_unit_test(test_mirror_candidate_and_push),
 		cmocka_unit_test(test_mirror_conflict_rebuild_sweep),
 		cmocka_unit_test(test_token_hygiene),
+		cmocka_unit_test(test_engine_lands_candidate),
+		cmocka_unit_test(test_engine_failing_and_together),
+		cmocka_unit_test(test_engine_target_moved_conflict),
+		cmocka_unit_test(test_engine_crash_after_push),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

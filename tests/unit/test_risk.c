@@ -588,9 +588,134 @@ static void test_large_change(void **state)
 	json_decref(sim);
 }
 
+/* The union of descendants over many sources in one walk equals the
+ * union of one walk per source (a source is marked only when another
+ * source reaches it). */
+static const struct { const char *name; size_t n; const char *edges,
+    *src; } union_rows[] = {
+	{ "chain", 5, "ab bc cd de", "a" },
+	{ "chain, two sources", 5, "ab bc cd de", "ac" },
+	{ "source on a cycle", 3, "ab ba bc", "a" },
+	{ "two sources on one cycle", 3, "ab ba bc", "ab" },
+	{ "self loop", 2, "aa ab", "a" },
+	{ "disjoint", 6, "ab cd ef", "ace" },
+	{ "diamond", 4, "ab ac bd cd", "abc" },
+	{ "clique", 4, "ab ac ad ba bc bd ca cb cd da db dc", "abcd" },
+	{ "none", 3, "ab", "" },
+};
+
+static void test_descendants_union(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < CV_ARRAY_LEN(union_rows); i++) {
+		struct cv_graph g;
+		bool want[6] = { false }, got[6] = { false };
+		size_t idx, src[6], nsrc = strlen(union_rows[i].src);
+
+		cv_graph_init(&g);
+		for (size_t v = 0; v < union_rows[i].n; v++)
+			assert_int_equal(0, cv_graph_add_node(&g,
+			    node_names[v], NULL, &idx));
+		for (const char *p = union_rows[i].edges; p[0] && p[1];
+		    p += p[2] ? 3 : 2)
+			assert_int_equal(0, cv_graph_set_edge(&g,
+			    (size_t)(p[0] - 'a'), (size_t)(p[1] - 'a'), "t",
+			    1.0));
+		for (size_t k = 0; k < nsrc; k++) {
+			src[k] = (size_t)(union_rows[i].src[k] - 'a');
+			assert_int_equal(0, cv_graph_descendants(&g, src[k],
+			    want));
+		}
+		assert_int_equal(0, cv_graph_descendants_union(&g, src, nsrc,
+		    got));
+		for (size_t v = 0; v < union_rows[i].n; v++)
+			if (want[v] != got[v])
+				fail_msg("%s: node %s %d, expected %d",
+				    union_rows[i].name, node_names[v], got[v],
+				    want[v]);
+		cv_graph_free(&g);
+	}
+}
+
+/* A node with thousands of edges: set_edge overwrites, add_edge_once
+ * never duplicates, every edge is found again. */
+static void test_high_degree_edges(void **state)
+{
+	enum { N = 5000 };
+	static char names[N][12];
+	struct cv_graph g;
+	size_t hub, idx;
+
+	(void)state;
+	cv_graph_init(&g);
+	assert_int_equal(0, cv_graph_add_node(&g, "hub", NULL, &hub));
+	for (size_t v = 0; v < N; v++) {
+		snprintf(names[v], sizeof names[v], "n%zu", v);
+		assert_int_equal(0, cv_graph_add_node(&g, names[v], NULL, &idx));
+		assert_int_equal(0, cv_graph_set_edge(&g, hub, idx, "a", 0.1));
+	}
+	for (size_t v = 0; v < N; v++) {
+		assert_int_equal(0, cv_graph_set_edge(&g, hub, v + 1, "b",
+		    0.5));
+		assert_int_equal(0, cv_graph_add_edge_once(&g, hub, v + 1, "c",
+		    0.9));
+	}
+	assert_int_equal(N, g.nedges);
+	assert_int_equal(N, g.nodes[hub].nout);
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(i + 1, g.nodes[hub].out[i].to);
+		assert_string_equal("b", g.nodes[hub].out[i].rel);
+	}
+	cv_graph_free(&g);
+}
+
+/* A branch changing thousands of files in one directory (pairwise
+ * co_located edges) and an intent at every request cap: the graph keeps
+ * CV_RISK_GRAPH_FILES_MAX files, the rest still count. */
+static void test_graph_files_capped(void **state)
+{
+	json_t *deps = json_array(), *scopes = json_array(), *files =
+	    json_array(), *intent, *sim, *out, *gm;
+	char name[64];
+
+	(void)state;
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof name, "dep-%d", i);
+		json_array_append_new(deps, json_string(name));
+	}
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof name, "src/f%d", i);
+		json_array_append_new(scopes, json_string(name));
+	}
+	for (int i = 0; i < 600; i++) {
+		snprintf(name, sizeof name, "src/f%d.c", i);
+		json_array_append_new(files, json_string(name));
+	}
+	intent = json_pack("{s:s,s:s,s:s,s:o,s:{s:o}}", "id", "wide",
+	    "source", "s", "target", "main", "dependencies", deps,
+	    "technical", "scope_hint", scopes);
+	sim = json_pack("{s:b,s:[],s:o}", "mergeable", 1, "conflicts",
+	    "files_changed", files);
+	out = cv_risk_evaluate(intent, sim, NULL, NULL);
+	assert_non_null(out);
+	gm = json_object_get(out, "graph_metrics");
+	/* files kept, their one directory, 200 scopes, 100 dependencies,
+	 * the intent and its target */
+	assert_int_equal(json_integer_value(json_object_get(gm, "nodes")),
+	    CV_RISK_GRAPH_FILES_MAX + 1 + 200 + 100 + 2);
+	assert_true(json_integer_value(json_object_get(gm, "edges")) <=
+	    CV_RISK_GRAPH_FILES_MAX * (CV_RISK_GRAPH_FILES_MAX + 200) + 200);
+	json_decref(out);
+	json_decref(intent);
+	json_decref(sim);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_descendants_union),
+		cmocka_unit_test(test_high_degree_edges),
+		cmocka_unit_test(test_graph_files_capped),
 		cmocka_unit_test(test_risk_vectors),
 		cmocka_unit_test(test_diagnostics_vectors),
 		cmocka_unit_test(test_levels),

@@ -1,0 +1,469 @@
+/*
+ * test_smoke.c - the HTTP smoke suite every front must pass: probes,
+ * authentication (API key and bearer token reach the app), a signed
+ * webhook delivery, the JSON 404/405/413 envelopes, and a burst of 1,000
+ * webhook deliveries on 1,000 connections at once in which every
+ * acknowledged delivery is stored.
+ *
+ * Built once per front (CV_SMOKE_FRONT: nginx, apache, lighttpd,
+ * apache-fcgid; see scripts/fronts.sh): the farm is started by scripts/up
+ * with CONVERGE_HTTPD set to it, and every request goes to its base URL.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <jwt.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#ifndef CV_SMOKE_FRONT
+#define CV_SMOKE_FRONT "nginx"
+#endif
+
+#define SECRET "smoke-webhook-secret"
+#define KEY "smoke-admin-key-0123456789"
+#define JWT_SECRET "smoke-jwt-secret-that-is-32-bytes-or-more"
+#define MIB (1024 * 1024)
+#define BURST 1000
+
+static const char NOT_FOUND[] = "{\"detail\":\"Not Found\",\"error\":\"Not Found\"}";
+static const char TOO_LARGE[] = "{\"error\":\"Request body too large\"}";
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+/* "sha256=" + lowercase hex HMAC-SHA256(SECRET, body). */
+static void sign(const char *body, size_t len, char out[72])
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+
+	HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET),
+	    (const unsigned char *)body, len, mac, &maclen);
+	strcpy(out, "sha256=");
+	for (unsigned int i = 0; i < maclen; i++)
+		sprintf(out + 7 + 2 * i, "%02x", mac[i]);
+}
+
+/* A pull_request "opened" delivery body for PR n of repo (caller frees). */
+static char *pr_body(const char *repo, int n)
+{
+	json_t *doc = json_pack("{s:s,s:i,s:{s:I},s:{s:s},s:{s:i,s:s,s:{s:s,s:s},"
+	    "s:{s:s},s:b}}", "action", "opened", "number", n, "installation",
+	    "id", (json_int_t)4242, "repository", "full_name", repo,
+	    "pull_request", "number", n, "title", "smoke", "head", "ref",
+	    "feat/smoke", "sha", "cafe", "base", "ref", "main", "merged", 0);
+	char *body = json_dumps(doc, JSON_COMPACT);
+
+	json_decref(doc);
+	assert_non_null(body);
+	return body;
+}
+
+static long long db_count(const char *sql, const char *param)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	assert_int_equal(sqlite3_open_v2(farm_db_path(), &db,
+	    SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void expect_json_type(const struct http_resp *r)
+{
+	char *type = http_resp_header(r, "Content-Type");
+
+	if (type == NULL || strncmp(type, "application/json", 16) != 0)
+		fail_msg("Content-Type %s, want application/json (body %s)",
+		    type ? type : "(none)", r->body);
+	free(type);
+}
+
+/* The body equals want (exact) or holds want's keys with their values. */
+static void expect_body(const struct http_resp *r, const char *want_text,
+    int exact)
+{
+	json_t *want = json_loads(want_text, 0, NULL), *v;
+	const char *key;
+
+	assert_non_null(want);
+	if (r->json == NULL)
+		fail_msg("body is not JSON: %s", r->body);
+	if (exact && !json_equal(r->json, want))
+		fail_msg("body %s, want %s", r->body, want_text);
+	json_object_foreach(want, key, v)
+		if (!json_equal(json_object_get(r->json, key), v))
+			fail_msg("body %s, want %s", r->body, want_text);
+	json_decref(want);
+}
+
+/* ---- probes and error envelopes -------------------------------------------------- */
+
+struct row {
+	const char *method, *path;
+	size_t body_size;	/* bytes of spaces sent; 0 with body: empty */
+	int with_body;
+	long status;
+	const char *body;	/* expected JSON (keys), NULL: any JSON */
+	int exact;
+	const char *allow;	/* an Allow header naming this method */
+};
+
+static const struct row rows[] = {
+	{ "GET", "/health", 0, 0, 200, "{\"status\":\"ok\"}", 0, NULL },
+	{ "GET", "/health/live", 0, 0, 200, "{\"status\":\"ok\"}", 1, NULL },
+	{ "GET", "/health/ready", 0, 0, 200, "{\"status\":\"ok\"}", 0, NULL },
+	{ "GET", "/no/such/route", 0, 0, 404, NOT_FOUND, 1, NULL },
+	{ "GET", "/v1/no-such-route", 0, 0, 404, NOT_FOUND, 1, NULL },
+	{ "GET", "/api/no-such-route?x=1", 0, 0, 404, NOT_FOUND, 1, NULL },
+	/* Content-Length: 0 (lighttpd refuses a POST without one: 411) */
+	{ "POST", "/health", 0, 1, 405, "{\"detail\":\"Method Not Allowed\"}", 0, "GET" },
+	{ "DELETE", "/health/live", 0, 0, 405, "{\"detail\":\"Method Not Allowed\"}", 0, "GET" },
+	{ "POST", "/v1/intents", 2 * MIB, 1, 413, TOO_LARGE, 1, NULL },
+	{ "POST", "/api/intents", 2 * MIB, 1, 413, TOO_LARGE, 1, NULL },
+	{ "POST", "/v1/agent/policy", 2 * MIB, 1, 413, TOO_LARGE, 1, NULL },
+	{ "POST", "/integrations/github/webhook", 26 * MIB, 1, 413, TOO_LARGE, 1, NULL },
+	/* under the webhook's 25 MiB: it reaches the app, unsigned */
+	{ "POST", "/integrations/github/webhook", 2 * MIB, 1, 401,
+	  "{\"error\":\"Invalid signature\"}", 1, NULL },
+};
+
+static void test_probes_and_envelopes(void **state)
+{
+	const char *hdrs[] = { "Content-Type: application/json", NULL };
+	char *spaces = malloc(26 * MIB);
+
+	(void)state;
+	assert_non_null(spaces);
+	memset(spaces, ' ', 26 * MIB);
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		const struct row *w = &rows[i];
+		struct http_resp r;
+		char *allow;
+
+		print_message("%s %s (%zu bytes)\n", w->method, w->path, w->body_size);
+		assert_int_equal(http_request(w->method, w->path, hdrs,
+		    w->with_body ? spaces : NULL, w->body_size, &r), 0);
+		if (r.status != w->status)
+			fail_msg("%s %s: %ld %s, want %ld", w->method, w->path,
+			    r.status, r.body, w->status);
+		expect_json_type(&r);
+		if (w->body)
+			expect_body(&r, w->body, w->exact);
+		if (w->allow) {
+			allow = http_resp_header(&r, "Allow");
+			assert_non_null(allow);
+			assert_non_null(strstr(allow, w->allow));
+			free(allow);
+		}
+		http_resp_free(&r);
+	}
+	free(spaces);
+}
+
+static void test_metrics(void **state)
+{
+	struct http_resp r;
+
+	(void)state;
+	assert_int_equal(http_request("GET", "/metrics", NULL, NULL, 0, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "converge_"));
+	http_resp_free(&r);
+}
+
+/* ---- authentication -------------------------------------------------------------- */
+
+static char *admin_token(void)
+{
+	jwt_t *j = NULL;
+	char *tok;
+
+	assert_int_equal(jwt_new(&j), 0);
+	jwt_add_grant(j, "sub", "smoke");
+	jwt_add_grant(j, "role", "admin");
+	jwt_add_grant_int(j, "iat", (long)time(NULL));
+	jwt_add_grant_int(j, "exp", (long)time(NULL) + 600);
+	assert_int_equal(jwt_set_alg(j, JWT_ALG_HS256,
+	    (const unsigned char *)JWT_SECRET, (int)strlen(JWT_SECRET)), 0);
+	tok = jwt_encode_str(j);
+	jwt_free(j);
+	assert_non_null(tok);
+	return tok;
+}
+
+/* Every credential travels through the front (Apache withholds
+ * Authorization unless told otherwise). */
+static void test_auth(void **state)
+{
+	char *tok = admin_token(), bearer[1024];
+	const struct {
+		const char *header;
+		long status;
+	} cases[] = {
+		{ NULL, 401 },
+		{ "X-API-Key: " KEY, 200 },
+		{ "X-API-Key: not-the-key", 401 },
+		{ bearer, 200 },
+		{ "Authorization: Bearer not.a.token", 401 },
+	};
+
+	(void)state;
+	snprintf(bearer, sizeof bearer, "Authorization: Bearer %s", tok);
+	free(tok);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *hdrs[] = { cases[i].header, NULL };
+		struct http_resp r;
+
+		print_message("GET /v1/intents, credential %zu\n", i);
+		assert_int_equal(http_request("GET", "/v1/intents",
+		    cases[i].header ? hdrs : NULL, NULL, 0, &r), 0);
+		if (r.status != cases[i].status)
+			fail_msg("case %zu: %ld %s, want %ld", i, r.status, r.body,
+			    cases[i].status);
+		expect_json_type(&r);
+		if (r.status == 401)
+			assert_non_null(json_string_value(json_object_get(r.json, "error")));
+		http_resp_free(&r);
+	}
+}
+
+/* ---- a webhook delivery ---------------------------------------------------------- */
+
+static void post_delivery(const char *id, const char *body, const char *mac,
+    struct http_resp *r)
+{
+	char dl[128], sh[128];
+	const char *hdrs[] = { "Content-Type: application/json",
+	    "X-GitHub-Event: pull_request", dl, mac ? sh : NULL, NULL };
+
+	snprintf(dl, sizeof dl, "X-GitHub-Delivery: %s", id);
+	snprintf(sh, sizeof sh, "X-Hub-Signature-256: %s", mac ? mac : "");
+	assert_int_equal(http_request("POST", "/integrations/github/webhook",
+	    hdrs, body, strlen(body), r), 0);
+}
+
+static void test_webhook(void **state)
+{
+	char *body = pr_body("acme/smoke", 1), mac[72];
+	const char *key[] = { "X-API-Key: " KEY, NULL };
+	struct http_resp r;
+
+	(void)state;
+	post_delivery("smoke-unsigned", body, NULL, &r);
+	assert_int_equal(r.status, 401);
+	expect_body(&r, "{\"error\":\"Invalid signature\"}", 1);
+	http_resp_free(&r);
+
+	sign(body, strlen(body), mac);
+	post_delivery("smoke-one", body, mac, &r);
+	if (r.status != 200)
+		fail_msg("signed delivery: %ld %s", r.status, r.body);
+	expect_body(&r, "{\"intent_id\":\"acme/smoke:pr-1\"}", 0);
+	http_resp_free(&r);
+	free(body);
+	assert_int_equal(db_count("SELECT count(*) FROM webhook_deliveries"
+	    " WHERE delivery_id = ?", "smoke-one"), 1);
+	assert_int_equal(db_count("SELECT count(*) FROM webhook_deliveries"
+	    " WHERE delivery_id = ?", "smoke-unsigned"), 0);
+
+	/* The intent it made, read back through the intents family. */
+	assert_int_equal(http_request("GET", "/v1/intents/acme%2Fsmoke%3Apr-1",
+	    key, NULL, 0, &r), 0);
+	if (r.status != 200)
+		fail_msg("GET intent: %ld %s", r.status, r.body);
+	http_resp_free(&r);
+}
+
+/* ---- the burst --------------------------------------------------------------------- */
+
+struct shot {
+	char *body;
+	char delivery[64];
+	struct curl_slist *hdrs;
+	long status;
+	char *reply;
+	size_t reply_len;
+};
+
+static size_t shot_sink(char *d, size_t sz, size_t n, void *arg)
+{
+	struct shot *s = arg;
+	char *p = realloc(s->reply, s->reply_len + sz * n + 1);
+
+	if (p == NULL)
+		return 0;
+	memcpy(p + s->reply_len, d, sz * n);
+	s->reply_len += sz * n;
+	p[s->reply_len] = '\0';
+	s->reply = p;
+	return sz * n;
+}
+
+static CURL *shot_handle(struct shot *s, const char *url)
+{
+	char line[160], mac[72];
+	CURL *c = curl_easy_init();
+
+	assert_non_null(c);
+	sign(s->body, strlen(s->body), mac);
+	s->hdrs = curl_slist_append(NULL, "Expect:");
+	s->hdrs = curl_slist_append(s->hdrs, "Content-Type: application/json");
+	s->hdrs = curl_slist_append(s->hdrs, "X-GitHub-Event: pull_request");
+	snprintf(line, sizeof line, "X-GitHub-Delivery: %s", s->delivery);
+	s->hdrs = curl_slist_append(s->hdrs, line);
+	snprintf(line, sizeof line, "X-Hub-Signature-256: %s", mac);
+	s->hdrs = curl_slist_append(s->hdrs, line);
+	assert_non_null(s->hdrs);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->hdrs);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, s->body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, shot_sink);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+	curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	return c;
+}
+
+/* 1,000 distinct deliveries, each on its own connection, all at once. */
+static void test_burst(void **state)
+{
+	struct shot *shots = calloc(BURST, sizeof *shots);
+	CURL **easy = calloc(BURST, sizeof *easy);
+	CURLM *m = curl_multi_init();
+	char url[128];
+	int running = 1, acked = 0, shown = 0;
+	struct timespec t0, t1;
+
+	(void)state;
+	assert_non_null(shots);
+	assert_non_null(easy);
+	assert_non_null(m);
+	snprintf(url, sizeof url, "%s/integrations/github/webhook", farm_base_url());
+	for (int i = 0; i < BURST; i++) {
+		shots[i].body = pr_body("acme/burst", i + 1);
+		snprintf(shots[i].delivery, sizeof shots[i].delivery,
+		    "smoke-burst-%d", i + 1);
+		easy[i] = shot_handle(&shots[i], url);
+		curl_multi_add_handle(m, easy[i]);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (running) {
+		curl_multi_perform(m, &running);
+		if (running)
+			curl_multi_poll(m, NULL, 0, 200, NULL);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	for (int i = 0; i < BURST; i++) {
+		curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &shots[i].status);
+		curl_multi_remove_handle(m, easy[i]);
+		curl_easy_cleanup(easy[i]);
+		curl_slist_free_all(shots[i].hdrs);
+		if (shots[i].status >= 200 && shots[i].status < 300)
+			acked++;
+		else if (shown++ < 5)	/* name the first few */
+			print_message("delivery %d: %ld %s\n", i + 1,
+			    shots[i].status, shots[i].reply ? shots[i].reply : "");
+	}
+	curl_multi_cleanup(m);
+	free(easy);
+	print_message("%s: %d deliveries on %d connections in %.2f s, %d acknowledged\n",
+	    CV_SMOKE_FRONT, BURST, BURST, (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, acked);
+	/* Every acknowledged delivery is stored; none refused either. */
+	for (int i = 0; i < BURST; i++) {
+		if (shots[i].status >= 200 && shots[i].status < 300 &&
+		    db_count("SELECT count(*) FROM webhook_deliveries WHERE"
+		    " delivery_id = ?", shots[i].delivery) != 1)
+			fail_msg("delivery %s acknowledged but not stored",
+			    shots[i].delivery);
+		free(shots[i].body);
+		free(shots[i].reply);
+	}
+	free(shots);
+	assert_int_equal(acked, BURST);
+}
+
+/* Last: scripts/down stops everything the front started (for apache-fcgid
+ * also the responders mod_fcgid spawned). */
+static void test_down_leaves_nothing(void **state)
+{
+	(void)state;
+	assert_int_equal(farm_stop(), 0);
+}
+
+static int farm_up(void **state)
+{
+	const char *env[] = { "CONVERGE_HTTPD=" CV_SMOKE_FRONT,
+	    "CONVERGE_AUTH_REQUIRED=1", "CONVERGE_AUTH_MODE=hybrid",
+	    "CONVERGE_API_KEYS=" KEY ":admin:smoke",
+	    "CONVERGE_JWT_SECRET=" JWT_SECRET, "CONVERGE_JWT_ISSUER=",
+	    "CONVERGE_JWT_AUDIENCE=", "CONVERGE_RATE_LIMIT_ENABLED=0",
+	    "CONVERGE_GITHUB_WEBHOOK_SECRET=" SECRET, "CONVERGE_GITHUB_APP_ID=",
+	    "CONVERGE_GITHUB_INSTALLATION_ID=", "CONVERGE_LOG_LEVEL=WARNING",
+	    NULL };
+
+	(void)state;
+	return farm_start(env) == 0 ? 0 : -1;
+}
+
+static int farm_down(void **state)
+{
+	(void)state;
+	return farm_stop();
+}
+
+/* 1,000 client connections need more descriptors than a default 1024. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096) {
+		rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_probes_and_envelopes),
+		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_webhook),
+		cmocka_unit_test(test_burst),
+		cmocka_unit_test(test_down_leaves_nothing),
+	};
+
+	if (!farm_front_available(CV_SMOKE_FRONT))
+		return 77;	/* automake: skipped */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return 99;
+	raise_fd_limit();
+	return cmocka_run_group_tests_name("smoke_" CV_SMOKE_FRONT, tests,
+	    farm_up, farm_down);
+}
