@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -463,6 +464,28 @@ static void add_intent(struct cv_store *s, const char *id, const char *status)
 	json_decref(doc);
 }
 
+/* The copies of each iteration live in memory when the machine allows:
+ * thousands of SQLite opens and closes are then not disk syncs. */
+static char *scratch_dir(void)
+{
+	char *dir = strdup("/dev/shm/cv-test-XXXXXX");
+
+	if (dir && mkdtemp(dir))
+		return dir;
+	free(dir);
+	return repo_tmpdir();
+}
+
+static void scratch_remove(char *dir)
+{
+	if (!dir || strncmp(dir, "/dev/shm/cv-test-", 17) != 0) {
+		repo_remove(dir);   /* frees it */
+		return;
+	}
+	nftw(dir, repo_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(dir);
+}
+
 static int setup(void **state)
 {
 	char path[512];
@@ -474,7 +497,7 @@ static int setup(void **state)
 		return 0;
 	repo_env();
 	signal(SIGALRM, on_alarm);
-	fx.dir = repo_tmpdir();
+	fx.dir = scratch_dir();
 	snprintf(fx.base, sizeof fx.base, "%s/base.db", fx.dir);
 	snprintf(fx.work, sizeof fx.work, "%s/work.db", fx.dir);
 	snprintf(path, sizeof path, "%s/tests/fixtures/github-webhooks/"
@@ -514,7 +537,7 @@ static int teardown(void **state)
 		return 0;
 	free(fixture_body);
 	repo_remove(fx.repo);
-	repo_remove(fx.dir);
+	scratch_remove(fx.dir);
 	return 0;
 }
 
@@ -522,7 +545,14 @@ static int teardown(void **state)
 
 static void report(const char *op, const char *kind, int n)
 {
-	fprintf(stderr, "faults: %-17s %-5s %5d injected\n", op, kind, n);
+	static struct timespec last;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	fprintf(stderr, "faults: %-17s %-5s %5d injected (%.1f s)\n", op, kind,
+	    n, last.tv_sec ? (double)(now.tv_sec - last.tv_sec) +
+	    (double)(now.tv_nsec - last.tv_nsec) / 1e9 : 0.0);
+	last = now;
 }
 
 static void loops(const struct op *op, bool allocs, bool procs)
@@ -530,6 +560,7 @@ static void loops(const struct op *op, bool allocs, bool procs)
 	if (!CV_FAULT_ENABLED)
 		skip();
 	fx.need_repo = procs;
+	report("", "start", 0);
 	report(op->name, "db", fault_loop(op, "db", 1));
 	if (procs)
 		report(op->name, "proc", fault_loop(op, "proc", 1));
