@@ -112,7 +112,20 @@ json_t *cv_engine_simulate(struct cv_engine *e, const char *source,
 
 	if (intent_id && cv_intent_get(e->store, intent_id, &intent) != CV_OK)
 		return NULL;
+	char *ssha = NULL, *tsha = NULL;
+	/* the commits simulated, so that a reuse can tell they moved */
+	if (cv_scm_resolve_dup(repo(e), source, &ssha) != CV_OK ||
+	    cv_scm_resolve_dup(repo(e), target, &tsha) != CV_OK) {
+		free(ssha);
+		ssha = NULL;
+	}
 	err = cv_scm_simulate(repo(e), source, target, NULL, &sim, &msg);
+	if (err == CV_OK && ssha && tsha) {
+		json_object_set_new(sim, "source_sha", json_string(ssha));
+		json_object_set_new(sim, "target_sha", json_string(tsha));
+	}
+	free(ssha);
+	free(tsha);
 	if (err != CV_OK) {
 		json_t *out = error_obj(err == CV_ENOTFOUND ? "%s" :
 		    "Simulation failed: %s", msg ? msg : cv_strerror(err), NULL);
@@ -284,11 +297,68 @@ static char *join_str(const json_t *arr)
 	return out;
 }
 
+/* The commits source and target name now: on the mirror for a
+ * registered repository, else in the local repository. false when either
+ * is unknown. shas are new strings on success. */
+static bool current_shas(struct run *r, char **source_sha,
+    char **target_sha)
+{
+	*source_sha = *target_sha = NULL;
+	if (r->land) {
+		char t[CV_SHA_LEN], src[CV_SHA_LEN], *reason = NULL;
+		bool ok = cv_landing_heads(r->land, r->intent, t, src,
+		    &reason) == CV_OK;
+
+		free(reason);
+		if (ok && (!(*source_sha = strdup(src)) ||
+		    !(*target_sha = strdup(t))))
+			ok = false;
+		if (!ok) {
+			free(*source_sha);
+			*source_sha = NULL;
+		}
+		return ok;
+	}
+	if (cv_scm_resolve_dup(repo(r->e), cv_json_str(r->intent, "source",
+	    ""), source_sha) == CV_OK && cv_scm_resolve_dup(repo(r->e),
+	    cv_json_str(r->intent, "target", "main"), target_sha) == CV_OK)
+		return true;
+	free(*source_sha);
+	*source_sha = NULL;
+	return false;
+}
+
+/* A stored simulation stands for the intent only while it simulated the
+ * intent's current source and target at the commits they name now: a
+ * ref that changed, moved or vanished voids it. A simulation recorded
+ * without shas (before they were kept, or injected by a caller of the
+ * library) is held to the names alone. */
+static bool simulation_current(struct run *r, const json_t *sim)
+{
+	const char *ss = cv_json_str(sim, "source_sha", NULL);
+	const char *ts = cv_json_str(sim, "target_sha", NULL);
+	char *src = NULL, *tgt = NULL;
+	bool ok;
+
+	if (strcmp(cv_json_str(sim, "source", ""), cv_json_str(r->intent,
+	    "source", "")) != 0 || strcmp(cv_json_str(sim, "target", ""),
+	    cv_json_str(r->intent, "target", "main")) != 0)
+		return false;
+	if (!ss && !ts)
+		return true;
+	if (!ss || !ts || !current_shas(r, &src, &tgt))
+		return false;
+	ok = strcmp(src, ss) == 0 && strcmp(tgt, ts) == 0;
+	free(src);
+	free(tgt);
+	return ok;
+}
+
 /* Step 2 of 3.4. Returns 0 with r->sim set, or 1 with *blocked set. */
 static int step_simulation(struct run *r, const struct cv_validate_opts *o,
     json_t **blocked)
 {
-	char *msg = NULL;
+	char *msg = NULL, *src_sha = NULL, *tgt_sha = NULL;
 	enum cv_err err;
 
 	if (o->sim) {
@@ -296,10 +366,16 @@ static int step_simulation(struct run *r, const struct cv_validate_opts *o,
 		return 0;
 	}
 	if (o->use_last_simulation) {
-		if ((r->sim = last_simulation(r->e, r->id)))
+		if (!(r->sim = last_simulation(r->e, r->id))) {
+			*blocked = block(r, "No previous simulation found",
+			    true);
+			return 1;
+		}
+		if (simulation_current(r, r->sim))
 			return 0;
-		*blocked = block(r, "No previous simulation found", true);
-		return 1;
+		/* Stale: simulate afresh (an unknown ref blocks there). */
+		json_decref(r->sim);
+		r->sim = NULL;
 	}
 	if (r->land) {
 		/* D-9: the candidate merge commit on the remote's mirror. */
@@ -312,8 +388,17 @@ static int step_simulation(struct run *r, const struct cv_validate_opts *o,
 		append_sim(r->e, r->sim, r->id, r->tenant, r->trace);
 		return 0;
 	}
+	/* Resolved first, so the shas recorded are never newer than what
+	 * was simulated: a reuse then finds the refs moved, not the reverse. */
+	current_shas(r, &src_sha, &tgt_sha);
 	err = cv_scm_simulate(repo(r->e), cv_json_str(r->intent, "source", ""),
 	    cv_json_str(r->intent, "target", "main"), NULL, &r->sim, &msg);
+	if (err == CV_OK && src_sha && tgt_sha) {
+		json_object_set_new(r->sim, "source_sha", json_string(src_sha));
+		json_object_set_new(r->sim, "target_sha", json_string(tgt_sha));
+	}
+	free(src_sha);
+	free(tgt_sha);
 	if (err != CV_OK) {
 		char reason[1200];
 		/* An unknown ref is its own reason (D-8). */
@@ -1138,7 +1223,9 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 
 	/* Intents waiting on a dependency do not use up the batch: look
 	 * further so that they cannot starve the intents behind them. */
-	intents = cv_intent_list(e->store, "VALIDATED", NULL, o->
+	/* Tenants take turns (cv_intent_list_fair): one tenant's backlog
+	 * cannot starve another's. */
+	intents = cv_intent_list_fair(e->store, "VALIDATED", o->
 	    ignore_dependencies ? limit : limit + CV_QUEUE_DEP_LOOKAHEAD);
 	if (!intents)
 		return NULL;

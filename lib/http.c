@@ -294,8 +294,6 @@ void cv_response_free(struct cv_response *resp)
 void cv_response_header(struct cv_response *resp, const char *name,
     const char *value)
 {
-	struct cv_header *h;
-
 	for (size_t i = 0; i < resp->nheaders; i++)
 		if (strcasecmp(resp->headers[i].name, name) == 0) {
 			char *v = strdup(value);
@@ -305,6 +303,14 @@ void cv_response_header(struct cv_response *resp, const char *name,
 			}
 			return;
 		}
+	cv_response_header_add(resp, name, value);
+}
+
+void cv_response_header_add(struct cv_response *resp, const char *name,
+    const char *value)
+{
+	struct cv_header *h;
+
 	h = realloc(resp->headers, (resp->nheaders + 1) * sizeof *h);
 	if (!h)
 		return;
@@ -383,6 +389,7 @@ const char *cv_http_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 303: return "See Other";
 	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";

@@ -98,6 +98,9 @@ void cv_response_init(struct cv_response *resp);
 void cv_response_free(struct cv_response *resp);
 void cv_response_header(struct cv_response *resp, const char *name,
     const char *value);
+/* Adds another header line even when name is set already (Set-Cookie). */
+void cv_response_header_add(struct cv_response *resp, const char *name,
+    const char *value);
 const char *cv_response_get_header(const struct cv_response *resp,
     const char *name);
 

@@ -337,6 +337,53 @@ json_t *cv_intent_list(struct cv_store *s, const char *status,
 	return out;
 }
 
+json_t *cv_intent_list_fair(struct cv_store *s, const char *status,
+    int limit)
+{
+	json_t *tenants = NULL, *lists, *out = NULL, *t;
+	size_t i, round, taken = 0;
+	int n = limit > 0 ? limit : 200;
+	struct cv_param p[] = { CV_TEXT(status), CV_INT(n) };
+
+	if (cv_db_query(s, "SELECT COALESCE(tenant_id, ''), MIN(created_at)"
+	    " FROM intents WHERE status = ? GROUP BY COALESCE(tenant_id, '')"
+	    " ORDER BY 2, 1 LIMIT ?", p, 2, &tenants) != CV_OK)
+		return NULL;
+	lists = json_array();
+	json_array_foreach(tenants, i, t) {
+		json_t *rows = NULL;
+		struct cv_param q[] = { CV_TEXT(status),
+		    CV_TEXT(json_string_value(json_array_get(t, 0))), CV_INT(n) };
+
+		if (cv_db_query(s, "SELECT " INTENT_COLUMNS " FROM intents"
+		    " WHERE status = ? AND COALESCE(tenant_id, '') = ?"
+		    " ORDER BY priority ASC, created_at ASC, id ASC LIMIT ?",
+		    q, 3, &rows) != CV_OK)
+			goto out;
+		json_array_append_new(lists, rows);
+	}
+	out = json_array();
+	for (round = 0; taken < (size_t)n; round++) {
+		bool any = false;
+
+		json_array_foreach(lists, i, t) {
+			json_t *row = json_array_get(t, round);
+
+			if (!row || taken >= (size_t)n)
+				continue;
+			json_array_append_new(out, row_to_intent(row));
+			taken++;
+			any = true;
+		}
+		if (!any)
+			break;
+	}
+out:
+	json_decref(tenants);
+	json_decref(lists);
+	return out;
+}
+
 json_t *cv_intent_list_after(struct cv_store *s, const char *status,
     const char *tenant_id, int limit, const struct cv_intent_key *after)
 {

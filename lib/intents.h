@@ -40,6 +40,18 @@ enum cv_err cv_intent_get(struct cv_store *s, const char *id, json_t **out);
 json_t *cv_intent_list(struct cv_store *s, const char *status,
     const char *tenant_id, int limit);
 
+/*
+ * The queue's fair share (the worker's batch): up to limit intents of
+ * status, taken round-robin across tenants with work (intents without a
+ * tenant count as one more), one from each in turn, each tenant's own in
+ * list order (priority, created_at, id). Tenants take turns by how long
+ * their oldest waiting intent has waited, so a backlog, or priorities,
+ * of one tenant never hold another's intent for more than one batch
+ * while tenants with work number at most limit. NULL on store failure.
+ */
+json_t *cv_intent_list_fair(struct cv_store *s, const char *status,
+    int limit);
+
 /* Where a page of the list ends: the last intent's sort key. */
 struct cv_intent_key {
 	long long priority;

@@ -237,6 +237,17 @@ static void add(struct shm *s, int family, const char *const *values,
 		__atomic_fetch_add(&sl->sum_ns, ns, __ATOMIC_RELAXED);
 }
 
+const char *cv_metrics_method_label(const char *method)
+{
+	static const char *const known[] = { "GET", "HEAD", "POST", "PUT",
+	    "PATCH", "DELETE", "OPTIONS" };
+
+	for (size_t i = 0; method && i < sizeof known / sizeof known[0]; i++)
+		if (strcmp(method, known[i]) == 0)
+			return known[i];
+	return "other";
+}
+
 void cv_metrics_observe(struct cv_metrics *m, const char *method,
     const char *path_label, int status, double seconds)
 {
@@ -245,8 +256,12 @@ void cv_metrics_observe(struct cv_metrics *m, const char *method,
 
 	if (!m)
 		return;
-	snprintf(code, sizeof code, "%d", status);
-	const char *req[] = { method, path_label, code };
+	/* Label values from closed sets: a caller must not be able to mint
+	 * series (the status is a 3-digit number, the path a pattern). */
+	snprintf(code, sizeof code, "%d", status >= 100 && status <= 599 ?
+	    status : 0);
+	const char *req[] = { cv_metrics_method_label(method), path_label,
+	    code };
 	add(m->shm, F_REQUESTS, req, 3, 0);
 	add(m->shm, F_DURATION, req, 2, ns);
 	if (status >= 500)
@@ -371,6 +386,12 @@ char *cv_metrics_render(struct cv_metrics *m)
 	fprintf(f, "converge_rate_limit_throttled_global %llu\n",
 	    (unsigned long long)(m ? __atomic_load_n(
 	    &m->shm->throttled_global, __ATOMIC_RELAXED) : 0));
+	fprintf(f, "# HELP converge_metrics_series_dropped_total Samples not "
+	    "recorded because the series table was full.\n"
+	    "# TYPE converge_metrics_series_dropped_total counter\n"
+	    "converge_metrics_series_dropped_total %llu\n",
+	    (unsigned long long)(m ? __atomic_load_n(&m->shm->dropped,
+	    __ATOMIC_RELAXED) : 0));
 	free(all);
 	if (fclose(f) != 0) {
 		free(text);

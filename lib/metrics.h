@@ -24,10 +24,16 @@ void cv_metrics_close(struct cv_metrics *m);
 /* One completed response: converge_http_requests_total{method,path,
  * status}, the duration summary {method,path} and, for status >= 500,
  * converge_http_errors_total{method,path}. path_label is the route's
- * literal path for a routed request and "unmatched" for a 404. m NULL is
- * a no-op. */
+ * literal path for a routed request and "unmatched" for a 404; the
+ * method is recorded through cv_metrics_method_label. m NULL is a no-op.
+ * A sample that finds the table full counts in
+ * converge_metrics_series_dropped_total. */
 void cv_metrics_observe(struct cv_metrics *m, const char *method,
     const char *path_label, int status, double seconds);
+
+/* The method as a label: one of GET, HEAD, POST, PUT, PATCH, DELETE,
+ * OPTIONS, else "other" (static string). */
+const char *cv_metrics_method_label(const char *method);
 
 /* One 429: converge_rate_limit_throttled_total{tenant} and the global
  * counter. m NULL is a no-op. */

@@ -283,6 +283,32 @@ static enum cv_err refs_exist(const char *top, const char *source,
 	return e;
 }
 
+enum cv_err cv_scm_resolve_dup(const char *repo_dir, const char *ref,
+    char **sha_out)
+{
+	struct cv_proc_result r;
+	char *spec = NULL, *msg = NULL;
+	enum cv_err e;
+
+	*sha_out = NULL;
+	if (!cv_scm_ref_ok(ref))
+		return CV_EINVAL;
+	if (asprintf(&spec, "%s^{commit}", ref) < 0)
+		return CV_ENOMEM;
+	const char *argv[] = { "git", "rev-parse", "--verify", "--quiet",
+	    "--end-of-options", spec, NULL };
+	e = git_run(repo_dir, argv, &r, &msg);
+	if (e == CV_OK && r.exit_code != 0)
+		e = CV_ENOTFOUND;
+	if (e == CV_OK && (*sha_out = cv_proc_text_trim_dup(r.out, r.out_len,
+	    64)) == NULL)
+		e = CV_ENOMEM;
+	cv_proc_result_free(&r);
+	free(spec);
+	free(msg);
+	return e;
+}
+
 enum cv_err cv_scm_simulate(const char *repo_dir, const char *source,
     const char *target, const char *now_ts, json_t **sim_out, char **errmsg)
 {

@@ -75,6 +75,13 @@ json_t *cv_scm_conflicts_build(const char *out, const char *err);
 enum cv_err cv_scm_merge(const char *repo_dir, const char *source,
     const char *target, char **sha_out, char **errmsg);
 
+/* The commit ref names in repo_dir (`git rev-parse --verify
+ * <ref>^{commit}`), as a new hex string in *sha_out. CV_ENOTFOUND when
+ * git knows no such commit, CV_EINVAL for an empty ref or one starting
+ * with '-', CV_EEXEC/CV_ETIMEOUT when git cannot run. */
+enum cv_err cv_scm_resolve_dup(const char *repo_dir, const char *ref,
+    char **sha_out);
+
 /* Writes "simulated-" + the first 8 characters of intent_id into buf. */
 void cv_scm_simulated_sha(char *buf, size_t size, const char *intent_id);
 

@@ -13,7 +13,7 @@
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
 
 # shellcheck disable=SC2034  # used by the scripts that source this file
-CV_FAMILIES=(health intents queue risk agents compliance events dashboard webhooks)
+CV_FAMILIES=(health intents queue risk agents compliance events dashboard webhooks ui)
 # shellcheck disable=SC2034
 CV_SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 

@@ -7,6 +7,10 @@
 #	apache-fcgid  Apache with mod_fcgid starting the responders itself, the
 #	              shared-hosting layout (httpd-conf/apache-fcgid.conf.in, the
 #	              site's fcgid.htaccess and one fcgid-wrapper.in per family)
+#	none          no web server: a farm host behind another host's web
+#	              server; a family with CONVERGE_FCGI_LISTEN_<FAMILY>=host:port
+#	              listens there on TCP (fcgi/listen.h), the others on
+#	              $VAR/run/<family>.sock
 # Each writes its configuration to $VAR/<front>.conf and its pid file to
 # $VAR/run/<front>.pid (nginx, apache or lighttpd: see cv_front_pidname).
 #
@@ -22,8 +26,8 @@
 front_check() {
 	FRONT=${CONVERGE_HTTPD:-nginx}
 	case $FRONT in
-	nginx | apache | lighttpd | apache-fcgid) ;;
-	*) cv_die "CONVERGE_HTTPD must be nginx, apache, lighttpd or apache-fcgid, not '$FRONT'" ;;
+	nginx | apache | lighttpd | apache-fcgid | none) ;;
+	*) cv_die "CONVERGE_HTTPD must be nginx, apache, lighttpd, apache-fcgid or none, not '$FRONT'" ;;
 	esac
 }
 
@@ -31,6 +35,7 @@ front_check() {
 front_prog() {
 	case $FRONT in
 	nginx) printf 'nginx\n' ;;
+	none) printf 'spawn-fcgi\n' ;;
 	apache | apache-fcgid) printf 'apache2\n' ;;
 	lighttpd) printf 'lighttpd\n' ;;
 	esac
@@ -48,7 +53,7 @@ front_user() {
 	SOCKET_OWNER=()
 	AS_ACCOUNT=()
 	[[ $FRONT != apache-fcgid ]] || account_bin
-	((EUID == 0)) && [[ $FRONT != nginx ]] || return 0
+	((EUID == 0)) && [[ $FRONT != nginx && $FRONT != none ]] || return 0
 	if [[ $(id -u "$HTTPD_USER" 2>/dev/null) == 0 ]]; then
 		HTTPD_USER=www-data
 		[[ -n ${CONVERGE_HTTPD_GROUP:-} ]] || HTTPD_GROUP=www-data
@@ -99,6 +104,7 @@ cv_front_pidname() {
 # pattern or & expansion).  nginx's "user" line is dropped when not root
 # (nginx warns about it).
 write_template() {
+	# shellcheck disable=SC2153  # HOST is scripts/up's
 	local tpl=$1 out=$2 listen_host=$HOST line i
 	local extra=("${@:3}")
 	[[ $HOST == *:* ]] && listen_host="[$HOST]"
@@ -165,9 +171,31 @@ write_fcgid_site() {
 	done
 }
 
+# family_tcp FAMILY: the host:port FAMILY listens on, on a farm host
+# (CONVERGE_HTTPD=none with CONVERGE_FCGI_LISTEN_<FAMILY> set); nothing
+# otherwise.
+family_tcp() {
+	local var="CONVERGE_FCGI_LISTEN_${1^^}"
+	[[ $FRONT == none && ${!var:-} == *:* && ${!var} != /* ]] || return 0
+	printf '%s\n' "${!var}"
+}
+
+# family_listening FAMILY: its socket file exists, or its TCP port accepts
+# (":port" and 0.0.0.0 are tried on loopback).
+family_listening() {
+	local tcp host port
+	tcp=$(family_tcp "$1")
+	[[ -n $tcp ]] || { [[ -S $VAR/run/$1.sock ]]; return; }
+	host=${tcp%:*}
+	port=${tcp##*:}
+	[[ -n $host && $host != 0.0.0.0 ]] || host=127.0.0.1
+	(exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
+}
+
 # start_front: writes the configuration and starts the web server.
 start_front() {
 	local pidname conf
+	[[ $FRONT != none ]] || return 0
 	pidname=$(cv_front_pidname "$FRONT")
 	conf="$VAR/$FRONT.conf"
 	mkdir -p "$VAR/tmp"

@@ -28,6 +28,11 @@
 #define ADMIN "k-admin"
 #define OP "k-op"
 #define VIEW "k-view"
+/* A rotation revokes the key it rotates (after its grace period): each
+ * rotation row has an admin key of its own, per prefix (ROT1 under /api,
+ * ROT1 "-v1" under /v1). */
+#define ROT1 "k-rot1"
+#define ROT2 "k-rot2"
 
 /* Key sets of the spec's shapes (http-api.md §2, §5). */
 #define INTENT "id source target status created_at created_by risk_level " \
@@ -57,7 +62,7 @@
 	"effective_limits human_approvals timestamp"
 #define REVIEW "intent_id intent risk simulation policy diagnostics " \
 	"compliance decision_history timestamp tenant_id ?learning"
-#define ROTATE "new_key actor role tenant scopes grace_period_seconds note"
+#define ROTATE "id new_key actor role tenant scopes grace_period_seconds note"
 #define EXPORT "intent_id source target status risk_level priority retries " \
 	"tenant_id created_at mergeable conflict_count files_changed_count " \
 	"risk_score damage_score entropy_score propagation_score " \
@@ -105,9 +110,9 @@ static const struct row rows[] = {
 	{ "GET", "/auth/whoami", VIEW, NULL, 200, OBJ,
 	  "role actor tenant scopes key_prefix", { { 0 } } },
 	{ "GET", "/predictions", VIEW, NULL, 200, ARR, SIGNAL, { { 0 } } },
-	{ "POST", "/auth/keys/rotate", ADMIN, "{\"grace_period_seconds\":120}",
+	{ "POST", "/auth/keys/rotate", ROT1, "{\"grace_period_seconds\":120}",
 	  200, OBJ, ROTATE, { { 0 } } },
-	{ "POST", "/auth/keys/rotate", ADMIN, "{}", 200, OBJ, ROTATE,
+	{ "POST", "/auth/keys/rotate", ROT2, "{}", 200, OBJ, ROTATE,
 	  { { 0 } } },
 	{ "POST", "/auth/keys/rotate", ADMIN, "{\"grace_period_seconds\":5}",
 	  400, ERR, "grace_period_seconds", { { 0 } } },
@@ -376,13 +381,16 @@ static void check_export(const struct row *row, const struct http_resp *r,
 
 static void check_row(const struct row *row, const char *prefix)
 {
-	char path[512], what[600];
+	char path[512], what[600], key[64];
 	struct http_resp r;
 
 	snprintf(path, sizeof path, "%s%s", prefix, row->path);
 	snprintf(what, sizeof what, "%s %s", row->method, path);
+	snprintf(key, sizeof key, "%s%s", row->key ? row->key : "",
+	    row->key && strncmp(row->key, "k-rot", 5) == 0 &&
+	    strcmp(prefix, "/v1") == 0 ? "-v1" : "");
 	print_message("%s\n", what);
-	api_call(row->method, path, row->key, row->body, &r);
+	api_call(row->method, path, row->key ? key : NULL, row->body, &r);
 	if (r.status != row->status)
 		fail_msg("%s: status %ld, want %ld: %.400s", what, r.status,
 		    row->status, r.body);
@@ -640,7 +648,8 @@ static int farm_up(void **state)
 		"CONVERGE_AUTH_REQUIRED=1",
 		"CONVERGE_AUTH_MODE=api_key",
 		"CONVERGE_API_KEYS=" ADMIN ":admin:root," OP ":operator:op1,"
-		    VIEW ":viewer:view1",
+		    VIEW ":viewer:view1," ROT1 ":admin:rot1," ROT2 ":admin:rot2,"
+		    ROT1 "-v1:admin:rot1," ROT2 "-v1:admin:rot2",
 		"CONVERGE_RATE_LIMIT_ENABLED=0",
 		/* the worker's one cycle at start sees no intent: statuses
 		 * stay as the validations left them */

@@ -7,8 +7,12 @@
  *   - scopes: a key holding intents.read cannot create or validate
  *     (intents.write), a key with intents.write can (finding 3);
  *   - checks: a lint target running `env` sees no secret (finding 2);
- *   - Idempotency-Key: six concurrent duplicates create one intent and
- *     all get its answer (finding 6);
+ *   - Idempotency-Key: concurrent duplicates create one intent and all
+ *     get its answer (finding 6);
+ *   - a stored simulation is reused only while source, target and their
+ *     commits are the intent's current ones (finding 8);
+ *   - metrics: made-up methods are "other", dropped series are counted
+ *     (finding 9);
  * The farm runs with auth on, rate limiting off, and a throw-away git
  * repository.
  */
@@ -158,6 +162,103 @@ static void test_no_publication_target_from_body(void **state)
 	    " payload LIKE '%victim-org%' OR payload LIKE '%sec-pub-1%'"), 0);
 }
 
+/* simulation.completed events of an intent. */
+static size_t simulations_of(const char *id)
+{
+	char path[256];
+	json_t *evs;
+	size_t n = 0;
+
+	snprintf(path, sizeof path, "/v1/intents/%s/events", id);
+	evs = get_json(path, ADMIN);
+	for (size_t i = 0; i < json_array_size(evs); i++)
+		n += strcmp(json_string_value(json_object_get(json_array_get(evs,
+		    i), "event_type")), "simulation.completed") == 0;
+	json_decref(evs);
+	return n;
+}
+
+static const char *decision_of(const struct http_resp *r)
+{
+	const char *d = json_string_value(json_object_get(r->json,
+	    "decision"));
+
+	return d ? d : "";
+}
+
+/* Finding 8: a stored simulation is reused only for the intent's current
+ * source and target at the commits they name now. */
+static void test_stale_simulation_not_reused(void **state)
+{
+	struct http_resp r;
+
+	(void)state;
+	expect_status("POST", "/v1/intents", OP,
+	    "{\"id\":\"stale-1\",\"source\":\"feature/ok\"}", 200, NULL);
+	api_call("POST", "/v1/intents/stale-1/validate", OP,
+	    "{\"skip_checks\":true}", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(decision_of(&r), "validated");
+	http_resp_free(&r);
+	assert_int_equal(simulations_of("stale-1"), 1);
+
+	/* nothing moved: the stored simulation is reused */
+	api_call("POST", "/v1/intents/stale-1/validate", OP,
+	    "{\"skip_checks\":true,\"use_last_simulation\":true}", &r);
+	assert_string_equal(decision_of(&r), "validated");
+	http_resp_free(&r);
+	assert_int_equal(simulations_of("stale-1"), 1);
+
+	/* the source branch moved: simulated afresh */
+	GIT(repo, "checkout", "-q", "feature/ok");
+	write_file(repo, "feature2.c", "int feature2(void) { return 2; }\n");
+	GIT(repo, "add", "feature2.c");
+	GIT(repo, "commit", "-q", "-m", "feature moves");
+	GIT(repo, "checkout", "-q", "main");
+	api_call("POST", "/v1/intents/stale-1/validate", OP,
+	    "{\"skip_checks\":true,\"use_last_simulation\":true}", &r);
+	assert_string_equal(decision_of(&r), "validated");
+	http_resp_free(&r);
+	assert_int_equal(simulations_of("stale-1"), 2);
+
+	/* another source that does not exist: never "validated" */
+	api_call("POST", "/v1/intents/stale-1/validate", OP,
+	    "{\"source\":\"refs/heads/does-not-exist\","
+	    "\"use_last_simulation\":true,\"skip_checks\":true}", &r);
+	assert_int_equal(r.status, 200);
+	if (strcmp(decision_of(&r), "validated") == 0 ||
+	    json_is_true(json_object_get(r.json, "mergeable")))
+		fail_msg("stale simulation reused: %s", r.body);
+	assert_non_null(strstr(r.body, "Unknown ref"));
+	http_resp_free(&r);
+}
+
+/* Finding 9: made-up methods mint no metric series; they count as
+ * method "other", and the dropped-series counter is exposed. */
+static void test_metrics_closed_sets(void **state)
+{
+	char method[16], *text;
+	struct http_resp r;
+
+	(void)state;
+	for (int i = 0; i < 40; i++) {
+		/* letters only: nginx refuses other bytes in a method */
+		snprintf(method, sizeof method, "ZZ%c%c", 'A' + i / 26,
+		    'A' + i % 26);
+		if (http_request(method, "/health", NULL, NULL, 0, &r) != 0)
+			fail_msg("%s /health: no response", method);
+		http_resp_free(&r);
+	}
+	text = metrics_text();
+	if (strstr(text, "ZZ"))
+		fail_msg("a made-up method became a label:\n%s", text);
+	if (metric_sum(text, "converge_http_requests_total",
+	    "method=\"other\"") < 40)
+		fail_msg("no method=\"other\" series:\n%s", text);
+	assert_non_null(strstr(text, "\nconverge_metrics_series_dropped_total "));
+	free(text);
+}
+
 /* Finding 6: concurrent POSTs with one Idempotency-Key and body create
  * one intent, and every one of them gets the first answer. */
 #define RACERS 8
@@ -286,6 +387,8 @@ int main(void)
 		cmocka_unit_test(test_no_publication_target_from_body),
 		cmocka_unit_test(test_check_sees_no_secret),
 		cmocka_unit_test(test_idempotency_race),
+		cmocka_unit_test(test_stale_simulation_not_reused),
+		cmocka_unit_test(test_metrics_closed_sets),
 	};
 
 	return cmocka_run_group_tests_name("api_security", tests, farm_up,

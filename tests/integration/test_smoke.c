@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -181,6 +182,57 @@ static void test_probes_and_envelopes(void **state)
 		http_resp_free(&r);
 	}
 	free(spaces);
+}
+
+/* A request line or header over the front's limits: its own 4xx, in the
+ * JSON envelope.  Not for apache-fcgid: Apache refuses these before it
+ * reads any .htaccess, so the host's own (HTML) pages answer there. */
+static void test_oversized_request(void **state)
+{
+	char *path, *hdr;
+	const char *hdrs[2] = { NULL, NULL };
+	struct http_resp r;
+
+	(void)state;
+	if (strcmp(CV_SMOKE_FRONT, "apache-fcgid") == 0)
+		skip();
+	path = malloc(20050);
+	hdrs[0] = hdr = malloc(20050);
+	assert_non_null(path);
+	assert_non_null(hdr);
+	strcpy(path, "/v1/intents?q=");
+	memset(path + 14, 'a', 20000);
+	path[20014] = '\0';
+	strcpy(hdr, "X-Big: ");
+	memset(hdr + 7, 'a', 20000);
+	hdr[20007] = '\0';
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(http_request("GET", i ? "/health" : path,
+		    i ? hdrs : NULL, NULL, 0, &r), 0);
+		print_message("%s: %ld %s\n", i ? "20 KB header" : "20 KB URI",
+		    r.status, r.body);
+		assert_true(r.status == 400 || r.status == 414 || r.status == 431);
+		expect_json_type(&r);
+		assert_non_null(json_string_value(json_object_get(r.json, "error")));
+		http_resp_free(&r);
+	}
+	free(path);
+	free(hdr);
+}
+
+/* /ui reaches the dashboard family (its sign-in), not the JSON 404. */
+static void test_dashboard_routed(void **state)
+{
+	static const char *const paths[] = { "/ui", "/ui/" };
+	struct http_resp r;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(http_request("GET", paths[i], NULL, NULL, 0, &r), 0);
+		if (r.status < 200 || r.status >= 400)
+			fail_msg("GET %s: %ld %s", paths[i], r.status, r.body);
+		http_resp_free(&r);
+	}
 }
 
 static void test_metrics(void **state)
@@ -408,6 +460,35 @@ static void test_burst(void **state)
 	assert_int_equal(acked, BURST);
 }
 
+/* A family whose responder is gone: the front's own 5xx, in the JSON
+ * envelope (nginx 502, Apache and lighttpd 503).  Not for apache-fcgid,
+ * where Apache starts the responders on demand. */
+static void test_family_down(void **state)
+{
+	char path[256];
+	struct http_resp r;
+	FILE *f;
+	long pid = 0;
+
+	(void)state;
+	if (strcmp(CV_SMOKE_FRONT, "apache-fcgid") == 0)
+		skip();
+	snprintf(path, sizeof path, "%s/run/queue.pid", farm_var_dir());
+	assert_non_null(f = fopen(path, "r"));
+	assert_int_equal(fscanf(f, "%ld", &pid), 1);
+	fclose(f);
+	/* SIGTERM to the supervisor: it stops its children and exits. */
+	assert_int_equal(kill((pid_t)pid, SIGTERM), 0);
+	for (int i = 0; i < 200 && kill((pid_t)pid, 0) == 0; i++)
+		usleep(50 * 1000);
+	assert_int_equal(http_request("GET", "/v1/queue/state", NULL, NULL, 0, &r), 0);
+	if (r.status < 500 || r.status > 504)
+		fail_msg("queue down: %ld %s", r.status, r.body);
+	expect_json_type(&r);
+	assert_non_null(json_string_value(json_object_get(r.json, "error")));
+	http_resp_free(&r);
+}
+
 /* Last: scripts/down stops everything the front started (for apache-fcgid
  * also the responders mod_fcgid spawned). */
 static void test_down_leaves_nothing(void **state)
@@ -452,10 +533,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_probes_and_envelopes),
+		cmocka_unit_test(test_oversized_request),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_dashboard_routed),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_webhook),
 		cmocka_unit_test(test_burst),
+		cmocka_unit_test(test_family_down),
 		cmocka_unit_test(test_down_leaves_nothing),
 	};
 

@@ -588,6 +588,83 @@ static void test_real_merge(void **state)
 	free(head);
 }
 
+/* D-8 through the CLI on the real repository, in order. */
+static const struct row d8_rows[] = {
+	/* a merge git refuses (uncommitted edit of a file it touches) */
+	{ A("intent", "create", "--from-branch", "feature/d8touch",
+	    "--intent-id", "d8-touch"), 0, "\"status\": \"READY\"", NULL,
+	    NULL },
+	{ A("validate", "--intent-id", "d8-touch", "--skip-checks"), 0,
+	    "\"decision\": \"validated\"", NULL, NULL },
+	{ A("queue", "run", "--auto-confirm", "--skip-checks"), 0,
+	    "\"decision\": \"merge_failed\"", NULL, NULL },
+	{ A("intent", "list", "--status", "VALIDATED"), 0,
+	    "\"id\": \"d8-touch\"", NULL, NULL },
+	{ A("audit", "events", "--intent-id", "d8-touch", "--type",
+	    "intent.merge_failed"), 0, "local changes", NULL, NULL },
+	/* the tree is clean again (before this row): merged for real */
+	{ A("queue", "run", "--auto-confirm", "--skip-checks"), 0,
+	    "\"decision\": \"merged\"", NULL, NULL },
+	/* dependencies wait, without spending a retry */
+	{ A("intent", "create", "--from-branch", "feature/ok", "--intent-id",
+	    "d8-dep-a"), 0, NULL, NULL, NULL },
+	{ A("intent", "create", "--file", "@D/dep.json"), 0,
+	    "\"intent_id\": \"d8-dep-b\"", NULL, NULL },
+	{ A("validate", "--intent-id", "d8-dep-b", "--skip-checks"), 0,
+	    "\"decision\": \"validated\"", NULL, NULL },
+	{ A("queue", "run", "--auto-confirm", "--skip-checks"), 0,
+	    "Dependencies not merged: d8-dep-a", NULL, NULL },
+	{ A("queue", "inspect", "--status", "VALIDATED"), 0,
+	    "\"retries\": 0", NULL, NULL },
+	/* a ref that exists nowhere */
+	{ A("validate", "--intent-id", "d8-dep-a", "--source",
+	    "refs/heads/does-not-exist", "--skip-checks"), 0,
+	    "\"reason\": \"Unknown ref: refs/heads/does-not-exist\"", NULL,
+	    NULL },
+	{ A("simulate", "--source", "nope", "--target", "main"), 1,
+	    "Unknown ref: nope", NULL, NULL },
+	/* the tenant's risk policy gates its validations */
+	{ A("risk", "policy-set", "--tenant-id", "team-d8", "--max-risk-score",
+	    "0", "--mode", "enforce", "--enforce-ratio", "1"), 0, NULL, NULL,
+	    NULL },
+	{ A("intent", "create", "--from-branch", "feature/ok", "--intent-id",
+	    "d8-risk", "--tenant-id", "team-d8"), 0, NULL, NULL, NULL },
+	{ A("validate", "--intent-id", "d8-risk", "--skip-checks"), 0,
+	    "Risk gate enforced", NULL, NULL },
+	/* 0.1.0 behaviour on request: the dependency is not waited for */
+	{ A("queue", "run", "--auto-confirm", "--skip-checks"), 0,
+	    "\"decision\": \"merged\"", NULL,
+	    "CONVERGE_QUEUE_ENFORCE_DEPENDENCIES=0" },
+};
+
+static void test_d8_cli(void **state)
+{
+	char *out, *err;
+
+	(void)state;
+	repo_write(repo, "notes.txt", "v1\n");
+	repo_commit(repo, "notes");
+	repo_git(repo, "checkout", "-q", "-b", "feature/d8touch");
+	repo_write(repo, "notes.txt", "v2\n");
+	repo_commit(repo, "touch notes");
+	repo_git(repo, "checkout", "-q", "main");
+	repo_write(repo, "notes.txt", "uncommitted edit\n");
+	write_file("dep.json", "{\"id\":\"d8-dep-b\",\"source\":"
+	    "\"feature/ok\",\"dependencies\":[\"d8-dep-a\"]}", 0644);
+	for (size_t i = 0; i < sizeof d8_rows / sizeof d8_rows[0]; i++) {
+		/* the dirty tree goes once merge_failed is seen */
+		if (i == 5)
+			repo_git(repo, "checkout", "-q", "--", "notes.txt");
+		check_row(&d8_rows[i]);
+	}
+	assert_int_equal(run_cli(A("intent", "list", "--status", "MERGED"),
+	    NULL, &out, &err), 0);
+	assert_non_null(strstr(out, "\"id\": \"d8-touch\""));
+	assert_non_null(strstr(out, "\"id\": \"d8-dep-b\""));
+	free(out);
+	free(err);
+}
+
 /* serve runs scripts/up, prints server_started, waits for SIGTERM, then
  * runs scripts/down and exits 0. */
 static void test_serve(void **state)
@@ -638,6 +715,7 @@ int main(void)
 		cmocka_unit_test(test_db_path),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_real_merge),
+		cmocka_unit_test(test_d8_cli),
 		cmocka_unit_test(test_serve),
 	};
 

@@ -663,12 +663,74 @@ static void test_checks_block(void **state)
 	repo_remove(repo);
 }
 
+/* A VALIDATED intent of tenant (NULL: none) at priority and time. */
+static void add_tenant_intent(struct fx *f, const char *id,
+    const char *tenant, int prio, const char *created)
+{
+	json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:s?}", "id", id,
+	    "source", "feature/x", "target", "main", "status", "VALIDATED",
+	    "priority", prio, "created_at", created, "tenant_id", tenant);
+	const char *err = NULL;
+	json_t *in = cv_intent_build(doc, false, NULL, &err);
+
+	assert_non_null(in);
+	assert_int_equal(cv_intent_upsert(f->s, in), CV_OK);
+	json_decref(in);
+	json_decref(doc);
+}
+
+/* Issue 9 finding 7: a 200-intent backlog of tenant-b at the best
+ * priority, older than tenant-a's one intent at the worst: tenant-a's
+ * intent is processed in the first cycle. */
+static void test_queue_tenants_take_turns(void **state)
+{
+	struct fx *f = *state;
+	struct cv_queue_opts o = { .limit = 20, .target = "main",
+	    .max_retries = 3, .use_last_simulation = true, .skip_checks = true };
+	char id[32], ts[40];
+	json_t *list, *res;
+	bool seen = false;
+	size_t i;
+
+	for (int k = 0; k < 200; k++) {
+		snprintf(id, sizeof id, "b-%03d", k);
+		snprintf(ts, sizeof ts, "2026-01-01T00:%02d:%02d.000000+00:00",
+		    k / 60, k % 60);
+		add_tenant_intent(f, id, "tenant-b", 0, ts);
+	}
+	add_tenant_intent(f, "a-late", "tenant-a", 1000,
+	    "2026-01-02T00:00:00.000000+00:00");
+	add_tenant_intent(f, "none-1", NULL, 5,
+	    "2026-01-03T00:00:00.000000+00:00");
+	list = cv_intent_list_fair(f->s, "VALIDATED", 20);
+	assert_int_equal(json_array_size(list), 20);
+	/* turns by oldest waiting work: b, a, no tenant, then b again */
+	assert_string_equal(cv_json_str(json_array_get(list, 0), "id", ""),
+	    "b-000");
+	assert_string_equal(cv_json_str(json_array_get(list, 1), "id", ""),
+	    "a-late");
+	assert_string_equal(cv_json_str(json_array_get(list, 2), "id", ""),
+	    "none-1");
+	assert_string_equal(cv_json_str(json_array_get(list, 3), "id", ""),
+	    "b-001");
+	json_decref(list);
+	res = cv_engine_queue_run(&f->e, &o);
+	assert_non_null(res);
+	json_array_foreach(res, i, list)
+		seen = seen || strcmp(cv_json_str(list, "intent_id", ""),
+		    "a-late") == 0;
+	assert_true(seen);
+	json_decref(res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_validate_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_validate_terminal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_run_v47, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_tenants_take_turns,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_lock_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_confirm_reset_inspect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_repo_flow, setup, teardown),

@@ -25,6 +25,11 @@
 	"throttled requests by tenant.\n# TYPE " \
 	"converge_rate_limit_throttled_total counter\n"
 
+#define DROPPED(n) "# HELP converge_metrics_series_dropped_total Samples " \
+	"not recorded because the series table was full.\n# TYPE " \
+	"converge_metrics_series_dropped_total counter\n" \
+	"converge_metrics_series_dropped_total " #n "\n"
+
 struct fixture {
 	char dir[64];
 	char path[128];
@@ -76,7 +81,7 @@ static void test_exposition(void **state)
 		const char *want;
 	} rows[] = {
 		{ { { NULL } }, HELP_REQ HELP_DUR HELP_ERR HELP_THR
-		    "converge_rate_limit_throttled_global 0\n" },
+		    "converge_rate_limit_throttled_global 0\n" DROPPED(0) },
 		{ { { "GET", "/api/intents", 200, 0.010345 },
 		    { "GET", "/api/intents", 200, 0.002 },
 		    { "GET", "/api/intents", 200, 0.0 },
@@ -89,7 +94,7 @@ static void test_exposition(void **state)
 		    "converge_http_request_duration_seconds_count{method=\"GET\","
 		    "path=\"/api/intents\"} 3\n" HELP_ERR HELP_THR
 		    "converge_rate_limit_throttled_total{tenant=\"tenant-A\"} 3\n"
-		    "converge_rate_limit_throttled_global 3\n" },
+		    "converge_rate_limit_throttled_global 3\n" DROPPED(0) },
 		/* sorted by label tuple; 5xx counted as errors; 429s too */
 		{ { { "POST", "/v1/b", 500, 0.5 }, { "GET", "unmatched", 404, 0.25 },
 		    { "GET", "/v1/b", 429, 0.125 }, { "GET", "/v1/a", 200, 1 },
@@ -123,7 +128,7 @@ static void test_exposition(void **state)
 		    "path=\"/v1/b\"} 1\n" HELP_ERR
 		    "converge_http_errors_total{method=\"GET\",path=\"/v1/a\"} 1\n"
 		    "converge_http_errors_total{method=\"POST\",path=\"/v1/b\"} 1\n"
-		    HELP_THR "converge_rate_limit_throttled_global 0\n" },
+		    HELP_THR "converge_rate_limit_throttled_global 0\n" DROPPED(0) },
 		/* label escaping */
 		{ { { NULL, "a\"b\\c\nd", 0, 0 }, { NULL, "", 0, 0 },
 		    { NULL, "_anonymous", 0, 0 }, { NULL, "key:0123abcd", 0, 0 },
@@ -134,7 +139,7 @@ static void test_exposition(void **state)
 		    "converge_rate_limit_throttled_total{tenant=\"a\\\"b\\\\c\\nd\"}"
 		    " 1\n"
 		    "converge_rate_limit_throttled_total{tenant=\"key:0123abcd\"} 1\n"
-		    "converge_rate_limit_throttled_global 4\n" },
+		    "converge_rate_limit_throttled_global 4\n" DROPPED(0) },
 	};
 
 	for (size_t i = 0; i < CV_ARRAY_LEN(rows); i++) {
@@ -166,7 +171,7 @@ static void test_null_is_noop(void **state)
 	cv_metrics_close(NULL);
 	text = cv_metrics_render(NULL);
 	assert_string_equal(text, HELP_REQ HELP_DUR HELP_ERR HELP_THR
-	    "converge_rate_limit_throttled_global 0\n");
+	    "converge_rate_limit_throttled_global 0\n" DROPPED(0));
 	free(text);
 }
 
@@ -225,9 +230,57 @@ static void test_processes_sum(void **state)
 	}
 }
 
+/* Label values come from closed sets: made-up methods are "other". */
+static void test_method_closed_set(void **state)
+{
+	struct fixture *f = *state;
+	struct cv_metrics *m = fresh(f, "methods");
+	char method[16], *text;
+
+	for (int i = 0; i < 300; i++) {
+		snprintf(method, sizeof method, "ZZ%d", i);
+		cv_metrics_observe(m, method, "/health", 405, 0.001);
+	}
+	cv_metrics_observe(m, "PATCH", "/health", 405, 0.001);
+	cv_metrics_observe(m, NULL, "/health", 405, 0.001);
+	text = cv_metrics_render(m);
+	assert_null(strstr(text, "ZZ"));
+	assert_non_null(strstr(text, "converge_http_requests_total{method="
+	    "\"other\",path=\"/health\",status=\"405\"} 301\n"));
+	assert_non_null(strstr(text, "{method=\"PATCH\""));
+	assert_non_null(strstr(text, "converge_metrics_series_dropped_total 0\n"));
+	free(text);
+	cv_metrics_close(m);
+	unlink(f->path);
+}
+
+/* A full table says so: every sample it could not record is counted. */
+static void test_dropped_series_counted(void **state)
+{
+	struct fixture *f = *state;
+	struct cv_metrics *m = fresh(f, "full");
+	char label[32], *text, *p;
+
+	/* 2 series per observation (requests, duration) */
+	for (int i = 0; i < 3000; i++) {
+		snprintf(label, sizeof label, "/p%d", i);
+		cv_metrics_observe(m, "GET", label, 200, 0.001);
+	}
+	text = cv_metrics_render(m);
+	p = strstr(text, "\nconverge_metrics_series_dropped_total ");
+	assert_non_null(p);
+	assert_true(strtoll(p + strlen("\nconverge_metrics_series_dropped_"
+	    "total "), NULL, 10) >= 6000 - 4096);
+	free(text);
+	cv_metrics_close(m);
+	unlink(f->path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_method_closed_set),
+		cmocka_unit_test(test_dropped_series_counted),
 		cmocka_unit_test(test_exposition),
 		cmocka_unit_test(test_null_is_noop),
 		cmocka_unit_test(test_processes_sum),
