@@ -627,9 +627,10 @@ static void access_event(struct cv_store *s, const char *type,
 		json_decref(payload);
 		return;
 	}
-	json_object_set_new(payload, "method", jstr(req->method ?
-	    req->method : ""));
-	json_object_set_new(payload, "path", jstr(req->path ? req->path : ""));
+	json_object_set_new(payload, "method",
+	    cv_json_string_escaped(req->method));
+	/* escaped, never emptied: the event must say what was asked for */
+	json_object_set_new(payload, "path", cv_json_string_escaped(req->path));
 	json_object_set_new(payload, "actor",
 	    jstr(cv_json_str(principal, "actor", "")));
 	json_object_set_new(payload, "role",

@@ -35,6 +35,15 @@ json_t *cv_json_loadb(const char *buf, size_t len, size_t flags,
 /* A string value or JSON null when s is NULL (new reference). */
 json_t *cv_json_str_or_null(const char *s);
 
+/* Text from a request (a path, a header) made fit for a log line or an
+ * event: valid UTF-8 is kept as it is, each byte of an invalid sequence
+ * becomes "%XX" (upper-case hex), so nothing is dropped and the bytes
+ * sent can be read back. NULL s gives "". Caller frees; NULL on ENOMEM. */
+char *cv_text_escape_dup(const char *s);
+
+/* The same as a JSON string (new reference; "" on ENOMEM of the copy). */
+json_t *cv_json_string_escaped(const char *s);
+
 /* Dump flags used everywhere: compact, and 15 significant digits so that
  * a rounded score such as 23.6 prints as 23.6, not 23.600000000000001. */
 #define CV_JSON_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
