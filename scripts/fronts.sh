@@ -52,8 +52,10 @@ front_user() {
 	HTTPD_GROUP=${CONVERGE_HTTPD_GROUP:-$(stat -c %G "$VAR")}
 	SOCKET_OWNER=()
 	AS_ACCOUNT=()
-	[[ $FRONT != apache-fcgid ]] || account_bin
-	((EUID == 0)) && [[ $FRONT != nginx && $FRONT != none ]] || return 0
+	if ((EUID != 0)) || [[ $FRONT == nginx || $FRONT == none ]]; then
+		[[ $FRONT != apache-fcgid ]] || account_bin
+		return 0
+	fi
 	if [[ $(id -u "$HTTPD_USER" 2>/dev/null) == 0 ]]; then
 		HTTPD_USER=www-data
 		[[ -n ${CONVERGE_HTTPD_GROUP:-} ]] || HTTPD_GROUP=www-data
@@ -61,11 +63,12 @@ front_user() {
 	id -u "$HTTPD_USER" >/dev/null 2>&1 ||
 	    cv_die "CONVERGE_HTTPD_USER '$HTTPD_USER' does not exist"
 	if [[ $FRONT == apache-fcgid ]]; then
-		chown -R -- "$HTTPD_USER:$HTTPD_GROUP" "$VAR"
 		# Every step execs in place: $! of a background command is
 		# still the command's pid.
 		AS_ACCOUNT=(setpriv "--reuid=$HTTPD_USER" "--regid=$HTTPD_GROUP"
 		    --clear-groups -- env "HOME=$VAR")
+		account_bin
+		chown -R -- "$HTTPD_USER:$HTTPD_GROUP" "$VAR"
 	else
 		# shellcheck disable=SC2034  # spawn-fcgi arguments in scripts/up
 		SOCKET_OWNER=(-U "$HTTPD_USER" -G "$HTTPD_GROUP")
@@ -73,11 +76,15 @@ front_user() {
 	fi
 }
 
-# account_bin: copies the responders and the worker into $VAR/bin, the
-# account's own programs (as on a host where the build directory is not
-# the account's), and runs the worker from there.
+# account_bin: settles ACCOUNT_BIN, where the site's wrappers find the
+# responders: where they were built, unless the account cannot run them
+# there (root handing the site to www-data, a build under /root): then
+# they and the worker are copied into $VAR/bin, the account's own copy.
 account_bin() {
 	local prog
+	ACCOUNT_BIN=$FCGI
+	as_account test -x "$FCGI/converge-health" && return 0
+	ACCOUNT_BIN=$VAR/bin
 	mkdir -p "$VAR/bin"
 	for prog in "$FCGI"/converge-* "$WORKER/converge-worker"; do
 		[[ -x $prog ]] || continue
@@ -145,7 +152,7 @@ write_lighttpd_errors() {
 # holding only .htaccess and one wrapper per family; the wrappers read the
 # settings from $VAR/converge.env (outside the document root, mode 0600),
 # which holds this run's CONVERGE_* variables, and run the responders in
-# $VAR/bin (see account_bin).
+# ACCOUNT_BIN (see account_bin).
 write_fcgid_site() {
 	local family name site="$VAR/site" env="$VAR/converge.env"
 	mkdir -p "$site" "$VAR/run/fcgid"
@@ -163,10 +170,10 @@ write_fcgid_site() {
 	)
 	cp -- "$CV_SRC_DIR/httpd-conf/fcgid.htaccess" "$site/.htaccess"
 	for family in "${CV_FAMILIES[@]}"; do
-		[[ -x $VAR/bin/converge-$family ]] || continue
+		[[ -x $ACCOUNT_BIN/converge-$family ]] || continue
 		write_template "$CV_SRC_DIR/httpd-conf/fcgid-wrapper.in" \
 		    "$site/$family.fcgi" FAMILY "$family" ENV_FILE "$env" \
-		    BIN_DIR "$VAR/bin"
+		    BIN_DIR "$ACCOUNT_BIN"
 		chmod 0755 "$site/$family.fcgi"
 	done
 }

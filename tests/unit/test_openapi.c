@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cvbuild.h"
 #include "farm.h"
 #include "jsonx.h"
 
@@ -213,8 +214,10 @@ static void test_document_shape(void **state)
 
 	(void)state;
 	assert_non_null(strstr(cv_json_str(doc, "openapi", ""), "3.1"));
-	assert_non_null(json_object_get(json_object_get(doc, "info"),
-	    "version"));
+	if (strcmp(cv_json_str(json_object_get(doc, "info"), "version", ""),
+	    PACKAGE_VERSION) != 0)
+		fail_msg("docs/openapi.json: \"info\": {\"version\"} must be "
+		    "\"%s\", the version in configure.ac", PACKAGE_VERSION);
 	json_object_foreach(json_object_get(doc, "paths"), path, item)
 		json_object_foreach(item, method, op) {
 			const char *id = cv_json_str(op, "operationId", NULL);
