@@ -465,7 +465,7 @@ static void webhook(struct cv_ctx *ctx)
 	}
 	/* Parsed before anything is stored, so a broken body changes
 	 * nothing and its redelivery is not a duplicate. */
-	ctx->req->json = json_loadb(ctx->req->body, ctx->req->body_len, 0,
+	ctx->req->json = cv_json_loadb(ctx->req->body, ctx->req->body_len, 0,
 	    &jerr);
 	if (!json_is_object(ctx->req->json)) {
 		cv_response_error(ctx->resp, 400, "Invalid JSON body");

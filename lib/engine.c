@@ -1077,8 +1077,17 @@ static json_t *process_one(struct cv_engine *e, json_t *intent,
 	}
 	cv_intent_update_status(e->store, cv_json_str(intent, "id", ""),
 	    "QUEUED", -1);
-	if (o->auto_confirm)
-		return merge_now(e, intent, d, max_retries);
+	if (o->auto_confirm) {
+		json_t *out = merge_now(e, intent, d, max_retries);
+		/* The outcome could not be recorded: back in line, or the
+		 * intent would wait in QUEUED for a confirm nobody gives (the
+		 * queue selects VALIDATED only). A merge already on the target
+		 * is found again by the next cycle's landing. */
+		if (!out)
+			cv_intent_update_status(e->store, cv_json_str(intent,
+			    "id", ""), "VALIDATED", -1);
+		return out;
+	}
 	return d;
 }
 

@@ -1,7 +1,10 @@
 /* jsonx.c - typed getters over jansson values. */
 #include "jsonx.h"
 
+#include "fault.h"
+
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +65,23 @@ json_t *cv_json_str_or_null(const char *s)
 char *cv_json_dump(const json_t *v)
 {
 	return json_dumps(v, CV_JSON_FLAGS);
+}
+
+json_t *cv_json_loadb(const char *buf, size_t len, size_t flags,
+    json_error_t *error)
+{
+	json_t *v;
+
+	if (cv_fault_hit(CV_FAULT_ALLOC)) {
+		if (error)
+			snprintf(error->text, sizeof error->text,
+			    "out of memory (injected fault)");
+		return NULL;
+	}
+	cv_fault_pause(true);
+	v = json_loadb(buf, len, flags, error);
+	cv_fault_pause(false);
+	return v;
 }
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */

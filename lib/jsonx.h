@@ -25,6 +25,13 @@ bool cv_json_bool(const json_t *obj, const char *key, bool def);
 json_t *cv_json_obj(const json_t *obj, const char *key);
 json_t *cv_json_arr(const json_t *obj, const char *key);
 
+/* json_loadb (new reference or NULL). In the fault-injection build one
+ * parse is one allocation point: jansson 2.14's lexer ignores a failed
+ * allocation inside a string and then reads past its buffer, so the
+ * countdown never fails an allocation in the middle of a parse. */
+json_t *cv_json_loadb(const char *buf, size_t len, size_t flags,
+    json_error_t *error);
+
 /* A string value or JSON null when s is NULL (new reference). */
 json_t *cv_json_str_or_null(const char *s);
 
