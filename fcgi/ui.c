@@ -31,6 +31,7 @@
 
 #define SESSION_COOKIE "cv_session"
 #define LOGIN_COOKIE "cv_login"
+#define QUEUE_ROWS_MAX 300
 
 /* Event types that record a decision about an intent. */
 static const char *const decision_types[] = { "intent.validated",
@@ -273,6 +274,17 @@ static void login_event(struct cv_store *s, const char *type,
 		cv_log(CV_WARNING, "converge.auth", "could not record %s", type);
 }
 
+/* The session keeps the key's id (never the key), so that it ends when
+ * that key is revoked, also a CONVERGE_API_KEYS key rotated over HTTP. */
+static void name_the_key(json_t *principal, const char *key)
+{
+	char id[CV_APIKEY_ID_LEN];
+
+	cv_auth_key_id(key, principal, id);
+	if (id[0] && !json_object_get(principal, "key_id"))
+		json_object_set_new(principal, "key_id", json_string(id));
+}
+
 static void login(struct cv_ctx *ctx)
 {
 	struct cv_store *s = cv_app_store(ctx->app);
@@ -305,7 +317,8 @@ static void login(struct cv_ctx *ctx)
 		    "invalid_key" : "no_api_key");
 		cv_log(CV_INFO, "converge.auth", "dashboard sign-in refused");
 		login_form(ctx, 401, "That key was not accepted.");
-	} else if (cv_ui_session_open(s, p, now, token, csrf) != CV_OK) {
+	} else if (name_the_key(p, key), cv_ui_session_open(s, p, now, token,
+	    csrf) != CV_OK) {
 		cv_response_error(ctx->resp, 500, "Internal server error");
 	} else {
 		login_event(s, "access.granted", p, key, "");
@@ -547,7 +560,12 @@ static void queue_page(struct cv_ctx *ctx)
 	cv_html_fmt(&h, "<h1>Queue</h1><p class=\"muted\">%zu active intent%s "
 	    "(READY, VALIDATED, QUEUED, BLOCKED), in the order the queue takes "
 	    "them. The page refreshes every 30 s.</p>", n, n == 1 ? "" : "s");
-	for (size_t i = 0; rows && i < n; i++) {
+	/* One event query per row: a page shows the head of a long queue. */
+	if (n > QUEUE_ROWS_MAX)
+		cv_html_fmt(&h, "<p class=\"muted\">Showing the first %d; "
+		    "<code>GET /v1/queue/state</code> lists the rest.</p>",
+		    QUEUE_ROWS_MAX);
+	for (size_t i = 0; rows && i < n && i < QUEUE_ROWS_MAX; i++) {
 		if (i == 0 || strcmp(rows[i].repo, rows[i - 1].repo) != 0 ||
 		    strcmp(cv_json_str(rows[i].intent, "target", ""),
 		    cv_json_str(rows[i - 1].intent, "target", "")) != 0) {
