@@ -156,6 +156,14 @@ static const char *const m17[] = {
 	NULL
 };
 
+/* 14: mirror fetches the webhook asks the worker for (D-9): one row per
+ * repository, taken by the next worker cycle. */
+static const char *const m14[] = {
+	"CREATE TABLE IF NOT EXISTS mirror_fetches ("
+	" repo TEXT PRIMARY KEY, requested_at TEXT NOT NULL)",
+	NULL
+};
+
 /* 21: cheap summaries at scale: the projection cache's version probe
  * reads the newest intent change (max updated_at) and the capped pending
  * list walks intents in (priority, id) order; both by index. */
@@ -176,6 +184,7 @@ const struct cv_migration cv_migrations[] = {
 	{ 6, m6 },
 	{ 10, m10 },
 	{ 13, m13 },
+	{ 14, m14 },
 	{ 16, m16 },
 	{ 17, m17 },
 	{ 21, m21 },
