@@ -273,6 +273,17 @@ static void login_event(struct cv_store *s, const char *type,
 		cv_log(CV_WARNING, "converge.auth", "could not record %s", type);
 }
 
+/* The session keeps the key's id (never the key), so that it ends when
+ * that key is revoked, also a CONVERGE_API_KEYS key rotated over HTTP. */
+static void name_the_key(json_t *principal, const char *key)
+{
+	char id[CV_APIKEY_ID_LEN];
+
+	cv_auth_key_id(key, principal, id);
+	if (id[0] && !json_object_get(principal, "key_id"))
+		json_object_set_new(principal, "key_id", json_string(id));
+}
+
 static void login(struct cv_ctx *ctx)
 {
 	struct cv_store *s = cv_app_store(ctx->app);
@@ -305,7 +316,8 @@ static void login(struct cv_ctx *ctx)
 		    "invalid_key" : "no_api_key");
 		cv_log(CV_INFO, "converge.auth", "dashboard sign-in refused");
 		login_form(ctx, 401, "That key was not accepted.");
-	} else if (cv_ui_session_open(s, p, now, token, csrf) != CV_OK) {
+	} else if (name_the_key(p, key), cv_ui_session_open(s, p, now, token,
+	    csrf) != CV_OK) {
 		cv_response_error(ctx->resp, 500, "Internal server error");
 	} else {
 		login_event(s, "access.granted", p, key, "");

@@ -5,8 +5,8 @@
  * The cookie carries a random token; the table keeps only its SHA-256,
  * the principal the key resolved to at login, a CSRF token for the
  * session's forms, and the expiry. A session ends at its expiry, at
- * logout, or as soon as the database key it was opened with is revoked
- * or expires.
+ * logout, or as soon as the key it was opened with stops working: revoked
+ * (once out of a rotation's grace period) or expired.
  */
 #ifndef CV_UISESSION_H
 #define CV_UISESSION_H
