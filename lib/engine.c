@@ -1258,6 +1258,12 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 		bool held = false, skipped = false;
 		json_t *res;
 		repo = json_array_get(repos, i);
+		if (own_coupling && !e->coupling_injected) {
+			/* One `git log` per run, not one per intent. */
+			run_coupling = coupling_of(e);
+			e->coupling = run_coupling;
+			e->coupling_injected = true;
+		}
 		if (!json_is_null(repo)) {
 			res = process_registered(&c, intent, repo, o, max_retries,
 			    &skipped);
@@ -1273,12 +1279,6 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 				cv_log(CV_WARNING, "converge.engine", "queue lock "
 				    "lost; stopping the batch");
 				break;
-			}
-			if (own_coupling && !e->coupling_injected) {
-				/* One `git log` per run, not one per intent. */
-				run_coupling = coupling_of(e);
-				e->coupling = run_coupling;
-				e->coupling_injected = true;
 			}
 			res = process_one(e, intent, o, max_retries, NULL);
 		}
