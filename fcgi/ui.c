@@ -31,6 +31,7 @@
 
 #define SESSION_COOKIE "cv_session"
 #define LOGIN_COOKIE "cv_login"
+#define QUEUE_ROWS_MAX 300
 
 /* Event types that record a decision about an intent. */
 static const char *const decision_types[] = { "intent.validated",
@@ -559,7 +560,12 @@ static void queue_page(struct cv_ctx *ctx)
 	cv_html_fmt(&h, "<h1>Queue</h1><p class=\"muted\">%zu active intent%s "
 	    "(READY, VALIDATED, QUEUED, BLOCKED), in the order the queue takes "
 	    "them. The page refreshes every 30 s.</p>", n, n == 1 ? "" : "s");
-	for (size_t i = 0; rows && i < n; i++) {
+	/* One event query per row: a page shows the head of a long queue. */
+	if (n > QUEUE_ROWS_MAX)
+		cv_html_fmt(&h, "<p class=\"muted\">Showing the first %d; "
+		    "<code>GET /v1/queue/state</code> lists the rest.</p>",
+		    QUEUE_ROWS_MAX);
+	for (size_t i = 0; rows && i < n && i < QUEUE_ROWS_MAX; i++) {
 		if (i == 0 || strcmp(rows[i].repo, rows[i - 1].repo) != 0 ||
 		    strcmp(cv_json_str(rows[i].intent, "target", ""),
 		    cv_json_str(rows[i - 1].intent, "target", "")) != 0) {
