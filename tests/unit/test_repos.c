@@ -152,6 +152,16 @@ static void test_store(void **state)
 	assert_int_equal(cv_repo_of_intent(s, intent, &got), CV_OK);
 	assert_null(got);
 	json_decref(intent);
+	/* a tenant's registration belongs to its own intents only */
+	intent = json_pack("{s:s,s:{s:s}}", "tenant_id", "team-b",
+	    "technical", "repo", "acme/w");
+	assert_int_equal(cv_repo_of_intent(s, intent, &got), CV_OK);
+	assert_null(got);
+	json_object_set_new(intent, "tenant_id", json_string("team-a"));
+	assert_int_equal(cv_repo_of_intent(s, intent, &got), CV_OK);
+	assert_non_null(got);
+	json_decref(got);
+	json_decref(intent);
 	assert_int_equal(cv_repo_remove(s, "acme/w", &removed), CV_OK);
 	assert_true(removed);
 	assert_int_equal(cv_repo_remove(s, "acme/w", &removed), CV_OK);
