@@ -29,7 +29,7 @@
 #include "ui.h"
 #include "uisession.h"
 
-#define SESSION_COOKIE "cv_session"
+#define SESSION_COOKIE CV_UI_SESSION_COOKIE
 #define LOGIN_COOKIE "cv_login"
 #define QUEUE_ROWS_MAX 300
 
@@ -166,7 +166,7 @@ static bool need_session(struct cv_ctx *ctx, struct session *ss)
 		    "actor", "anonymous", "tenant");
 		return true;
 	}
-	cookie(ctx->req, SESSION_COOKIE, ss->token, sizeof ss->token);
+	cv_ui_session_cookie(ctx->req, ss->token);
 	if (cv_ui_session_find(s, ss->token, cv_now_us(), &ss->principal,
 	    ss->csrf) != CV_OK) {
 		store_down(ctx);
@@ -241,7 +241,7 @@ static void login_page(struct cv_ctx *ctx)
 	struct cv_store *s = cv_app_store(ctx->app);
 
 	/* Signed in already: straight to the queue. */
-	cookie(ctx->req, SESSION_COOKIE, token, sizeof token);
+	cv_ui_session_cookie(ctx->req, token);
 	if (s && token[0] && cv_ui_session_find(s, token, cv_now_us(),
 	    &ss.principal, ss.csrf) == CV_OK && ss.principal) {
 		json_decref(ss.principal);

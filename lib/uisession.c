@@ -101,6 +101,44 @@ enum cv_err cv_ui_session_find(struct cv_store *s, const char *token,
 	return CV_OK;
 }
 
+const char *cv_ui_session_cookie(const struct cv_request *req,
+    char out[CV_UI_TOKEN_LEN])
+{
+	const char *h = cv_request_header(req, "Cookie");
+	size_t n = strlen(CV_UI_SESSION_COOKIE);
+
+	out[0] = '\0';
+	while (h && *h) {
+		while (*h == ' ' || *h == ';')
+			h++;
+		if (strncmp(h, CV_UI_SESSION_COOKIE, n) == 0 && h[n] == '=') {
+			size_t len = strcspn(h + n + 1, ";");
+			if (len < CV_UI_TOKEN_LEN) {
+				memcpy(out, h + n + 1, len);
+				out[len] = '\0';
+			}
+			return out;
+		}
+		h = strchr(h, ';');
+	}
+	return out;
+}
+
+json_t *cv_ui_session_principal(struct cv_store *s,
+    const struct cv_request *req, int64_t now_us)
+{
+	char token[CV_UI_TOKEN_LEN], csrf[CV_UI_TOKEN_LEN];
+	json_t *p = NULL;
+
+	if (!s || !*cv_ui_session_cookie(req, token))
+		return NULL;
+	if (cv_ui_session_find(s, token, now_us, &p, csrf) != CV_OK)
+		p = NULL;
+	OPENSSL_cleanse(token, sizeof token);
+	OPENSSL_cleanse(csrf, sizeof csrf);
+	return p;
+}
+
 enum cv_err cv_ui_session_close(struct cv_store *s, const char *token)
 {
 	char hex[CV_SHA256_HEX_LEN];

@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "intents.h"
+#include "ratelimit.h"
 #include "uisession.h"
 
 extern const struct cv_family cv_family_ui;
@@ -206,6 +207,24 @@ static void test_sign_in_and_pages(void **state)
 
 	/* tenant-scoped pages */
 	snprintf(cookie, sizeof cookie, "other=1; cv_session=%s", session);
+
+	/* the rate limiter counts a page against the signed-in principal,
+	 * a made-up cookie against _anonymous */
+	for (int fake = 0; fake < 2; fake++) {
+		char ck[200], m[] = "REQUEST_METHOD=GET", u[] = "REQUEST_URI=/ui/";
+		char *env[] = { m, u, ck, NULL };
+		struct cv_request q;
+		struct cv_rl_bucket bk = { 0 };
+		snprintf(ck, sizeof ck, "HTTP_COOKIE=cv_session=%s", fake ?
+		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" : session);
+		assert_int_equal(cv_request_init(&q, env), CV_OK);
+		assert_int_equal(cv_ratelimit_bucket(f->app.auth, f->app.store,
+		    &q, &bk), CV_OK);
+		assert_string_equal(bk.key, fake ? "_anonymous" :
+		    "p:t:team-a|a:ann");
+		cv_rl_bucket_free(&bk);
+		cv_request_free(&q);
+	}
 	ui_call(&f->app, "GET", "/ui/", cookie, "10.0.0.2", false, NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "a-1"));
