@@ -1046,7 +1046,8 @@ static json_t *land_registered(struct cv_engine *e, json_t *intent,
 		    "simulation"), "candidate_sha", ""));
 	}
 	json_decref(ev);
-	cv_intent_update_status(e->store, id, "QUEUED", -1);
+	/* Stays VALIDATED while pushing: a crash between the push and the
+	 * record below leaves it where the next cycle looks. */
 	outcome = cv_landing_push(land, intent, cand, &commit, &error);
 	d = cv_engine_land_record(e, intent, d, outcome, commit, error,
 	    max_retries);
