@@ -753,7 +753,9 @@ static void intent_page(struct cv_ctx *ctx)
 		session_done(&ss);
 		return;
 	}
-	struct cv_event_filter f = { .intent_id = id, .limit = 500 };
+	/* Events by (intent, tenant), as the API reads them (D-8). */
+	struct cv_event_filter f = { .intent_id = id, .tenant_id =
+	    cv_json_str(intent, "tenant_id", NULL), .limit = 500 };
 	evs = cv_event_query(s, &f);
 	cv_html_raw(&h, "<h1>");
 	cv_html_text(&h, id);
