@@ -1047,7 +1047,8 @@ static json_t *land_registered(struct cv_engine *e, json_t *intent,
 		    "simulation"), "candidate_sha", ""));
 	}
 	json_decref(ev);
-	cv_intent_update_status(e->store, id, "QUEUED", -1);
+	/* Stays VALIDATED while pushing: a crash between the push and the
+	 * record below leaves it where the next cycle looks. */
 	outcome = cv_landing_push(land, intent, cand, &commit, &error);
 	d = cv_engine_land_record(e, intent, d, outcome, commit, error,
 	    max_retries);
@@ -1268,6 +1269,12 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 		bool held = false, skipped = false;
 		json_t *res;
 		repo = json_array_get(repos, i);
+		if (own_coupling && !e->coupling_injected) {
+			/* One `git log` per run, not one per intent. */
+			run_coupling = coupling_of(e);
+			e->coupling = run_coupling;
+			e->coupling_injected = true;
+		}
 		if (!json_is_null(repo)) {
 			res = process_registered(&c, intent, repo, o, max_retries,
 			    &skipped);
@@ -1283,12 +1290,6 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 				cv_log(CV_WARNING, "converge.engine", "queue lock "
 				    "lost; stopping the batch");
 				break;
-			}
-			if (own_coupling && !e->coupling_injected) {
-				/* One `git log` per run, not one per intent. */
-				run_coupling = coupling_of(e);
-				e->coupling = run_coupling;
-				e->coupling_injected = true;
 			}
 			res = process_one(e, intent, o, max_retries, NULL);
 		}

@@ -9,6 +9,7 @@
 
 #include "checks.h"
 #include "clock.h"
+#include "ghevents.h"
 #include "github.h"
 #include "jsonx.h"
 #include "log.h"
@@ -257,4 +258,38 @@ enum cv_land cv_landing_push(struct cv_landing *l, const json_t *intent,
 		raise(SIGKILL);
 	*commit_out = strdup(candidate_sha);
 	return CV_LAND_MERGED;
+}
+
+void cv_landing_fetch_requested(struct cv_engine *e)
+{
+	json_t *repos = NULL, *name;
+	size_t i;
+
+	if (cv_gh_fetch_take(e->store, &repos) != CV_OK)
+		return;
+	json_array_foreach(repos, i, name) {
+		json_t *repo = NULL;
+		struct cv_mirror m;
+		char *token, *msg = NULL;
+
+		if (cv_repo_get(e->store, json_string_value(name), &repo) !=
+		    CV_OK || !repo)
+			continue;
+		token = token_dup(e, NULL, cv_json_str(repo, "url", ""));
+		if (cv_mirror_init(&m, e->var_dir, cv_json_str(repo, "name", ""),
+		    cv_json_str(repo, "url", ""), token) == CV_OK &&
+		    cv_mirror_sync(&m, &msg) != CV_OK) {
+			char *why = reason_dup("Fetch failed", msg);
+			cv_log(CV_WARNING, "converge.landing", "%s (%s)", why ? why :
+			    "fetch failed", json_string_value(name));
+			free(why);
+		}
+		free(msg);
+		if (token) {
+			explicit_bzero(token, strlen(token));
+			free(token);
+		}
+		json_decref(repo);
+	}
+	json_decref(repos);
 }

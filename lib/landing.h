@@ -65,4 +65,8 @@ enum cv_err cv_landing_checks(struct cv_landing *l, const char *candidate_sha,
 enum cv_land cv_landing_push(struct cv_landing *l, const json_t *intent,
     const char *candidate_sha, char **commit_out, char **error_out);
 
+/* Fetches the mirrors webhooks asked for (cv_gh_fetch_request), once
+ * each; failures are logged and left to the next validation. */
+void cv_landing_fetch_requested(struct cv_engine *e);
+
 #endif

@@ -156,6 +156,14 @@ static const char *const m17[] = {
 	NULL
 };
 
+/* 14: mirror fetches the webhook asks the worker for (D-9): one row per
+ * repository, taken by the next worker cycle. */
+static const char *const m14[] = {
+	"CREATE TABLE IF NOT EXISTS mirror_fetches ("
+	" repo TEXT PRIMARY KEY, requested_at TEXT NOT NULL)",
+	NULL
+};
+
 /* 19: landings in flight (inflight.h): an auto-confirm landing marks its
  * intent so that a cycle that dies mid-landing does not strand it. */
 static const char *const m19[] = {
@@ -185,6 +193,7 @@ const struct cv_migration cv_migrations[] = {
 	{ 6, m6 },
 	{ 10, m10 },
 	{ 13, m13 },
+	{ 14, m14 },
 	{ 16, m16 },
 	{ 17, m17 },
 	{ 19, m19 },

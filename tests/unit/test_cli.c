@@ -553,6 +553,18 @@ static void test_keys(void **state)
 	assert_non_null(strstr(out, "\"revoked\": true"));
 	free(out);
 	free(err);
+	/* both changes are events naming the id, never the key */
+	assert_int_equal(run_cli(A("audit", "events", "--type",
+	    "access.key_revoked"), NULL, &out, &err), 0);
+	assert_non_null(strstr(out, id));
+	free(out);
+	free(err);
+	assert_int_equal(run_cli(A("audit", "events", "--type",
+	    "access.key_created"), NULL, &out, &err), 0);
+	assert_non_null(strstr(out, id));
+	assert_null(strstr(out, key + 4));
+	free(out);
+	free(err);
 	assert_int_equal(run_cli(A("keys", "revoke", id), NULL, &out, &err), 1);
 	free(out);
 	free(err);
