@@ -10,6 +10,7 @@
 #include "checks.h"
 #include "clock.h"
 #include "eventlog.h"
+#include "inflight.h"
 #include "intents.h"
 #include "landing.h"
 #include "repos.h"
@@ -1111,20 +1112,26 @@ static json_t *process_one(struct cv_engine *e, json_t *intent,
 		after_block(e, intent, d, max_retries);
 		return d;
 	}
-	cv_intent_update_status(e->store, cv_json_str(intent, "id", ""),
-	    "QUEUED", -1);
-	if (o->auto_confirm) {
-		json_t *out = merge_now(e, intent, d, max_retries);
-		/* The outcome could not be recorded: back in line, or the
-		 * intent would wait in QUEUED for a confirm nobody gives (the
-		 * queue selects VALIDATED only). A merge already on the target
-		 * is found again by the next cycle's landing. */
-		if (!out)
-			cv_intent_update_status(e->store, cv_json_str(intent,
-			    "id", ""), "VALIDATED", -1);
-		return out;
+	const char *id = cv_json_str(intent, "id", "");
+	if (!o->auto_confirm) {
+		cv_intent_update_status(e->store, id, "QUEUED", -1);
+		return d;
 	}
-	return d;
+	/* Marked while it lands (inflight.h): a cycle that dies before the
+	 * outcome is recorded leaves it to the next one. */
+	if (cv_inflight_begin(e->store, id, (long long)getpid()) != CV_OK) {
+		json_decref(d);
+		return NULL;
+	}
+	json_t *out = merge_now(e, intent, d, max_retries);
+	/* The outcome could not be recorded: back in line, or the intent
+	 * would wait in QUEUED for a confirm nobody gives (the queue selects
+	 * VALIDATED only). A merge already on the target is found again by
+	 * the next cycle's landing. */
+	if (!out)
+		cv_intent_update_status(e->store, id, "VALIDATED", -1);
+	cv_inflight_end(e->store, id);
+	return out;
 }
 
 static json_t *lock_busy(struct cv_engine *e)
@@ -1300,6 +1307,10 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 	}
 	c.locks = json_object();
 	results = json_array();
+	/* The global lock is ours: a local landing still marked belongs to
+	 * a dead cycle; its intent is VALIDATED again for the next cycle. */
+	if (got)
+		cv_inflight_recover(e->store, NULL);
 	int handled = 0;
 	json_array_foreach(intents, i, intent) {
 		if (handled >= limit)

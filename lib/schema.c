@@ -164,6 +164,15 @@ static const char *const m14[] = {
 	NULL
 };
 
+/* 19: landings in flight (inflight.h): an auto-confirm landing marks its
+ * intent so that a cycle that dies mid-landing does not strand it. */
+static const char *const m19[] = {
+	"CREATE TABLE IF NOT EXISTS queue_landings ("
+	" intent_id TEXT PRIMARY KEY, holder INTEGER NOT NULL,"
+	" started_at TEXT NOT NULL)",
+	NULL
+};
+
 /* 21: cheap summaries at scale: the projection cache's version probe
  * reads the newest intent change (max updated_at) and the capped pending
  * list walks intents in (priority, id) order; both by index. */
@@ -187,6 +196,7 @@ const struct cv_migration cv_migrations[] = {
 	{ 14, m14 },
 	{ 16, m16 },
 	{ 17, m17 },
+	{ 19, m19 },
 	{ 21, m21 },
 };
 /* Counted, not written: two branches that each add a migration would

@@ -541,6 +541,130 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* ---- kill -9 at every step ------------------------------------------------------ */
+
+static void report(const char *op, const char *kind, int n);
+
+static bool webhook_once(void)
+{
+	return webhook_complete();
+}
+
+static bool create_once(void)
+{
+	return create_complete();
+}
+
+/* Landed exactly once: MERGED, one intent.merged, one merge on main. */
+static bool landing_once(void)
+{
+	char *merges = repo_run(fx.repo_work, "git", "rev-list", "--count",
+	    "--merges", "main", NULL);
+	bool one = atoi(merges) == 1;
+
+	free(merges);
+	return one && scalar("SELECT COUNT(*) FROM intents WHERE id = 'l-1' "
+	    "AND status = 'MERGED'") == 1 && scalar("SELECT COUNT(*) FROM "
+	    "events WHERE event_type = 'intent.merged' AND intent_id = "
+	    "'l-1'") == 1;
+}
+
+/* Runs op in a child that SIGKILLs itself at step N (a DB statement or
+ * an external command), for N = 1, 2, ... until the child finishes; after
+ * each death the operation runs again (GitHub's redelivery, the client's
+ * retry, the worker's next cycle) and must then hold exactly once.
+ * Returns the number of deaths. */
+static int kill_loop(const struct op *op, bool (*once)(void))
+{
+	char spec[32];
+	int deaths = 0;
+
+	for (int n = 1; n < MAX_N; n++) {
+		bool clean;
+		int status;
+		pid_t pid;
+
+		fresh_copy();
+		snprintf(spec, sizeof spec, "kill:%d", n);
+		alarm(WATCHDOG_S);
+		if ((pid = fork()) == 0) {
+			fx.app.store = open_store(fx.work);
+			cv_fault_arm(spec);
+			op->run(op, &clean);
+			cv_fault_arm(NULL);
+			cv_store_close(fx.app.store);
+			_exit(0);
+		}
+		assert_true(pid > 0);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+		if (!killed && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+			fail_msg("%s: %s: the child ended with status %d",
+			    op->name, spec, status);
+		/* the restart: the same operation once more, no fault */
+		fx.app.store = open_store(fx.work);
+		if (killed && op == &op_landing) {
+			/* The dead worker's queue lock is a lease: the next
+			 * worker waits for its TTL; here it has run out. */
+			bool released;
+			assert_int_equal(cv_lock_force_release(fx.app.store,
+			    "queue", &released), CV_OK);
+		}
+		bool ok = op->run(op, &clean);
+		/* a landing left marked is put back by that cycle, landed by
+		 * the next one */
+		if (!ok && killed && op == &op_landing && !once())
+			ok = op->run(op, &clean);
+		cv_store_close(fx.app.store);
+		fx.app.store = NULL;
+		alarm(0);
+		/* a landing recorded before the kill: nothing left to land */
+		if (!ok && op == &op_landing && once())
+			ok = true;
+		if (!ok)
+			fail_msg("%s: after kill at %s the operation failed",
+			    op->name, spec);
+		if (!once())
+			fail_msg("%s: after kill at %s: not exactly once",
+			    op->name, spec);
+		if (!killed)
+			return deaths;
+		deaths++;
+	}
+	fail_msg("%s: more than %d steps", op->name, MAX_N);
+	return deaths;
+}
+
+static void test_kill_webhook(void **state)
+{
+	(void)state;
+	if (!CV_FAULT_ENABLED)
+		skip();
+	fx.need_repo = false;
+	report("", "start", 0);
+	report(op_webhook.name, "kill", kill_loop(&op_webhook, webhook_once));
+}
+
+static void test_kill_create(void **state)
+{
+	(void)state;
+	if (!CV_FAULT_ENABLED)
+		skip();
+	fx.need_repo = false;
+	report("", "start", 0);
+	report(op_create.name, "kill", kill_loop(&op_create, create_once));
+}
+
+static void test_kill_landing(void **state)
+{
+	(void)state;
+	if (!CV_FAULT_ENABLED)
+		skip();
+	fx.need_repo = true;
+	report("", "start", 0);
+	report(op_landing.name, "kill", kill_loop(&op_landing, landing_once));
+}
+
 /* ---- the tests -------------------------------------------------------------------- */
 
 static void report(const char *op, const char *kind, int n)
@@ -599,6 +723,9 @@ int main(void)
 		cmocka_unit_test(test_create),
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_landing),
+		cmocka_unit_test(test_kill_webhook),
+		cmocka_unit_test(test_kill_create),
+		cmocka_unit_test(test_kill_landing),
 	};
 
 	return cmocka_run_group_tests_name("faults", tests, setup, teardown);
