@@ -1082,10 +1082,9 @@ static void train_flush(struct cv_engine *e, struct cv_landing *land,
 		    "candidate_sha", ""));
 		/* The result list holds d too: it sees the outcome. */
 		json_incref(d);
-		d = cv_engine_land_record(e, json_object_get(p, "intent"), d,
-		    outcome, outcome == CV_LAND_MERGED ? cand : NULL, error,
-		    max_retries);
-		(void)d;
+		json_decref(cv_engine_land_record(e, json_object_get(p, "intent"),
+		    d, outcome, outcome == CV_LAND_MERGED ? cand : NULL, error,
+		    max_retries));
 	}
 	json_array_clear(land->pending);
 	free(commit);
