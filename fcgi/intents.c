@@ -336,6 +336,14 @@ static void validate_intent(struct cv_ctx *ctx)
 	    !cv_api_want_bool(ctx, body, "skip_checks", &skip) ||
 	    !(in = visible_intent(ctx, s)))
 		return;
+	struct cv_field_error fe;
+	if (!cv_intent_check_refs(source, target, &fe)) {
+		char text[300];
+		cv_field_error_text(&fe, "body.", text, sizeof text);
+		cv_response_error(ctx->resp, 400, text);
+		json_decref(in);
+		return;
+	}
 	if (!save_refs(ctx, s, in, source, target)) {
 		json_decref(in);
 		return;

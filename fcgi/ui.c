@@ -29,8 +29,9 @@
 #include "ui.h"
 #include "uisession.h"
 
-#define SESSION_COOKIE "cv_session"
+#define SESSION_COOKIE CV_UI_SESSION_COOKIE
 #define LOGIN_COOKIE "cv_login"
+#define QUEUE_ROWS_MAX 300
 
 /* Event types that record a decision about an intent. */
 static const char *const decision_types[] = { "intent.validated",
@@ -165,7 +166,7 @@ static bool need_session(struct cv_ctx *ctx, struct session *ss)
 		    "actor", "anonymous", "tenant");
 		return true;
 	}
-	cookie(ctx->req, SESSION_COOKIE, ss->token, sizeof ss->token);
+	cv_ui_session_cookie(ctx->req, ss->token);
 	if (cv_ui_session_find(s, ss->token, cv_now_us(), &ss->principal,
 	    ss->csrf) != CV_OK) {
 		store_down(ctx);
@@ -240,7 +241,7 @@ static void login_page(struct cv_ctx *ctx)
 	struct cv_store *s = cv_app_store(ctx->app);
 
 	/* Signed in already: straight to the queue. */
-	cookie(ctx->req, SESSION_COOKIE, token, sizeof token);
+	cv_ui_session_cookie(ctx->req, token);
 	if (s && token[0] && cv_ui_session_find(s, token, cv_now_us(),
 	    &ss.principal, ss.csrf) == CV_OK && ss.principal) {
 		json_decref(ss.principal);
@@ -271,6 +272,17 @@ static void login_event(struct cv_store *s, const char *type,
 	if (cv_event_emit(s, type, NULL, NULL, cv_json_str(principal,
 	    "tenant", NULL), NULL, payload, NULL) != CV_OK)
 		cv_log(CV_WARNING, "converge.auth", "could not record %s", type);
+}
+
+/* The session keeps the key's id (never the key), so that it ends when
+ * that key is revoked, also a CONVERGE_API_KEYS key rotated over HTTP. */
+static void name_the_key(json_t *principal, const char *key)
+{
+	char id[CV_APIKEY_ID_LEN];
+
+	cv_auth_key_id(key, principal, id);
+	if (id[0] && !json_object_get(principal, "key_id"))
+		json_object_set_new(principal, "key_id", json_string(id));
 }
 
 static void login(struct cv_ctx *ctx)
@@ -305,7 +317,8 @@ static void login(struct cv_ctx *ctx)
 		    "invalid_key" : "no_api_key");
 		cv_log(CV_INFO, "converge.auth", "dashboard sign-in refused");
 		login_form(ctx, 401, "That key was not accepted.");
-	} else if (cv_ui_session_open(s, p, now, token, csrf) != CV_OK) {
+	} else if (name_the_key(p, key), cv_ui_session_open(s, p, now, token,
+	    csrf) != CV_OK) {
 		cv_response_error(ctx->resp, 500, "Internal server error");
 	} else {
 		login_event(s, "access.granted", p, key, "");
@@ -547,7 +560,12 @@ static void queue_page(struct cv_ctx *ctx)
 	cv_html_fmt(&h, "<h1>Queue</h1><p class=\"muted\">%zu active intent%s "
 	    "(READY, VALIDATED, QUEUED, BLOCKED), in the order the queue takes "
 	    "them. The page refreshes every 30 s.</p>", n, n == 1 ? "" : "s");
-	for (size_t i = 0; rows && i < n; i++) {
+	/* One event query per row: a page shows the head of a long queue. */
+	if (n > QUEUE_ROWS_MAX)
+		cv_html_fmt(&h, "<p class=\"muted\">Showing the first %d; "
+		    "<code>GET /v1/queue/state</code> lists the rest.</p>",
+		    QUEUE_ROWS_MAX);
+	for (size_t i = 0; rows && i < n && i < QUEUE_ROWS_MAX; i++) {
 		if (i == 0 || strcmp(rows[i].repo, rows[i - 1].repo) != 0 ||
 		    strcmp(cv_json_str(rows[i].intent, "target", ""),
 		    cv_json_str(rows[i - 1].intent, "target", "")) != 0) {
@@ -735,7 +753,9 @@ static void intent_page(struct cv_ctx *ctx)
 		session_done(&ss);
 		return;
 	}
-	struct cv_event_filter f = { .intent_id = id, .limit = 500 };
+	/* Events by (intent, tenant), as the API reads them (D-8). */
+	struct cv_event_filter f = { .intent_id = id, .tenant_id =
+	    cv_json_str(intent, "tenant_id", NULL), .limit = 500 };
 	evs = cv_event_query(s, &f);
 	cv_html_raw(&h, "<h1>");
 	cv_html_text(&h, id);

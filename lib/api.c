@@ -14,8 +14,9 @@ void cv_api_fail(struct cv_ctx *ctx, const char *what)
 {
 	bool full = ctx->app->store && cv_store_full(ctx->app->store);
 
-	cv_log_fields(CV_ERROR, "converge.api", json_pack("{s:s,s:s}",
-	    "request_id", ctx->req->request_id, "path", ctx->req->path),
+	cv_log_fields(CV_ERROR, "converge.api", json_pack("{s:s,s:o}",
+	    "request_id", ctx->req->request_id, "path",
+	    cv_json_string_escaped(ctx->req->path)),
 	    "%s: %s", what, ctx->app->store ?
 	    cv_store_errmsg(ctx->app->store) : "store unavailable");
 	if (!full) {

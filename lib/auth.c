@@ -467,7 +467,7 @@ static jwt_alg_t header_alg(const char *token)
 		return JWT_ALG_INVAL;
 	if (!(raw = b64url_decode(token, (size_t)(dot - token), &n)))
 		return JWT_ALG_INVAL;
-	h = json_loadb((const char *)raw, n, 0, NULL);
+	h = cv_json_loadb((const char *)raw, n, 0, NULL);
 	free(raw);
 	if (json_is_string(json_object_get(h, "alg")))
 		alg = jwt_str_alg(json_string_value(json_object_get(h, "alg")));
@@ -554,7 +554,7 @@ void cv_auth_verify_token(const struct cv_auth *a, const char *token,
 	}
 	claims = jwt_get_grants_json(jwt, NULL);
 	jwt_free(jwt);
-	c = claims ? json_loads(claims, 0, NULL) : NULL;
+	c = claims ? cv_json_loadb(claims, strlen(claims), 0, NULL) : NULL;
 	free(claims);
 	if (json_is_object(c) && !(*reason = check_claims(a, c, now_s)))
 		*out = token_principal(c);
@@ -627,9 +627,10 @@ static void access_event(struct cv_store *s, const char *type,
 		json_decref(payload);
 		return;
 	}
-	json_object_set_new(payload, "method", jstr(req->method ?
-	    req->method : ""));
-	json_object_set_new(payload, "path", jstr(req->path ? req->path : ""));
+	json_object_set_new(payload, "method",
+	    cv_json_string_escaped(req->method));
+	/* escaped, never emptied: the event must say what was asked for */
+	json_object_set_new(payload, "path", cv_json_string_escaped(req->path));
 	json_object_set_new(payload, "actor",
 	    jstr(cv_json_str(principal, "actor", "")));
 	json_object_set_new(payload, "role",

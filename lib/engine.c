@@ -10,6 +10,7 @@
 #include "checks.h"
 #include "clock.h"
 #include "eventlog.h"
+#include "inflight.h"
 #include "intents.h"
 #include "landing.h"
 #include "repos.h"
@@ -1007,9 +1008,8 @@ static json_t *land_registered(struct cv_engine *e, json_t *intent,
 {
 	const char *id = cv_json_str(intent, "id", "");
 	char t[CV_SHA_LEN] = "", src[CV_SHA_LEN] = "", *reason = NULL;
-	char *commit = NULL, *error = NULL, cand[CV_SHA_LEN] = "";
+	char cand[CV_SHA_LEN] = "";
 	json_t *ev = NULL, *v, *d;
-	enum cv_land outcome;
 
 	cv_event_latest(e->store, "intent.validated", id, &ev);
 	v = json_object_get(ev, "payload");
@@ -1046,13 +1046,49 @@ static json_t *land_registered(struct cv_engine *e, json_t *intent,
 		    "simulation"), "candidate_sha", ""));
 	}
 	json_decref(ev);
-	cv_intent_update_status(e->store, id, "QUEUED", -1);
-	outcome = cv_landing_push(land, intent, cand, &commit, &error);
-	d = cv_engine_land_record(e, intent, d, outcome, commit, error,
-	    max_retries);
+	/* Joins the run's train: the next candidate builds on this one, and
+	 * one push lands them all (train_flush). Stays VALIDATED meanwhile:
+	 * a crash between the push and the records leaves it where the next
+	 * cycle looks. */
+	json_object_set_new(d, "candidate_sha", json_string(cand));
+	json_array_append_new(land->pending, json_pack("{s:O,s:O}", "intent",
+	    intent, "decision", d));
+	cv_landing_set_tip(land, cv_json_str(intent, "target", "main"), cand);
+	return d;
+}
+
+/* Pushes the train's last candidate once and records every intent of
+ * the train by the outcome: MERGED (each with its own candidate, all in
+ * the pushed tip's history), or nothing spent when the target moved. */
+static void train_flush(struct cv_engine *e, struct cv_landing *land,
+    int max_retries)
+{
+	char *commit = NULL, *error = NULL, tip[CV_SHA_LEN];
+	json_t *p;
+	enum cv_land outcome;
+	size_t i;
+
+	if (json_array_size(land->pending) == 0)
+		return;
+	snprintf(tip, sizeof tip, "%s", land->tip);
+	outcome = cv_landing_push(land, json_object_get(json_array_get(
+	    land->pending, 0), "intent"), tip, &commit, &error);
+	if (outcome != CV_LAND_MERGED)
+		cv_landing_set_tip(land, NULL, NULL);   /* unknown: refetch */
+	json_array_foreach(land->pending, i, p) {
+		json_t *d = json_object_get(p, "decision");
+		char cand[CV_SHA_LEN];
+		snprintf(cand, sizeof cand, "%s", cv_json_str(d,
+		    "candidate_sha", ""));
+		/* The result list holds d too: it sees the outcome. */
+		json_incref(d);
+		json_decref(cv_engine_land_record(e, json_object_get(p, "intent"),
+		    d, outcome, outcome == CV_LAND_MERGED ? cand : NULL, error,
+		    max_retries));
+	}
+	json_array_clear(land->pending);
 	free(commit);
 	free(error);
-	return d;
 }
 
 static json_t *process_one(struct cv_engine *e, json_t *intent,
@@ -1075,11 +1111,26 @@ static json_t *process_one(struct cv_engine *e, json_t *intent,
 		after_block(e, intent, d, max_retries);
 		return d;
 	}
-	cv_intent_update_status(e->store, cv_json_str(intent, "id", ""),
-	    "QUEUED", -1);
-	if (o->auto_confirm)
-		return merge_now(e, intent, d, max_retries);
-	return d;
+	const char *id = cv_json_str(intent, "id", "");
+	if (!o->auto_confirm) {
+		cv_intent_update_status(e->store, id, "QUEUED", -1);
+		return d;
+	}
+	/* Marked while it lands (inflight.h): a cycle that dies before the
+	 * outcome is recorded leaves it to the next one. */
+	if (cv_inflight_begin(e->store, id, (long long)getpid()) != CV_OK) {
+		json_decref(d);
+		return NULL;
+	}
+	json_t *out = merge_now(e, intent, d, max_retries);
+	/* The outcome could not be recorded: back in line, or the intent
+	 * would wait in QUEUED for a confirm nobody gives (the queue selects
+	 * VALIDATED only). A merge already on the target is found again by
+	 * the next cycle's landing. */
+	if (!out)
+		cv_intent_update_status(e->store, id, "VALIDATED", -1);
+	cv_inflight_end(e->store, id);
+	return out;
 }
 
 static json_t *lock_busy(struct cv_engine *e)
@@ -1094,6 +1145,7 @@ static json_t *lock_busy(struct cv_engine *e)
 /* ---- per-repository queues (D-9) ------------------------------------------ */
 
 #define CYCLE_REPOS 16
+#define TRAIN_MAX 50               /* intents landed by one push at most */
 
 /* What one queue run holds for registered repositories: the lock of each
  * (repository, target) it works on, and each repository's landing
@@ -1102,6 +1154,7 @@ struct cycle {
 	struct cv_engine *e;
 	long long holder;
 	int ttl;
+	int max_retries;
 	json_t *locks;             /* lock name -> true (held) / false (busy) */
 	char *names[CYCLE_REPOS];
 	struct cv_landing *lands[CYCLE_REPOS];
@@ -1114,6 +1167,9 @@ static void cycle_free(struct cycle *c)
 	json_t *held;
 	bool released;
 
+	/* The trains leave before the locks are released. */
+	for (int i = 0; i < c->n; i++)
+		train_flush(c->e, c->lands[i], c->max_retries);
 	json_object_foreach(c->locks, name, held)
 		if (json_is_true(held))
 			cv_lock_release(c->e->store, name, c->holder, &released);
@@ -1190,13 +1246,21 @@ static json_t *process_registered(struct cycle *c, json_t *intent,
 		free(reason);
 		return res;
 	}
+	/* A train runs on one branch and has a length limit. */
+	if (land->tip_branch[0] && strcmp(land->tip_branch, cv_json_str(intent,
+	    "target", "main")) != 0)
+		train_flush(c->e, land, max_retries);
 	res = process_one(c->e, intent, o, max_retries, land);
+	if (json_array_size(land->pending) >= TRAIN_MAX)
+		train_flush(c->e, land, max_retries);
 	/* A landing context not cached (too many repositories) is ours. */
 	bool cached = false;
 	for (int i = 0; i < c->n; i++)
 		cached = cached || c->lands[i] == land;
-	if (!cached)
+	if (!cached) {
+		train_flush(c->e, land, max_retries);
 		cv_landing_free(land);
+	}
 	return res;
 }
 
@@ -1209,7 +1273,8 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 	const char *target = o->target ? o->target : "main";
 	json_t *intents, *results, *intent, *run_coupling = NULL, *repo;
 	bool got = false, own_coupling = !e->coupling_injected, any_repo = false;
-	struct cycle c = { .e = e, .holder = holder, .ttl = ttl };
+	struct cycle c = { .e = e, .holder = holder, .ttl = ttl,
+	    .max_retries = max_retries };
 	size_t i;
 
 	/* Intents waiting on a dependency do not use up the batch: look
@@ -1241,6 +1306,10 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 	}
 	c.locks = json_object();
 	results = json_array();
+	/* The global lock is ours: a local landing still marked belongs to
+	 * a dead cycle; its intent is VALIDATED again for the next cycle. */
+	if (got)
+		cv_inflight_recover(e->store, NULL);
 	int handled = 0;
 	json_array_foreach(intents, i, intent) {
 		if (handled >= limit)
@@ -1248,6 +1317,12 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 		bool held = false, skipped = false;
 		json_t *res;
 		repo = json_array_get(repos, i);
+		if (own_coupling && !e->coupling_injected) {
+			/* One `git log` per run, not one per intent. */
+			run_coupling = coupling_of(e);
+			e->coupling = run_coupling;
+			e->coupling_injected = true;
+		}
 		if (!json_is_null(repo)) {
 			res = process_registered(&c, intent, repo, o, max_retries,
 			    &skipped);
@@ -1263,12 +1338,6 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 				cv_log(CV_WARNING, "converge.engine", "queue lock "
 				    "lost; stopping the batch");
 				break;
-			}
-			if (own_coupling && !e->coupling_injected) {
-				/* One `git log` per run, not one per intent. */
-				run_coupling = coupling_of(e);
-				e->coupling = run_coupling;
-				e->coupling_injected = true;
 			}
 			res = process_one(e, intent, o, max_retries, NULL);
 		}

@@ -443,7 +443,7 @@ static enum cv_err http_call(struct cv_github *gh, const char *method,
 	else if (retry)
 		cv_breaker_record_failure(&gh->breaker, mono_now(gh));
 	if (e == CV_OK && resp) {
-		*resp = r.len ? json_loadb(r.body, r.len, 0, NULL) :
+		*resp = r.len ? cv_json_loadb(r.body, r.len, 0, NULL) :
 		    json_object();
 		if (!*resp)
 			e = fail(gh, CV_EJSON, "%s %s: reply is not JSON",

@@ -266,7 +266,7 @@ enum cv_err cv_request_parse_json(struct cv_request *r)
 		return CV_OK;
 	if (!json_content_type(cv_request_var(r, "CONTENT_TYPE")))
 		return CV_OK;
-	r->json = json_loadb(r->body, r->body_len, JSON_DECODE_ANY, &jerr);
+	r->json = cv_json_loadb(r->body, r->body_len, JSON_DECODE_ANY, &jerr);
 	if (!r->json)
 		r->json_error_pos = (size_t)jerr.position;
 	return r->json ? CV_OK : CV_EJSON;

@@ -258,3 +258,21 @@ bool cv_intent_check(const json_t *doc, enum cv_intent_mode mode,
 	    check_list(tech ? json_object_get(tech, "scope_hint") : NULL,
 	    "technical.scope_hint", CV_INTENT_SCOPE_HINT_MAX, 1024, out);
 }
+
+bool cv_intent_check_refs(const char *source, const char *target,
+    struct cv_field_error *out)
+{
+	json_t *doc = json_object();
+	bool ok;
+
+	if (!doc)
+		return refuse(out, "body", "out of memory");
+	if (source && *source)
+		json_object_set_new(doc, "source", json_string(source));
+	if (target && *target)
+		json_object_set_new(doc, "target", json_string(target));
+	ok = check_ref(doc, NULL, "source", "source_ref", false, out) &&
+	    check_ref(doc, NULL, "target", "target_ref", false, out);
+	json_decref(doc);
+	return ok;
+}

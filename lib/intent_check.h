@@ -59,6 +59,11 @@ struct cv_field_error {
 bool cv_intent_check(const json_t *doc, enum cv_intent_mode mode,
     struct cv_field_error *out);
 
+/* The source/target a validation is asked to save into the intent
+ * (NULL: not given), under the same rules as on create. */
+bool cv_intent_check_refs(const char *source, const char *target,
+    struct cv_field_error *out);
+
 /* Writes "<prefix><field>: <message>" into buf (prefix may be NULL). */
 void cv_field_error_text(const struct cv_field_error *e, const char *prefix,
     char *buf, size_t size);

@@ -1,7 +1,12 @@
 /* jsonx.c - typed getters over jansson values. */
 #include "jsonx.h"
 
+#include "fault.h"
+
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 const char *cv_json_str(const json_t *obj, const char *key, const char *def)
 {
@@ -60,4 +65,86 @@ json_t *cv_json_str_or_null(const char *s)
 char *cv_json_dump(const json_t *v)
 {
 	return json_dumps(v, CV_JSON_FLAGS);
+}
+
+json_t *cv_json_loadb(const char *buf, size_t len, size_t flags,
+    json_error_t *error)
+{
+	json_t *v;
+
+	if (cv_fault_hit(CV_FAULT_ALLOC)) {
+		if (error)
+			snprintf(error->text, sizeof error->text,
+			    "out of memory (injected fault)");
+		return NULL;
+	}
+	cv_fault_pause(true);
+	v = json_loadb(buf, len, flags, error);
+	cv_fault_pause(false);
+	return v;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1fu;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0fu;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07u;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3fu);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+char *cv_text_escape_dup(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t n = strlen((const char *)p), o = 0;
+	char *out = malloc(n * 3 + 1);
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_len(p + i, n - i);
+
+		if (k == 0) {
+			out[o++] = '%';
+			out[o++] = hex[p[i] >> 4];
+			out[o++] = hex[p[i] & 15];
+			i++;
+		} else {
+			memcpy(out + o, p + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+json_t *cv_json_string_escaped(const char *s)
+{
+	char *t = cv_text_escape_dup(s);
+	json_t *v = json_string(t ? t : "");
+
+	free(t);
+	return v;
 }

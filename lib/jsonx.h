@@ -25,8 +25,24 @@ bool cv_json_bool(const json_t *obj, const char *key, bool def);
 json_t *cv_json_obj(const json_t *obj, const char *key);
 json_t *cv_json_arr(const json_t *obj, const char *key);
 
+/* json_loadb (new reference or NULL). In the fault-injection build one
+ * parse is one allocation point: jansson 2.14's lexer ignores a failed
+ * allocation inside a string and then reads past its buffer, so the
+ * countdown never fails an allocation in the middle of a parse. */
+json_t *cv_json_loadb(const char *buf, size_t len, size_t flags,
+    json_error_t *error);
+
 /* A string value or JSON null when s is NULL (new reference). */
 json_t *cv_json_str_or_null(const char *s);
+
+/* Text from a request (a path, a header) made fit for a log line or an
+ * event: valid UTF-8 is kept as it is, each byte of an invalid sequence
+ * becomes "%XX" (upper-case hex), so nothing is dropped and the bytes
+ * sent can be read back. NULL s gives "". Caller frees; NULL on ENOMEM. */
+char *cv_text_escape_dup(const char *s);
+
+/* The same as a JSON string (new reference; "" on ENOMEM of the copy). */
+json_t *cv_json_string_escaped(const char *s);
 
 /* Dump flags used everywhere: compact, and 15 significant digits so that
  * a rounded score such as 23.6 prints as 23.6, not 23.600000000000001. */

@@ -9,6 +9,7 @@
 
 #include "checks.h"
 #include "clock.h"
+#include "ghevents.h"
 #include "github.h"
 #include "jsonx.h"
 #include "log.h"
@@ -64,6 +65,7 @@ enum cv_err cv_landing_open(struct cv_engine *e, const json_t *intent,
 		return CV_ENOMEM;
 	}
 	l->repo = repo;
+	l->pending = json_array();
 	l->token = token_dup(e, intent, cv_json_str(repo, "url", ""));
 	if ((err = cv_mirror_init(&l->mirror, e->var_dir, cv_json_str(repo,
 	    "name", ""), cv_json_str(repo, "url", ""), l->token)) != CV_OK) {
@@ -89,6 +91,7 @@ void cv_landing_free(struct cv_landing *l)
 	if (!l)
 		return;
 	json_decref(l->repo);
+	json_decref(l->pending);
 	if (l->token) {
 		explicit_bzero(l->token, strlen(l->token));
 		free(l->token);
@@ -131,14 +134,36 @@ enum cv_err cv_landing_heads(struct cv_landing *l, const json_t *intent,
 	    "head_sha", "");
 	enum cv_err err;
 
+	const char *target = cv_json_str(intent, "target", "main");
+
 	*reason = NULL;
-	if ((err = resolve(l, cv_json_str(intent, "target", "main"),
-	    target_sha, reason)) != CV_OK)
+	if (l->heads_of == intent) {
+		memcpy(target_sha, l->heads_t, CV_SHA_LEN);
+		memcpy(source_sha, l->heads_s, CV_SHA_LEN);
+		return CV_OK;
+	}
+	if (l->tip[0] && strcmp(l->tip_branch, target) == 0)
+		memcpy(target_sha, l->tip, CV_SHA_LEN);
+	else if ((err = resolve(l, target, target_sha, reason)) != CV_OK)
 		return err;
 	/* A PR intent lands exactly the head it was created for; a newer
 	 * head comes with its own webhook and voids the validation. */
-	return resolve(l, *pinned ? pinned : cv_json_str(intent, "source", ""),
-	    source_sha, reason);
+	if ((err = resolve(l, *pinned ? pinned : cv_json_str(intent, "source",
+	    ""), source_sha, reason)) != CV_OK)
+		return err;
+	l->heads_of = intent;
+	memcpy(l->heads_t, target_sha, CV_SHA_LEN);
+	memcpy(l->heads_s, source_sha, CV_SHA_LEN);
+	return CV_OK;
+}
+
+void cv_landing_set_tip(struct cv_landing *l, const char *branch,
+    const char *sha)
+{
+	snprintf(l->tip_branch, sizeof l->tip_branch, "%s", branch ? branch :
+	    "");
+	snprintf(l->tip, sizeof l->tip, "%s", sha ? sha : "");
+	l->heads_of = NULL;
 }
 
 enum cv_err cv_landing_simulate(struct cv_landing *l, const json_t *intent,
@@ -257,4 +282,38 @@ enum cv_land cv_landing_push(struct cv_landing *l, const json_t *intent,
 		raise(SIGKILL);
 	*commit_out = strdup(candidate_sha);
 	return CV_LAND_MERGED;
+}
+
+void cv_landing_fetch_requested(struct cv_engine *e)
+{
+	json_t *repos = NULL, *name;
+	size_t i;
+
+	if (cv_gh_fetch_take(e->store, &repos) != CV_OK)
+		return;
+	json_array_foreach(repos, i, name) {
+		json_t *repo = NULL;
+		struct cv_mirror m;
+		char *token, *msg = NULL;
+
+		if (cv_repo_get(e->store, json_string_value(name), &repo) !=
+		    CV_OK || !repo)
+			continue;
+		token = token_dup(e, NULL, cv_json_str(repo, "url", ""));
+		if (cv_mirror_init(&m, e->var_dir, cv_json_str(repo, "name", ""),
+		    cv_json_str(repo, "url", ""), token) == CV_OK &&
+		    cv_mirror_sync(&m, &msg) != CV_OK) {
+			char *why = reason_dup("Fetch failed", msg);
+			cv_log(CV_WARNING, "converge.landing", "%s (%s)", why ? why :
+			    "fetch failed", json_string_value(name));
+			free(why);
+		}
+		free(msg);
+		if (token) {
+			explicit_bzero(token, strlen(token));
+			free(token);
+		}
+		json_decref(repo);
+	}
+	json_decref(repos);
 }

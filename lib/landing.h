@@ -22,7 +22,19 @@ struct cv_landing {
 	json_t *repo;              /* the registration */
 	struct cv_mirror mirror;
 	char *token;               /* installation token, or NULL */
+	/* The queue's train (D-9): within one queue run, each candidate is
+	 * built on the previous one (tip) and the engine pushes the last
+	 * one for all of them. */
+	char tip_branch[256];      /* branch whose tip is known, or "" */
+	char tip[CV_SHA_LEN];      /* its tip as this run knows it */
+	json_t *pending;           /* [{intent, decision}] not yet pushed */
+	const json_t *heads_of;    /* intent whose heads are cached */
+	char heads_t[CV_SHA_LEN], heads_s[CV_SHA_LEN];
 };
+
+/* The run now knows branch's tip is sha (a candidate built on it). */
+void cv_landing_set_tip(struct cv_landing *l, const char *branch,
+    const char *sha);
 
 /*
  * The landing context of intent, with its mirror freshly fetched.
@@ -36,7 +48,7 @@ enum cv_err cv_landing_open(struct cv_engine *e, const json_t *intent,
 void cv_landing_free(struct cv_landing *l);
 
 /* The target and source of intent as shas on the mirror: the target
- * branch's tip, and the source pinned to technical.head_sha when the
+ * branch's tip (the run's known tip when set), and the source pinned to technical.head_sha when the
  * intent has one (a PR head), else the source ref's tip. CV_ENOTFOUND
  * with *reason "Unknown ref: <ref>". */
 enum cv_err cv_landing_heads(struct cv_landing *l, const json_t *intent,
@@ -64,5 +76,9 @@ enum cv_err cv_landing_checks(struct cv_landing *l, const char *candidate_sha,
  * moved: refused, nothing spent) or CV_LAND_FAILED (*error_out). */
 enum cv_land cv_landing_push(struct cv_landing *l, const json_t *intent,
     const char *candidate_sha, char **commit_out, char **error_out);
+
+/* Fetches the mirrors webhooks asked for (cv_gh_fetch_request), once
+ * each; failures are logged and left to the next validation. */
+void cv_landing_fetch_requested(struct cv_engine *e);
 
 #endif

@@ -31,8 +31,10 @@ static void emit(enum cv_log_level lvl, const char *logger, json_t *extra,
 	}
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	cv_now_ts(ts);
-	line = json_pack("{s:s,s:s,s:s,s:s}", "timestamp", ts, "level",
-	    level_names[lvl], "logger", logger, "message", msg);
+	/* A message quoting a request's bytes is escaped, never dropped. */
+	line = json_pack("{s:s,s:s,s:s,s:o}", "timestamp", ts, "level",
+	    level_names[lvl], "logger", logger, "message",
+	    cv_json_string_escaped(msg));
 	if (!line) {
 		json_decref(extra);
 		return;

@@ -1,6 +1,8 @@
 /* proc.c - spawn/execvp runner with timeout and bounded, deadlock-free capture. */
 #include "proc.h"
 
+#include "fault.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -509,6 +511,10 @@ enum cv_err cv_proc_run(const char *const argv[], const struct cv_proc_opts *opt
 	res->exit_code = -1;
 	if (argv == NULL || argv[0] == NULL)
 		return CV_EINVAL;
+	if (cv_fault_hit(CV_FAULT_PROC)) {
+		res->error = strdup("injected fault: cannot run the program");
+		return CV_EEXEC;
+	}
 	if (o->env_only)
 		envp = env_copy(o->env);
 	else if (o->env != NULL)

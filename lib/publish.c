@@ -7,9 +7,11 @@
 
 #include "clock.h"
 #include "db.h"
+#include "eventlog.h"
 #include "jsonx.h"
 #include "log.h"
 #include "outbox.h"
+#include "repos.h"
 
 static json_t *installation_of(const struct cv_config *cfg,
     const json_t *given)
@@ -133,6 +135,30 @@ enum cv_err cv_publish_target_move(struct cv_store *s, const char *intent_id,
 	    " updated_at = ? WHERE intent_id = ? AND repo = ?", p, 4, NULL);
 }
 
+/* Second source (D-9): the intent's registered repository, published on
+ * the source commit its newest simulation tested. An unregistered name
+ * is no target: a request body cannot pick where results go. */
+static enum cv_err registered_target(struct cv_store *s, const json_t *intent,
+    json_t **out)
+{
+	json_t *repo = NULL, *ev = NULL;
+	const char *sha;
+	enum cv_err err;
+
+	if ((err = cv_repo_of_intent(s, intent, &repo)) != CV_OK || !repo)
+		return err;
+	err = cv_event_latest(s, "simulation.completed", cv_json_str(intent,
+	    "id", ""), &ev);
+	sha = cv_json_str(json_object_get(ev, "payload"), "source_sha", "");
+	if (err == CV_OK && *sha && !(*out = json_pack("{s:O,s:s,s:s,s:s}",
+	    "repo", json_object_get(repo, "name"), "head_sha", sha,
+	    "installation_id", "", "source", "registered")))
+		err = CV_ENOMEM;
+	json_decref(ev);
+	json_decref(repo);
+	return err;
+}
+
 enum cv_err cv_publish_target(struct cv_store *s, const json_t *intent,
     json_t **out)
 {
@@ -153,5 +179,7 @@ enum cv_err cv_publish_target(struct cv_store *s, const json_t *intent,
 	json_decref(rows);
 	if (row && !*out)
 		return CV_ENOMEM;
+	if (!row)
+		return registered_target(s, intent, out);
 	return CV_OK;
 }

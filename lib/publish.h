@@ -62,7 +62,9 @@ enum cv_err cv_publish_target_move(struct cv_store *s, const char *intent_id,
  * {"repo","head_sha","installation_id" (string, "" = the configured
  * default),"source" ("webhook")}, or NULL when the intent has no
  * target (CV_OK either way). Sources, in order: the target recorded from
- * a verified delivery. Extension point: a registered repository.
+ * a verified delivery; the intent's registered repository (decisions.md
+ * D-9; head_sha = the source_sha of its newest simulation, "source":
+ * "registered").
  */
 enum cv_err cv_publish_target(struct cv_store *s, const json_t *intent,
     json_t **out);

@@ -50,6 +50,7 @@
 #include "db.h"
 #include "jsonx.h"
 #include "ratelimit.h"
+#include "uisession.h"
 
 bool cv_ratelimit_exempt(const char *path)
 {
@@ -360,6 +361,10 @@ static enum cv_err principal_bucket(const struct cv_auth *a,
 	enum cv_err err;
 
 	cv_auth_identify(a, s, req, cv_now_us(), &p, &reason);
+	/* A dashboard page carries no key but its session's cookie: it
+	 * counts against the principal that signed in, not _anonymous. */
+	if (!p)
+		p = cv_ui_session_principal(s, req, cv_now_us());
 	if (!p)
 		return set_bucket(out, strdup("_anonymous"),
 		    strdup("_anonymous"));

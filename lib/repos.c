@@ -251,9 +251,20 @@ enum cv_err cv_repo_of_intent(struct cv_store *s, const json_t *intent,
 {
 	const char *name = cv_json_str(cv_json_obj(intent, "technical"), "repo",
 	    "");
+	const char *mine = cv_json_str(intent, "tenant_id", NULL), *theirs;
+	enum cv_err err;
 
 	*out = NULL;
 	if (!cv_repo_name_valid(name))
 		return CV_OK;
-	return cv_repo_get(s, name, out);
+	if ((err = cv_repo_get(s, name, out)) != CV_OK || !*out)
+		return err;
+	/* A tenant's registration is not another tenant's to land on or
+	 * publish to, whatever repo its intent names. */
+	theirs = cv_json_str(*out, "tenant_id", NULL);
+	if (mine && *mine && theirs && *theirs && strcmp(mine, theirs) != 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return CV_OK;
 }

@@ -63,7 +63,8 @@ enum cv_err cv_repo_remove(struct cv_store *s, const char *name,
     bool *removed);
 
 /* The registration an intent belongs to: technical.repo when it names a
- * registered repository. *out NULL when the intent has none. */
+ * registered repository that is global or of the intent's own tenant.
+ * *out NULL when the intent has none. */
 enum cv_err cv_repo_of_intent(struct cv_store *s, const json_t *intent,
     json_t **out);
 

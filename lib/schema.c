@@ -156,6 +156,23 @@ static const char *const m17[] = {
 	NULL
 };
 
+/* 14: mirror fetches the webhook asks the worker for (D-9): one row per
+ * repository, taken by the next worker cycle. */
+static const char *const m14[] = {
+	"CREATE TABLE IF NOT EXISTS mirror_fetches ("
+	" repo TEXT PRIMARY KEY, requested_at TEXT NOT NULL)",
+	NULL
+};
+
+/* 19: landings in flight (inflight.h): an auto-confirm landing marks its
+ * intent so that a cycle that dies mid-landing does not strand it. */
+static const char *const m19[] = {
+	"CREATE TABLE IF NOT EXISTS queue_landings ("
+	" intent_id TEXT PRIMARY KEY, holder INTEGER NOT NULL,"
+	" started_at TEXT NOT NULL)",
+	NULL
+};
+
 /* 21: cheap summaries at scale: the projection cache's version probe
  * reads the newest intent change (max updated_at) and the capped pending
  * list walks intents in (priority, id) order; both by index. */
@@ -176,8 +193,10 @@ const struct cv_migration cv_migrations[] = {
 	{ 6, m6 },
 	{ 10, m10 },
 	{ 13, m13 },
+	{ 14, m14 },
 	{ 16, m16 },
 	{ 17, m17 },
+	{ 19, m19 },
 	{ 21, m21 },
 };
 /* Counted, not written: two branches that each add a migration would

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "fault.h"
 #include "dbpath.h"
 #include "jsonx.h"
 #include "store_impl.h"
@@ -116,13 +117,29 @@ enum cv_err cv_store_ping(struct cv_store *s)
 	return err;
 }
 
+/* A DB failure played by the fault-injection build (fault.h). */
+static bool injected(struct cv_store *s)
+{
+	if (!cv_fault_hit(CV_FAULT_DB))
+		return false;
+	snprintf(s->errmsg, sizeof s->errmsg, "injected fault");
+	s->full = false;
+	return true;
+}
+
 enum cv_err cv_store_begin(struct cv_store *s)
 {
+	if (injected(s))
+		return CV_ESTORE;
 	return s->ops->begin(s);
 }
 
 enum cv_err cv_store_commit(struct cv_store *s)
 {
+	if (s->in_tx && injected(s)) {
+		s->ops->rollback(s);   /* a failed COMMIT keeps nothing */
+		return CV_ESTORE;
+	}
 	return s->ops->commit(s);
 }
 
@@ -166,12 +183,16 @@ int cv_store_notifications(struct cv_store *s)
 enum cv_err cv_db_exec(struct cv_store *s, const char *sql,
     const struct cv_param *p, int np, long long *changes)
 {
+	if (injected(s))
+		return CV_ESTORE;
 	return s->ops->exec(s, sql, p, np, changes);
 }
 
 enum cv_err cv_db_query(struct cv_store *s, const char *sql,
     const struct cv_param *p, int np, json_t **rows)
 {
+	if (injected(s))
+		return CV_ESTORE;
 	return s->ops->query(s, sql, p, np, rows);
 }
 
@@ -204,7 +225,8 @@ json_t *cv_db_json_cell(const json_t *cell, int want_array)
 	json_t *v = NULL;
 
 	if (json_is_string(cell))
-		v = json_loads(json_string_value(cell), JSON_DECODE_ANY, NULL);
+		v = cv_json_loadb(json_string_value(cell),
+		    strlen(json_string_value(cell)), JSON_DECODE_ANY, NULL);
 	if (v && (want_array ? json_is_array(v) : json_is_object(v)))
 		return v;
 	json_decref(v);

@@ -37,8 +37,9 @@ enum cv_err cv_ui_session_open(struct cv_store *s, const json_t *principal,
 	return err;
 }
 
-/* False when the database key the session was opened with has been
- * revoked or has expired since. */
+/* False when the key the session was opened with has stopped working
+ * since: revoked (and out of its rotation grace period) or expired. A key
+ * with no row in api_keys (CONVERGE_API_KEYS, never rotated) stays. */
 static bool key_still_valid(struct cv_store *s, const json_t *principal,
     const char *now)
 {
@@ -49,13 +50,20 @@ static bool key_still_valid(struct cv_store *s, const json_t *principal,
 
 	if (!id)
 		return true;
-	if (cv_db_query(s, "SELECT revoked_at, expires_at FROM api_keys WHERE"
-	    " id = ?", p, 1, &rows) != CV_OK)
+	if (cv_db_query(s, "SELECT revoked_at, expires_at, key_sha256 FROM"
+	    " api_keys WHERE id = ?", p, 1, &rows) != CV_OK)
 		return false;
 	if ((row = json_array_get(rows, 0))) {
 		const char *exp = json_string_value(json_array_get(row, 1));
-		ok = json_is_null(json_array_get(row, 0)) && (!exp ||
-		    strcmp(exp, now) > 0);
+		ok = !exp || strcmp(exp, now) > 0;
+		if (ok && !json_is_null(json_array_get(row, 0))) {
+			long long n = 0;
+			struct cv_param g[] = { CV_TEXT(json_string_value(
+			    json_array_get(row, 2))), CV_TEXT(now) };
+			ok = cv_db_scalar_int(s, "SELECT COUNT(*) FROM"
+			    " api_key_grace WHERE key_sha256 = ? AND"
+			    " expires_at > ?", g, 2, &n) == CV_OK && n > 0;
+		}
 	}
 	json_decref(rows);
 	return ok;
@@ -91,6 +99,44 @@ enum cv_err cv_ui_session_find(struct cv_store *s, const char *token,
 	}
 	json_decref(rows);
 	return CV_OK;
+}
+
+const char *cv_ui_session_cookie(const struct cv_request *req,
+    char out[CV_UI_TOKEN_LEN])
+{
+	const char *h = cv_request_header(req, "Cookie");
+	size_t n = strlen(CV_UI_SESSION_COOKIE);
+
+	out[0] = '\0';
+	while (h && *h) {
+		while (*h == ' ' || *h == ';')
+			h++;
+		if (strncmp(h, CV_UI_SESSION_COOKIE, n) == 0 && h[n] == '=') {
+			size_t len = strcspn(h + n + 1, ";");
+			if (len < CV_UI_TOKEN_LEN) {
+				memcpy(out, h + n + 1, len);
+				out[len] = '\0';
+			}
+			return out;
+		}
+		h = strchr(h, ';');
+	}
+	return out;
+}
+
+json_t *cv_ui_session_principal(struct cv_store *s,
+    const struct cv_request *req, int64_t now_us)
+{
+	char token[CV_UI_TOKEN_LEN], csrf[CV_UI_TOKEN_LEN];
+	json_t *p = NULL;
+
+	if (!s || !*cv_ui_session_cookie(req, token))
+		return NULL;
+	if (cv_ui_session_find(s, token, now_us, &p, csrf) != CV_OK)
+		p = NULL;
+	OPENSSL_cleanse(token, sizeof token);
+	OPENSSL_cleanse(csrf, sizeof csrf);
+	return p;
 }
 
 enum cv_err cv_ui_session_close(struct cv_store *s, const char *token)

@@ -7,6 +7,10 @@
 #	apache-fcgid  Apache with mod_fcgid starting the responders itself, the
 #	              shared-hosting layout (httpd-conf/apache-fcgid.conf.in, the
 #	              site's fcgid.htaccess and one fcgid-wrapper.in per family)
+#	none          no web server: a farm host behind another host's web
+#	              server; a family with CONVERGE_FCGI_LISTEN_<FAMILY>=host:port
+#	              listens there on TCP (fcgi/listen.h), the others on
+#	              $VAR/run/<family>.sock
 # Each writes its configuration to $VAR/<front>.conf and its pid file to
 # $VAR/run/<front>.pid (nginx, apache or lighttpd: see cv_front_pidname).
 #
@@ -22,8 +26,8 @@
 front_check() {
 	FRONT=${CONVERGE_HTTPD:-nginx}
 	case $FRONT in
-	nginx | apache | lighttpd | apache-fcgid) ;;
-	*) cv_die "CONVERGE_HTTPD must be nginx, apache, lighttpd or apache-fcgid, not '$FRONT'" ;;
+	nginx | apache | lighttpd | apache-fcgid | none) ;;
+	*) cv_die "CONVERGE_HTTPD must be nginx, apache, lighttpd, apache-fcgid or none, not '$FRONT'" ;;
 	esac
 }
 
@@ -31,6 +35,7 @@ front_check() {
 front_prog() {
 	case $FRONT in
 	nginx) printf 'nginx\n' ;;
+	none) printf 'spawn-fcgi\n' ;;
 	apache | apache-fcgid) printf 'apache2\n' ;;
 	lighttpd) printf 'lighttpd\n' ;;
 	esac
@@ -47,8 +52,10 @@ front_user() {
 	HTTPD_GROUP=${CONVERGE_HTTPD_GROUP:-$(stat -c %G "$VAR")}
 	SOCKET_OWNER=()
 	AS_ACCOUNT=()
-	[[ $FRONT != apache-fcgid ]] || account_bin
-	((EUID == 0)) && [[ $FRONT != nginx ]] || return 0
+	if ((EUID != 0)) || [[ $FRONT == nginx || $FRONT == none ]]; then
+		[[ $FRONT != apache-fcgid ]] || account_bin
+		return 0
+	fi
 	if [[ $(id -u "$HTTPD_USER" 2>/dev/null) == 0 ]]; then
 		HTTPD_USER=www-data
 		[[ -n ${CONVERGE_HTTPD_GROUP:-} ]] || HTTPD_GROUP=www-data
@@ -56,11 +63,12 @@ front_user() {
 	id -u "$HTTPD_USER" >/dev/null 2>&1 ||
 	    cv_die "CONVERGE_HTTPD_USER '$HTTPD_USER' does not exist"
 	if [[ $FRONT == apache-fcgid ]]; then
-		chown -R -- "$HTTPD_USER:$HTTPD_GROUP" "$VAR"
 		# Every step execs in place: $! of a background command is
 		# still the command's pid.
 		AS_ACCOUNT=(setpriv "--reuid=$HTTPD_USER" "--regid=$HTTPD_GROUP"
 		    --clear-groups -- env "HOME=$VAR")
+		account_bin
+		chown -R -- "$HTTPD_USER:$HTTPD_GROUP" "$VAR"
 	else
 		# shellcheck disable=SC2034  # spawn-fcgi arguments in scripts/up
 		SOCKET_OWNER=(-U "$HTTPD_USER" -G "$HTTPD_GROUP")
@@ -68,11 +76,15 @@ front_user() {
 	fi
 }
 
-# account_bin: copies the responders and the worker into $VAR/bin, the
-# account's own programs (as on a host where the build directory is not
-# the account's), and runs the worker from there.
+# account_bin: settles ACCOUNT_BIN, where the site's wrappers find the
+# responders: where they were built, unless the account cannot run them
+# there (root handing the site to www-data, a build under /root): then
+# they and the worker are copied into $VAR/bin, the account's own copy.
 account_bin() {
 	local prog
+	ACCOUNT_BIN=$FCGI
+	as_account test -x "$FCGI/converge-health" && return 0
+	ACCOUNT_BIN=$VAR/bin
 	mkdir -p "$VAR/bin"
 	for prog in "$FCGI"/converge-* "$WORKER/converge-worker"; do
 		[[ -x $prog ]] || continue
@@ -99,6 +111,7 @@ cv_front_pidname() {
 # pattern or & expansion).  nginx's "user" line is dropped when not root
 # (nginx warns about it).
 write_template() {
+	# shellcheck disable=SC2153  # HOST is scripts/up's
 	local tpl=$1 out=$2 listen_host=$HOST line i
 	local extra=("${@:3}")
 	[[ $HOST == *:* ]] && listen_host="[$HOST]"
@@ -139,7 +152,7 @@ write_lighttpd_errors() {
 # holding only .htaccess and one wrapper per family; the wrappers read the
 # settings from $VAR/converge.env (outside the document root, mode 0600),
 # which holds this run's CONVERGE_* variables, and run the responders in
-# $VAR/bin (see account_bin).
+# ACCOUNT_BIN (see account_bin).
 write_fcgid_site() {
 	local family name site="$VAR/site" env="$VAR/converge.env"
 	mkdir -p "$site" "$VAR/run/fcgid"
@@ -157,17 +170,39 @@ write_fcgid_site() {
 	)
 	cp -- "$CV_SRC_DIR/httpd-conf/fcgid.htaccess" "$site/.htaccess"
 	for family in "${CV_FAMILIES[@]}"; do
-		[[ -x $VAR/bin/converge-$family ]] || continue
+		[[ -x $ACCOUNT_BIN/converge-$family ]] || continue
 		write_template "$CV_SRC_DIR/httpd-conf/fcgid-wrapper.in" \
 		    "$site/$family.fcgi" FAMILY "$family" ENV_FILE "$env" \
-		    BIN_DIR "$VAR/bin"
+		    BIN_DIR "$ACCOUNT_BIN"
 		chmod 0755 "$site/$family.fcgi"
 	done
+}
+
+# family_tcp FAMILY: the host:port FAMILY listens on, on a farm host
+# (CONVERGE_HTTPD=none with CONVERGE_FCGI_LISTEN_<FAMILY> set); nothing
+# otherwise.
+family_tcp() {
+	local var="CONVERGE_FCGI_LISTEN_${1^^}"
+	[[ $FRONT == none && ${!var:-} == *:* && ${!var} != /* ]] || return 0
+	printf '%s\n' "${!var}"
+}
+
+# family_listening FAMILY: its socket file exists, or its TCP port accepts
+# (":port" and 0.0.0.0 are tried on loopback).
+family_listening() {
+	local tcp host port
+	tcp=$(family_tcp "$1")
+	[[ -n $tcp ]] || { [[ -S $VAR/run/$1.sock ]]; return; }
+	host=${tcp%:*}
+	port=${tcp##*:}
+	[[ -n $host && $host != 0.0.0.0 ]] || host=127.0.0.1
+	(exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
 }
 
 # start_front: writes the configuration and starts the web server.
 start_front() {
 	local pidname conf
+	[[ $FRONT != none ]] || return 0
 	pidname=$(cv_front_pidname "$FRONT")
 	conf="$VAR/$FRONT.conf"
 	mkdir -p "$VAR/tmp"

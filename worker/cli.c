@@ -272,9 +272,20 @@ static int run_command(const struct cli_args *g, const struct cli_group *grp,
 {
 	const char *repo = getenv("CONVERGE_REPO_PATH");
 	struct cli_ctx ctx = { 0 };
-	char *msg = NULL, db[4200];
+	char *msg = NULL, db[4200], cfg_err[256];
+	struct cv_config cfg;
 	json_t *out;
 	int code;
+
+	/* An invalid setting stops this program too (D-8), with the same
+	 * one line as the farm and the worker. */
+	if (cv_config_load(&cfg, cfg_err, sizeof cfg_err) != CV_OK) {
+		out = cli_error("%s", cfg_err);
+		print_json(out);
+		json_decref(out);
+		return 1;
+	}
+	cv_config_free(&cfg);
 
 	/* serve starts the farm: it uses the farm's database, never the
 	 * 0.1.0 fallback (dbpath.h). */

@@ -225,6 +225,14 @@ json_t *cli_validate_run(struct cli_ctx *ctx, const struct cli_args *a)
 		return NULL;
 	if (!intent)
 		return cli_error("Intent %s not found", id);
+	struct cv_field_error fe;
+	if (!cv_intent_check_refs(cli_str_nonempty(a, "source"),
+	    cli_str_nonempty(a, "target"), &fe)) {
+		char text[300];
+		cv_field_error_text(&fe, NULL, text, sizeof text);
+		json_decref(intent);
+		return cli_error("Invalid intent: %s", text);
+	}
 	err = save_refs(ctx, intent, a);
 	json_decref(intent);
 	if (err != CV_OK)

@@ -1,7 +1,8 @@
 /*
  * cli_keys.c - `keys create|list|revoke|rotate|init-admin`: API keys kept
  * in the database (decisions.md D-10). A key is printed once, by create
- * and rotate; everything else names keys by id.
+ * and rotate; everything else names keys by id, as do the access.key_*
+ * events each change appends.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +16,23 @@
 #include "cli.h"
 #include "clock.h"
 #include "config.h"
+#include "eventlog.h"
 
 static const char *const roles[] = { "viewer", "operator", "admin", NULL };
+
+/* access.key_* event naming the key by id (never the key) and who acted;
+ * a failing write does not undo the change. */
+static void key_event(struct cli_ctx *ctx, const char *type, const char *id,
+    const char *tenant, json_t *extra_take)
+{
+	json_t *payload = extra_take ? extra_take : json_object();
+
+	json_object_set_new(payload, "key_id", json_string(id));
+	json_object_set_new(payload, "by", json_string(ctx->actor));
+	if (cv_event_emit(ctx->store, type, NULL, NULL, tenant, NULL, payload,
+	    NULL) != CV_OK)
+		fprintf(stderr, "converge keys: could not record %s\n", type);
+}
 
 static json_t *key_doc(const char *id, char *key)
 {
@@ -39,6 +55,8 @@ static json_t *keys_create(struct cli_ctx *ctx, const struct cli_args *a)
 		return cli_error("--actor must not be empty");
 	if (cv_apikey_create(ctx->store, &spec, now, id, key) != CV_OK)
 		return NULL;
+	key_event(ctx, "access.key_created", id, spec.tenant, json_pack(
+	    "{s:s,s:s}", "role", spec.role, "actor", spec.actor));
 	return key_doc(id, key);
 }
 
@@ -59,6 +77,7 @@ static json_t *keys_revoke(struct cli_ctx *ctx, const struct cli_args *a)
 		return NULL;
 	if (!found)
 		return cli_error("No active key with id %s", id);
+	key_event(ctx, "access.key_revoked", id, NULL, NULL);
 	return json_pack("{s:s,s:b}", "id", id, "revoked", 1);
 }
 
@@ -79,6 +98,9 @@ static json_t *keys_rotate(struct cli_ctx *ctx, const struct cli_args *a)
 	if (!found)
 		return cli_error("No active key with id %s", id);
 	cv_ts_from_us(until, now + grace * 1000000);
+	key_event(ctx, "access.key_rotated", new_id, NULL, json_pack(
+	    "{s:s,s:I}", "rotated_from", id, "grace_period_seconds",
+	    (json_int_t)grace));
 	out = key_doc(new_id, key);
 	json_object_set_new(out, "rotated_from", json_string(id));
 	json_object_set_new(out, "grace_until", json_string(until));
@@ -152,6 +174,8 @@ static json_t *keys_init_admin(struct cli_ctx *ctx, const struct cli_args *a)
 		return cli_error("cannot write %s: %s", path, strerror(e));
 	}
 	OPENSSL_cleanse(key, sizeof key);
+	key_event(ctx, "access.key_created", id, NULL, json_pack("{s:s,s:s,"
+	    "s:s}", "role", "admin", "actor", "admin", "reason", "first_run"));
 	return json_pack("{s:b,s:s,s:s}", "created", 1, "id", id, "path",
 	    path);
 }

@@ -17,6 +17,7 @@
 #include "github.h"
 #include "intents.h"
 #include "jsonx.h"
+#include "landing.h"
 #include "log.h"
 #include "outbox.h"
 #include "publish.h"
@@ -223,6 +224,7 @@ int cv_worker_main(const struct cv_config *cfg, struct cv_store *s, bool once)
 	    "batch_size", cfg->worker_batch_size, "pid", holder), NULL);
 	while (!stop_requested) {
 		cycles++;
+		cv_landing_fetch_requested(&e);
 		validate_merge_groups(&e);
 		total += (long long)cycle(&e, cfg, holder);
 		send_outbox(s, gh);

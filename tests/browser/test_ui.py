@@ -142,6 +142,7 @@ class Browser:
                   "--disable-dev-shm-usage", "--user-data-dir=" + profile,
                   "--window-size=1280,900"):
             opts.add_argument(a)
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.d = webdriver.Chrome(service=Service(DRIVER), options=opts)
         self.d.set_page_load_timeout(60)
 
@@ -160,6 +161,14 @@ class Browser:
             "window.innerWidth]")
         assert sw <= iw, "%s: horizontal overflow (scrollWidth %d > " \
             "innerWidth %d)" % (what, sw, iw)
+
+    def no_csp_violation(self, what):
+        """The page's own style sheet and script pass its policy: the
+        browser reported nothing refused."""
+        for e in self.d.get_log("browser"):
+            msg = e.get("message", "")
+            assert "Content Security Policy" not in msg, \
+                "%s: %s" % (what, msg)
 
     def text(self):
         return self.d.find_element("tag name", "body").text
@@ -339,6 +348,11 @@ def main():
             for name, path in pages:
                 b.d.get(farm.base + path)
                 b.no_overflow(name + " at 375")
+                b.no_csp_violation(name)
+                bg = b.d.execute_script(
+                    "return getComputedStyle(document.body).backgroundColor")
+                assert bg == "rgb(244, 246, 249)", \
+                    "%s: the style sheet did not apply (%s)" % (name, bg)
                 b.shot(name + "-375.png")
             b.width(1280)
 

@@ -345,9 +345,12 @@ static int start_once(const char *const *env_overrides)
 	}
 	rc = run_script("up", e.v, UP_TIMEOUT_S);
 	if (rc != 0) {
+		/* up showed the logs that matter and stopped what it started;
+		 * the directory stays only with CONVERGE_KEEP_VAR=1. */
 		fprintf(stderr, "harness: scripts/up failed (status %d), var dir %s\n",
 		    rc, farm.var);
 		envv_free(&e);
+		rm_var_dir();
 		return -1;
 	}
 	start_guard(e.v);

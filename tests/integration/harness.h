@@ -8,7 +8,8 @@
  *   fcgi/, worker/ $CONVERGE_BIN_DIR, else the compile-time CV_BUILDDIR
  *                  (the top build dir; up does not build then).
  * The var dir is kept after a failed stop, or always with
- * CONVERGE_KEEP_VAR=1, and its path printed, so its logs can be read.
+ * CONVERGE_KEEP_VAR=1, and its path printed, so its logs can be read
+ * (after a failed start scripts/up has shown them; it is removed then).
  *
  * Ownership: strings returned by farm_* getters are borrowed and live until
  * farm_stop(); a struct http_resp is filled by http_request() and emptied by

@@ -190,6 +190,8 @@ static void test_ids_and_ready(void **state)
 	assert_string_equal(json_string_value(json_object_get(d, "reason")),
 	    "Unknown ref: refs/heads/does-not-exist");
 	json_decref(d);
+	/* what validate saves into the intent follows the create rules */
+	expect("POST", path, A_OP, "{\"source\":\"-x\"}", 400, "body.source");
 	id[255] = 'i';
 	id[256] = '\0';
 	snprintf(body, sizeof body, "{\"id\":\"%s\",\"source\":\"feature/ok\"}",

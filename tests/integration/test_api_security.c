@@ -13,6 +13,8 @@
  *     commits are the intent's current ones (finding 8);
  *   - metrics: made-up methods are "other", dropped series are counted
  *     (finding 9);
+ *   - a path that is not UTF-8 is escaped in the access log and in
+ *     access.denied, never dropped (finding 10).
  * The farm runs with auth on, rate limiting off, and a throw-away git
  * repository.
  */
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -259,6 +262,62 @@ static void test_metrics_closed_sets(void **state)
 	free(text);
 }
 
+/* The first line of FILE containing both needles, or NULL (caller
+ * frees). */
+static char *line_with(const char *file, const char *a, const char *b)
+{
+	FILE *f = fopen(file, "r");
+	char *line = NULL, *hit = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return NULL;
+	while (!hit && getline(&line, &cap, f) > 0)
+		if (strstr(line, a) && strstr(line, b))
+			hit = strdup(line);
+	free(line);
+	fclose(f);
+	return hit;
+}
+
+/* Finding 10: a path that is not UTF-8 is escaped in the access log and
+ * in its access.denied event, never dropped or emptied. */
+static void test_invalid_utf8_path_logged(void **state)
+{
+	char log[512], *hit = NULL;
+	json_t *evs;
+	bool found = false;
+
+	(void)state;
+	expect_status("GET", "/v1/intents/%FF%FE", NULL, NULL, 401, NULL);
+	expect_status("GET", "/v1/intents/%FF%FEok", ADMIN, NULL, 404, NULL);
+	snprintf(log, sizeof log, "%s/log/intents.log", farm_var_dir());
+	for (int i = 0; i < 50 && !hit; i++) {
+		hit = line_with(log, "converge.access",
+		    "\"path\":\"/v1/intents/%FF%FEok\"");
+		if (!hit)
+			usleep(100 * 1000);
+	}
+	if (!hit)
+		fail_msg("no access log line for /v1/intents/%%FF%%FEok in %s",
+		    log);
+	free(hit);
+	hit = line_with(log, "converge.access",
+	    "\"path\":\"/v1/intents/%FF%FE\"");
+	assert_non_null(hit);
+	free(hit);
+	evs = events_of(ADMIN, "access.denied");
+	for (size_t i = 0; i < json_array_size(evs); i++) {
+		const char *path = json_string_value(json_object_get(
+		    json_object_get(json_array_get(evs, i), "payload"), "path"));
+
+		found = found || (path && strcmp(path,
+		    "/v1/intents/%FF%FE") == 0);
+	}
+	json_decref(evs);
+	assert_true(found);
+}
+
 /* Finding 6: concurrent POSTs with one Idempotency-Key and body create
  * one intent, and every one of them gets the first answer. */
 #define RACERS 8
@@ -389,6 +448,7 @@ int main(void)
 		cmocka_unit_test(test_idempotency_race),
 		cmocka_unit_test(test_stale_simulation_not_reused),
 		cmocka_unit_test(test_metrics_closed_sets),
+		cmocka_unit_test(test_invalid_utf8_path_logged),
 	};
 
 	return cmocka_run_group_tests_name("api_security", tests, farm_up,

@@ -2,6 +2,8 @@
  * test_failover.c - farms on several hosts: one nginx in front of two
  * farms that share one PostgreSQL, each responder listening on TCP
  * (CONVERGE_FCGI_LISTEN_<FAMILY>), nginx's upstreams naming both farms.
+ * Farm A's responders are started directly; farm B is started the way a
+ * farm host is, by scripts/up with CONVERGE_HTTPD=none (no web server).
  * Farm A is killed (SIGKILL, every process) under read load and webhook
  * traffic.  Reads must keep answering 200 (nginx retries them on farm B);
  * a delivery is either acknowledged (2xx, and then it is in the shared
@@ -67,6 +69,7 @@ static struct {
 	pid_t fam_pid[2][NFAM];
 	pid_t nginx_pid;
 	int pg_up;
+	int farm_b_up;		/* farm B runs under scripts/up */
 } t;
 
 /* ---- processes --------------------------------------------------------------------- */
@@ -169,6 +172,65 @@ static pid_t start_responder(int f, int i)
 		_exit(127);
 	}
 	return pid;
+}
+
+/* Farm B as a farm host starts it: scripts/up, no web server, the three
+ * families on TCP (the other six on unix sockets nobody uses). */
+static int start_farm_b_with_up(void)
+{
+	char script[PATH_MAX], e[16][300], *envp[17], *argv[] = { script, NULL };
+	int n = 0, status;
+	pid_t pid;
+
+	snprintf(script, sizeof script, "%s/scripts/up", CV_SRCDIR);
+	snprintf(e[n++], 300, "CONVERGE_HTTPD=none");
+	snprintf(e[n++], 300, "CONVERGE_VAR_DIR=%s/farmb", t.dir);
+	snprintf(e[n++], 300, "CONVERGE_BIN_DIR=%s", CV_BUILDDIR);
+	snprintf(e[n++], 300, "CONVERGE_DB_BACKEND=postgres");
+	snprintf(e[n++], 300, "CONVERGE_PG_DSN=%s", t.dsn);
+	snprintf(e[n++], 300, "CONVERGE_AUTH_REQUIRED=0");
+	snprintf(e[n++], 300, "CONVERGE_RATE_LIMIT_ENABLED=0");
+	snprintf(e[n++], 300, "CONVERGE_GITHUB_WEBHOOK_SECRET=" SECRET);
+	snprintf(e[n++], 300, "CONVERGE_WORKER_POLL_INTERVAL=3600");
+	snprintf(e[n++], 300, "CONVERGE_FCGI_PROCESSES=2");
+	snprintf(e[n++], 300, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
+	snprintf(e[n++], 300, "CONVERGE_FCGI_LISTEN_HEALTH=127.0.0.1:%d", t.fam_port[1][0]);
+	snprintf(e[n++], 300, "CONVERGE_FCGI_LISTEN_INTENTS=127.0.0.1:%d", t.fam_port[1][1]);
+	snprintf(e[n++], 300, "CONVERGE_FCGI_LISTEN_WEBHOOKS=127.0.0.1:%d", t.fam_port[1][2]);
+	for (int i = 0; i < n; i++)
+		envp[i] = e[i];
+	envp[n] = NULL;
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		dup2(2, 1);	/* up's chatter stays out of the TAP stream */
+		execve(script, argv, envp);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	t.farm_b_up = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	return t.farm_b_up ? 0 : -1;
+}
+
+static void stop_farm_b_with_up(void)
+{
+	char script[PATH_MAX], var[128], *argv[] = { script, NULL };
+	char *envp[] = { var, "PATH=/usr/bin:/bin:/usr/sbin:/sbin", NULL };
+	pid_t pid;
+
+	if (!t.farm_b_up)
+		return;
+	snprintf(script, sizeof script, "%s/scripts/down", CV_SRCDIR);
+	snprintf(var, sizeof var, "CONVERGE_VAR_DIR=%s/farmb", t.dir);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		dup2(2, 1);
+		execve(script, argv, envp);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	t.farm_b_up = 0;
 }
 
 static void kill_farm(int f, int sig)
@@ -574,11 +636,11 @@ static int setup(void **state)
 	free(dsn);
 	t.port = free_port();
 	for (int f = 0; f < 2; f++)
-		for (int i = 0; i < NFAM; i++) {
+		for (int i = 0; i < NFAM; i++)
 			t.fam_port[f][i] = free_port();
-			t.fam_pid[f][i] = start_responder(f, i);
-		}
-	if (wait_responders() != 0)
+	for (int i = 0; i < NFAM; i++)
+		t.fam_pid[0][i] = start_responder(0, i);
+	if (start_farm_b_with_up() != 0 || wait_responders() != 0)
 		return -1;
 	start_nginx();
 	return 0;
@@ -593,7 +655,7 @@ static int teardown(void **state)
 			usleep(50 * 1000);
 	}
 	stop_farm(0);
-	stop_farm(1);
+	stop_farm_b_with_up();
 	if (t.pg_up)
 		pg_scratch("stop", NULL);
 	if (getenv("CONVERGE_KEEP_VAR") && strcmp(getenv("CONVERGE_KEEP_VAR"), "1") == 0)

@@ -4,6 +4,7 @@
  * socket as fd 3 with LISTEN_FDS, as systemd gives it; CI has no systemd
  * as PID 1), CONVERGE_FCGI_LISTEN on TCP and on a unix socket, bad values
  * refused; and the systemd units in systemd/ pass systemd-analyze verify.
+ * (fcgi/listen.c's own cases are tests/unit/test_listen.c.)
  * Requests are spoken in FastCGI directly (fcgi_client.h).
  */
 #include <stdarg.h>
@@ -30,7 +31,6 @@
 #include <unistd.h>
 
 #include "fcgi_client.h"
-#include "listen.h"
 
 #ifndef CV_SRCDIR
 #define CV_SRCDIR "."
@@ -290,28 +290,6 @@ static void test_listen_refuses_bad_values(void **state)
 	}
 }
 
-struct kind_row {
-	const char *spec;
-	int kind;
-};
-
-static const struct kind_row kinds[] = {
-	{ "127.0.0.1:9000", 1 }, { ":9000", 1 }, { "farm-1.internal:65535", 1 },
-	{ "/run/converge/health.sock", 2 }, { "", 0 }, { "9000", 0 },
-	{ "host:", 0 }, { "host:0", 0 }, { "host:65536", 0 }, { "host:90x", 0 },
-	{ "a b:90", 0 }, { "relative.sock", 0 },
-};
-
-static void test_listen_kind(void **state)
-{
-	(void)state;
-	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-		if (cv_listen_kind(kinds[i].spec) != kinds[i].kind)
-			fail_msg("'%s': %d, want %d", kinds[i].spec,
-			    cv_listen_kind(kinds[i].spec), kinds[i].kind);
-	}
-}
-
 /* ---- systemd units --------------------------------------------------------------- */
 
 static void copy_unit(const char *name, const char *bindir)
@@ -433,7 +411,6 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_listen_kind),
 		cmocka_unit_test_setup_teardown(test_socket_activation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_tcp_and_unix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_refuses_bad_values, setup, teardown),

@@ -546,7 +546,7 @@ static void test_probes_under_load(void **state)
 		    "\"repository\":{\"full_name\":\"acme/load\"},"
 		    "\"pull_request\":{\"number\":%d,\"title\":\"t\",\"head\":"
 		    "{\"ref\":\"f%d\",\"sha\":\"abc\"},\"base\":{\"ref\":\"main\"}}}",
-		    i, i, i);
+		    i + 1, i + 1, i);   /* PR numbers are positive (D-8) */
 		snprintf(delivery, sizeof delivery, "X-GitHub-Delivery: mixed-%d", i);
 		const char *h[] = { "Content-Type: application/json",
 		    "X-GitHub-Event: pull_request", delivery, NULL };

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -218,6 +219,21 @@ static void test_oversized_request(void **state)
 	}
 	free(path);
 	free(hdr);
+}
+
+/* /ui reaches the dashboard family (its sign-in), not the JSON 404. */
+static void test_dashboard_routed(void **state)
+{
+	static const char *const paths[] = { "/ui", "/ui/" };
+	struct http_resp r;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(http_request("GET", paths[i], NULL, NULL, 0, &r), 0);
+		if (r.status < 200 || r.status >= 400)
+			fail_msg("GET %s: %ld %s", paths[i], r.status, r.body);
+		http_resp_free(&r);
+	}
 }
 
 static void test_metrics(void **state)
@@ -474,6 +490,56 @@ static void test_family_down(void **state)
 	http_resp_free(&r);
 }
 
+/* The real uid of process pid, -1 if unknown. */
+static long uid_of(long pid)
+{
+	char path[64], line[256];
+	long uid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "Uid: %ld", &uid) == 1)
+			break;
+	fclose(f);
+	return uid;
+}
+
+/* Shared hosting: no spawn-fcgi (no responder pid files), Apache started
+ * the responders, and nothing of the account runs as root (when the suite
+ * runs as root, the account is www-data). */
+static void test_shared_hosting_shape(void **state)
+{
+	static const char *const families[] = { "health", "intents", "webhooks" };
+	char path[256];
+	FILE *f;
+	long pid = 0;
+
+	(void)state;
+	if (strcmp(CV_SMOKE_FRONT, "apache-fcgid") != 0)
+		skip();
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s/run/%s.pid", farm_var_dir(), families[i]);
+		assert_int_not_equal(access(path, F_OK), 0);
+	}
+	snprintf(path, sizeof path, "%s/run/apache.pid", farm_var_dir());
+	assert_non_null(f = fopen(path, "r"));
+	assert_int_equal(fscanf(f, "%ld", &pid), 1);
+	fclose(f);
+	assert_true(uid_of(pid) > 0);
+	snprintf(path, sizeof path, "%s/run/worker.pid", farm_var_dir());
+	assert_non_null(f = fopen(path, "r"));
+	assert_int_equal(fscanf(f, "%ld", &pid), 1);
+	fclose(f);
+	assert_true(uid_of(pid) > 0);
+	/* The SQLite file is the account's. */
+	struct stat st;
+	assert_int_equal(stat(farm_db_path(), &st), 0);
+	assert_true(st.st_uid > 0 || geteuid() != 0);
+}
+
 /* Last: scripts/down stops everything the front started (for apache-fcgid
  * also the responders mod_fcgid spawned). */
 static void test_down_leaves_nothing(void **state)
@@ -520,10 +586,12 @@ int main(void)
 		cmocka_unit_test(test_probes_and_envelopes),
 		cmocka_unit_test(test_oversized_request),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_dashboard_routed),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_webhook),
 		cmocka_unit_test(test_burst),
 		cmocka_unit_test(test_family_down),
+		cmocka_unit_test(test_shared_hosting_shape),
 		cmocka_unit_test(test_down_leaves_nothing),
 	};
 

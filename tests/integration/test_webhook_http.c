@@ -741,15 +741,16 @@ static const struct map_row map_rows[] = {
 	  "\"repo\":\"acme/backend\",\"pr_number\":43,\"installation_id\":null},"
 	  "\"checks_required\":[],\"dependencies\":[],\"retries\":0,"
 	  "\"tenant_id\":null}" },
-	/* defaults: no repository, title, base, head sha */
-	{ { "synchronize", NULL, 44, NULL, "bare", NULL, NULL, 0, 0, NULL },
-	  "pr-44",
-	  "{\"id\":\"pr-44\",\"source\":\"bare\",\"target\":\"main\","
-	  "\"status\":\"READY\",\"created_by\":\"github-webhook\","
+	/* defaults: no title, head sha (repository and refs are required,
+	 * D-8: without them the delivery is a 400) */
+	{ { "synchronize", "acme/bare", 44, NULL, "bare", NULL, "main", 0, 0,
+	    NULL }, "acme/bare:pr-44",
+	  "{\"id\":\"acme/bare:pr-44\",\"source\":\"bare\",\"target\":"
+	  "\"main\",\"status\":\"READY\",\"created_by\":\"github-webhook\","
 	  "\"risk_level\":\"medium\",\"priority\":3,\"semantic\":"
 	  "{\"problem_statement\":\"\",\"objective\":\"\"},\"technical\":"
 	  "{\"source_ref\":\"bare\",\"target_ref\":\"main\","
-	  "\"initial_base_commit\":\"\",\"repo\":\"\",\"pr_number\":44,"
+	  "\"initial_base_commit\":\"\",\"repo\":\"acme/bare\",\"pr_number\":44,"
 	  "\"installation_id\":null},\"checks_required\":[],"
 	  "\"dependencies\":[],\"retries\":0,\"tenant_id\":null}" },
 };

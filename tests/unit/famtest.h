@@ -65,7 +65,7 @@ static inline int fam_teardown(void **state)
 {
 	struct fam_fixture *f = *state;
 	static const char *const suffixes[] = { "", "-wal", "-shm",
-	    "-journal" };
+	    "-journal", ".lock" };
 	char p[128];
 
 	cv_store_close(f->app.store);

@@ -397,10 +397,14 @@ static const struct row rows[] = {
 	    0, "\"commits_analyzed\": ", NULL, NULL },
 	{ A("archaeology"), 1, "No git history available", NULL,
 	    "CONVERGE_REPO_PATH=/nonexistent" },
-	/* store factory errors: {"error"} on stdout, exit 1 */
-	{ A("intent", "list"), 1, "Unknown backend", NULL,
-	    "CONVERGE_DB_BACKEND=oracle" },
-	{ A("intent", "list"), 1, "DSN", NULL, "CONVERGE_DB_BACKEND=postgres" },
+	/* invalid settings stop the CLI at start too (D-8): {"error"}
+	 * naming the variable on stdout, exit 1 */
+	{ A("intent", "list"), 1, "CONVERGE_DB_BACKEND must be sqlite or "
+	    "postgres", NULL, "CONVERGE_DB_BACKEND=oracle" },
+	{ A("intent", "list"), 1, "CONVERGE_PG_DSN", NULL,
+	    "CONVERGE_DB_BACKEND=postgres" },
+	{ A("intent", "list"), 1, "CONVERGE_API_KEYS entry 1: unknown role",
+	    NULL, "CONVERGE_API_KEYS=k1:superuser:alice" },
 	/* serve whose scripts/up fails */
 	{ A("serve", "--port", "9999"), 1, "up failed (exit 1)", NULL,
 	    "CONVERGE_SCRIPTS_DIR=@D/badscripts" },
@@ -547,6 +551,18 @@ static void test_keys(void **state)
 	free(err);
 	assert_int_equal(run_cli(A("keys", "revoke", id), NULL, &out, &err), 0);
 	assert_non_null(strstr(out, "\"revoked\": true"));
+	free(out);
+	free(err);
+	/* both changes are events naming the id, never the key */
+	assert_int_equal(run_cli(A("audit", "events", "--type",
+	    "access.key_revoked"), NULL, &out, &err), 0);
+	assert_non_null(strstr(out, id));
+	free(out);
+	free(err);
+	assert_int_equal(run_cli(A("audit", "events", "--type",
+	    "access.key_created"), NULL, &out, &err), 0);
+	assert_non_null(strstr(out, id));
+	assert_null(strstr(out, key + 4));
 	free(out);
 	free(err);
 	assert_int_equal(run_cli(A("keys", "revoke", id), NULL, &out, &err), 1);

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "dbpath.h"
 #include "http.h"
+#include "jsonx.h"
 #include "num.h"
 #include "router.h"
 
@@ -378,6 +379,34 @@ static void test_dbpath_table(void **state)
 	rmdir(dir);
 }
 
+/* Request bytes in logs and events: valid UTF-8 kept, invalid bytes as
+ * %XX, nothing dropped. */
+static void test_text_escape_table(void **state)
+{
+	static const struct { const char *in, *want; } rows[] = {
+		{ "/v1/intents/abc", "/v1/intents/abc" },
+		{ "/v1/intents/\xff\xfe", "/v1/intents/%FF%FE" },
+		{ "caf\xc3\xa9", "caf\xc3\xa9" },
+		{ "\xc3", "%C3" },
+		{ "\xed\xa0\x80x", "%ED%A0%80x" },
+		{ "\xe2\x82\xac\xe2\x82", "\xe2\x82\xac%E2%82" },
+		{ "", "" },
+		{ NULL, "" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < CV_ARRAY_LEN(rows); i++) {
+		char *got = cv_text_escape_dup(rows[i].in);
+		json_t *j = cv_json_string_escaped(rows[i].in);
+
+		assert_string_equal(got, rows[i].want);
+		assert_non_null(j);
+		assert_string_equal(json_string_value(j), rows[i].want);
+		json_decref(j);
+		free(got);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_router_table),
 		cmocka_unit_test(test_config_table),
 		cmocka_unit_test(test_dbpath_table),
+		cmocka_unit_test(test_text_escape_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

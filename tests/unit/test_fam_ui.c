@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "intents.h"
+#include "ratelimit.h"
 #include "uisession.h"
 
 extern const struct cv_family cv_family_ui;
@@ -206,6 +207,24 @@ static void test_sign_in_and_pages(void **state)
 
 	/* tenant-scoped pages */
 	snprintf(cookie, sizeof cookie, "other=1; cv_session=%s", session);
+
+	/* the rate limiter counts a page against the signed-in principal,
+	 * a made-up cookie against _anonymous */
+	for (int fake = 0; fake < 2; fake++) {
+		char ck[200], m[] = "REQUEST_METHOD=GET", u[] = "REQUEST_URI=/ui/";
+		char *env[] = { m, u, ck, NULL };
+		struct cv_request q;
+		struct cv_rl_bucket bk = { 0 };
+		snprintf(ck, sizeof ck, "HTTP_COOKIE=cv_session=%s", fake ?
+		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" : session);
+		assert_int_equal(cv_request_init(&q, env), CV_OK);
+		assert_int_equal(cv_ratelimit_bucket(f->app.auth, f->app.store,
+		    &q, &bk), CV_OK);
+		assert_string_equal(bk.key, fake ? "_anonymous" :
+		    "p:t:team-a|a:ann");
+		cv_rl_bucket_free(&bk);
+		cv_request_free(&q);
+	}
 	ui_call(&f->app, "GET", "/ui/", cookie, "10.0.0.2", false, NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "a-1"));
@@ -293,9 +312,36 @@ static void test_throttle_and_revocation(void **state)
 	ui_call(&f->app, "GET", "/ui/", cookie, "10.9.9.7", false, NULL, &r);
 	assert_int_equal(r.status, 200);
 	free(r.body);
+	/* rotated: the session lasts as long as the grace period */
+	char id2[CV_APIKEY_ID_LEN], key2[CV_APIKEY_LEN];
+	assert_int_equal(cv_apikey_rotate(f->app.store, id, 600, cv_now_us(),
+	    id2, key2, &found), CV_OK);
+	assert_true(found);
+	ui_call(&f->app, "GET", "/ui/", cookie, "10.9.9.7", false, NULL, &r);
+	assert_int_equal(r.status, 200);
+	free(r.body);
+	/* revoked (which ends the grace period): the session ends */
 	assert_int_equal(cv_apikey_revoke(f->app.store, id, cv_now_us(),
 	    &found), CV_OK);
+	assert_true(found);
 	ui_call(&f->app, "GET", "/ui/", cookie, "10.9.9.7", false, NULL, &r);
+	assert_int_equal(r.status, 303);
+	free(r.body);
+
+	/* a CONVERGE_API_KEYS key revoked in the table ends its sessions */
+	sign_in(&f->app, "k-admin", "10.9.9.6", false, session, sizeof session,
+	    &r);
+	assert_int_equal(r.status, 303);
+	free(r.body);
+	snprintf(cookie, sizeof cookie, "cv_session=%s", session);
+	char hex[CV_SHA256_HEX_LEN], eid[CV_APIKEY_ID_LEN];
+	json_t *pr = json_pack("{s:s,s:s}", "role", "admin", "actor", "root");
+	cv_sha256_hex("k-admin", 7, hex);
+	cv_auth_key_id("k-admin", pr, eid);
+	assert_int_equal(cv_apikey_revoke_digest(f->app.store, hex, eid, pr,
+	    cv_now_us()), CV_OK);
+	json_decref(pr);
+	ui_call(&f->app, "GET", "/ui/", cookie, "10.9.9.6", false, NULL, &r);
 	assert_int_equal(r.status, 303);
 	free(r.body);
 	cv_auth_free(f->app.auth);

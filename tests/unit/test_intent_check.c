@@ -174,9 +174,27 @@ static void test_caps(void **state)
 	json_decref(big);
 }
 
+/* The refs a validation saves follow the create rules. */
+static void test_refs(void **state)
+{
+	char long_ref[300];
+	struct cv_field_error fe;
+
+	(void)state;
+	memset(long_ref, 'r', 256);
+	long_ref[256] = '\0';
+	assert_true(cv_intent_check_refs(NULL, NULL, &fe));
+	assert_true(cv_intent_check_refs("feature/x", "main", &fe));
+	assert_false(cv_intent_check_refs("-x", NULL, &fe));
+	assert_string_equal(fe.field, "source");
+	assert_false(cv_intent_check_refs(NULL, long_ref, &fe));
+	assert_string_equal(fe.field, "target");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_refs),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_caps),
 	};

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cvbuild.h"
 #include "farm.h"
 #include "jsonx.h"
 
@@ -204,6 +205,52 @@ static void test_no_route_is_invented(void **state)
 		    "no family", extra);
 }
 
+/* docs/api.md shows a request and its answer for every route that
+ * writes: a section whose title names "`METHOD /path`". */
+static void test_every_write_has_an_example(void **state)
+{
+	FILE *f = fopen(CV_SRCDIR "/docs/api.md", "rb");
+	char *md = calloc(1, 1 << 20);
+	int missing = 0;
+
+	(void)state;
+	assert_non_null(f);
+	assert_true(fread(md, 1, (1 << 20) - 1, f) > 0);
+	fclose(f);
+	for (size_t fa = 0; fa < CV_ARRAY_LEN(families); fa++)
+		for (size_t i = 0; i < families[fa]->nroutes; i++) {
+			const struct cv_route *r = &families[fa]->routes[i];
+			char path[512], want[600];
+			const char *at;
+			bool found = false;
+
+			if (strcmp(r->method, "GET") == 0)
+				continue;
+			doc_path(r, path, sizeof path);
+			snprintf(want, sizeof want, "`%s %s`", r->method, path);
+			for (at = md; (at = strstr(at, want)); at++) {
+				const char *line = at;
+				while (line > md && line[-1] != '\n')
+					line--;
+				if (strncmp(line, "### ", 4) == 0)
+					found = true;
+			}
+			if (!found) {
+				print_message("docs/api.md has no example of %s "
+				    "%s: add under \"## Examples of every write\" "
+				    "a section \"### %s (%s, `%s`)\" with the curl "
+				    "request and the answer it printed\n",
+				    r->method, path, want, r->role ? r->role :
+				    "no key", r->scope ? r->scope : "-");
+				missing++;
+			}
+		}
+	free(md);
+	if (missing)
+		fail_msg("%d write route(s) without an example in docs/api.md",
+		    missing);
+}
+
 /* The document is OpenAPI 3.1 in shape: ids unique, every operation
  * answers something, every {param} of a path declared. */
 static void test_document_shape(void **state)
@@ -213,8 +260,10 @@ static void test_document_shape(void **state)
 
 	(void)state;
 	assert_non_null(strstr(cv_json_str(doc, "openapi", ""), "3.1"));
-	assert_non_null(json_object_get(json_object_get(doc, "info"),
-	    "version"));
+	if (strcmp(cv_json_str(json_object_get(doc, "info"), "version", ""),
+	    PACKAGE_VERSION) != 0)
+		fail_msg("docs/openapi.json: \"info\": {\"version\"} must be "
+		    "\"%s\", the version in configure.ac", PACKAGE_VERSION);
 	json_object_foreach(json_object_get(doc, "paths"), path, item)
 		json_object_foreach(item, method, op) {
 			const char *id = cv_json_str(op, "operationId", NULL);
@@ -275,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_no_route_is_invented),
 		cmocka_unit_test(test_document_shape),
 		cmocka_unit_test(test_served_copy_is_the_file),
+		cmocka_unit_test(test_every_write_has_an_example),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

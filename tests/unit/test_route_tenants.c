@@ -15,19 +15,91 @@
  */
 #include "famtest.h"
 
+#include "auth.h"
+#include "clock.h"
 #include "intents.h"
 #include "jsonx.h"
+#include "uisession.h"
 
 extern const struct cv_family cv_family_agents, cv_family_compliance,
     cv_family_dashboard, cv_family_events, cv_family_health,
-    cv_family_intents, cv_family_queue, cv_family_risk, cv_family_webhooks;
+    cv_family_intents, cv_family_queue, cv_family_risk, cv_family_webhooks,
+    cv_family_ui;
 
 /* Every family the farm runs (fcgi/ *.c with a route table). */
 static const struct cv_family *const families[] = {
 	&cv_family_agents, &cv_family_compliance, &cv_family_dashboard,
 	&cv_family_events, &cv_family_health, &cv_family_intents,
 	&cv_family_queue, &cv_family_risk, &cv_family_webhooks,
+	&cv_family_ui,
 };
+
+/* Authentication on, so that routes without a key role (the dashboard's
+ * pages) identify the caller by its session cookie. */
+static int setup(void **state)
+{
+	struct fam_fixture *f;
+	char err[256];
+
+	if (fam_setup(state) != 0)
+		return -1;
+	f = *state;
+	f->app.cfg.auth_required = true;
+	f->app.auth = cv_auth_new(&f->app.cfg, err, sizeof err);
+	return f->app.auth ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	struct fam_fixture *f = *state;
+
+	cv_auth_free(f->app.auth);
+	return fam_teardown(state);
+}
+
+/* "HTTP_COOKIE=cv_session=<token>" of a new dashboard session. */
+static void session_cookie(struct cv_store *s, const char *principal,
+    char *out, size_t size)
+{
+	char token[CV_UI_TOKEN_LEN], csrf[CV_UI_TOKEN_LEN];
+	json_t *p = json_loads(principal, 0, NULL);
+
+	assert_int_equal(cv_ui_session_open(s, p, cv_now_us(), token, csrf),
+	    CV_OK);
+	snprintf(out, size, "HTTP_COOKIE=cv_session=%s", token);
+	json_decref(p);
+}
+
+/* One request as principal: a route with a role gets it as its
+ * authenticated principal, any other route goes through the farm's own
+ * dispatch with the principal's session cookie. */
+static void request_as(const struct cv_family *fam, struct cv_app *app,
+    const struct cv_route *r, const char *path, const char *body,
+    const char *principal, const char *cookie, struct cv_response *resp)
+{
+	char m[32], uri[600], qs[] = "QUERY_STRING=intent_id=victim-1&id="
+	    "victim-1", ct[] = "CONTENT_TYPE=application/json";
+	char ck[128];
+	char *env[] = { m, uri, qs, ct, ck, NULL };
+	struct cv_request req;
+
+	snprintf(m, sizeof m, "REQUEST_METHOD=%s", r->method);
+	snprintf(uri, sizeof uri, "REQUEST_URI=%s", path);
+	snprintf(ck, sizeof ck, "%s", cookie);
+	cv_response_init(resp);
+	assert_int_equal(cv_request_init(&req, env), CV_OK);
+	if (body) {
+		req.body = strdup(body);
+		assert_non_null(req.body);
+		req.body_len = strlen(body);
+	}
+	if (r->role)
+		fam_call_as(fam, app, &req, resp, json_loads(principal, 0,
+		    NULL));
+	else
+		cv_farm_dispatch(fam, app, &req, resp);
+	cv_request_free(&req);
+}
 
 #define VICTIM "victim-1"
 #define ATTACKER "{\"role\":\"admin\",\"actor\":\"mallory\"," \
@@ -132,7 +204,7 @@ static bool shows_marker(const char *body)
 }
 
 static void call(struct fam_fixture *f, const struct cv_family *fam,
-    const struct cv_route *r, const char *principal,
+    const struct cv_route *r, const char *principal, const char *cookie,
     struct cv_response *resp, char *path, size_t size)
 {
 	static const char body[] = "{\"intent_id\":\"" VICTIM "\",\"id\":\""
@@ -142,19 +214,18 @@ static void call(struct fam_fixture *f, const struct cv_family *fam,
 	    strcmp(r->method, "HEAD") != 0 && strcmp(r->method, "DELETE") != 0;
 
 	fill_path(r, path, size);
-	/* A route without a role takes no key (health, the HMAC-signed
-	 * webhook): it goes through the farm's own dispatch. */
-	fam_request(fam, &f->app, r->method, path, "intent_id=" VICTIM "&id="
-	    VICTIM, has_body ? body : NULL, has_body ? strlen(body) : 0,
-	    r->role ? principal : NULL, resp);
+	request_as(fam, &f->app, r, path, has_body ? body : NULL, principal,
+	    cookie, resp);
 }
 
 static void test_other_tenant_sees_and_writes_nothing(void **state)
 {
 	struct fam_fixture *f = *state;
 	size_t routes = 0;
+	char cookie[128];
 
 	seed(f->app.store);
+	session_cookie(f->app.store, ATTACKER, cookie, sizeof cookie);
 	for (size_t k = 0; k < CV_ARRAY_LEN(families); k++)
 		for (size_t i = 0; i < families[k]->nroutes; i++) {
 			const struct cv_route *r = &families[k]->routes[i];
@@ -164,8 +235,8 @@ static void test_other_tenant_sees_and_writes_nothing(void **state)
 			long long by_t = count(f->app.store, "tenant_id", "team-a");
 			json_t *before = victim(f->app.store), *after;
 
-			call(f, families[k], r, ATTACKER, &resp, path,
-			    sizeof path);
+			call(f, families[k], r, ATTACKER, cookie, &resp,
+			    path, sizeof path);
 			const char *b = resp.body ? resp.body : "";
 			print_message("%s %s -> %d\n", r->method, path,
 			    resp.status);
@@ -200,8 +271,10 @@ static void test_owner_control(void **state)
 {
 	struct fam_fixture *f = *state;
 	size_t reached = 0;
+	char cookie[128];
 
 	seed(f->app.store);
+	session_cookie(f->app.store, OWNER, cookie, sizeof cookie);
 	for (size_t k = 0; k < CV_ARRAY_LEN(families); k++)
 		for (size_t i = 0; i < families[k]->nroutes; i++) {
 			const struct cv_route *r = &families[k]->routes[i];
@@ -210,24 +283,24 @@ static void test_owner_control(void **state)
 
 			if (strcmp(r->method, "GET") != 0)
 				continue;
-			call(f, families[k], r, OWNER, &resp, path, sizeof path);
+			call(f, families[k], r, OWNER, cookie, &resp, path,
+			    sizeof path);
 			if (resp.status == 200 && resp.body &&
 			    shows_marker(resp.body))
 				reached++;
 			cv_response_free(&resp);
 		}
-	/* the intent, its events, its review, its change health, ... */
-	assert_true(reached >= 4);
+	/* the intent, its events, its review, its change health, its page */
+	assert_true(reached >= 5);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
-		    test_other_tenant_sees_and_writes_nothing, fam_setup,
-		    fam_teardown),
-		cmocka_unit_test_setup_teardown(test_owner_control, fam_setup,
-		    fam_teardown),
+		    test_other_tenant_sees_and_writes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_control, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,732 @@
+/*
+ * test_faults.c - a failure injected at every step (fault.h; needs
+ * ./configure --enable-fault-injection, skipped otherwise).
+ *
+ * For each operation and each fault kind (DB statement, allocation,
+ * external command) the loop arms the fault at N = 1, 2, ... and runs the
+ * operation on a fresh copy of the same database (and repository) until
+ * it completes without the fault firing. After every injected failure:
+ *   - the answer is a clear error (an HTTP status >= 400 with a JSON
+ *     "error", or the engine's NULL / {"error"}), never a crash or a hang
+ *     (a SIGALRM watchdog);
+ *   - nothing is half-written: the database dump equals the one before
+ *     (the landing may instead record a complete merge_failed);
+ *   - the same operation, retried with no fault, succeeds.
+ * The operations: a webhook delivery and an intent creation through their
+ * route families, a validation of an intent over the API, and a queue
+ * landing on a local repository.
+ *
+ * Then kill -9 at every step (kill:N, in a forked child): after the
+ * "restart" (the operation again, as GitHub's redelivery or the next
+ * worker cycle would do) each acknowledged action exists exactly once.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "eventlog.h"
+#include "fault.h"
+#include "farm.h"
+#include "intents.h"
+#include "jsonx.h"
+#include "policy.h"
+#include "store.h"
+#include "gitrepo.h"
+
+extern const struct cv_family cv_family_intents, cv_family_webhooks;
+
+#define MAX_N 20000
+#define WATCHDOG_S 120
+
+struct fx {
+	char *dir;               /* scratch directory */
+	char base[256];          /* the pristine database */
+	char work[256];          /* the copy an iteration runs on */
+	char *repo;              /* pristine repository (NULL: none) */
+	char repo_work[256];     /* its copy for one iteration */
+	bool need_repo;          /* the operation uses the repository */
+	struct cv_app app;
+};
+
+static struct fx fx;
+
+/* ---- files ----------------------------------------------------------------- */
+
+static void copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	ssize_t n;
+	int in = open(from, O_RDONLY), out;
+
+	assert_true(in >= 0);
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(out >= 0);
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+}
+
+static void remove_db(const char *path)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", ".lock" };
+	char p[300];
+
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(p, sizeof p, "%s%s", path, sfx[i]);
+		unlink(p);
+	}
+}
+
+static struct cv_store *open_store(const char *path)
+{
+	struct cv_store_options o = { CV_BACKEND_SQLITE, path, NULL, 0 };
+	struct cv_store *s = NULL;
+	char *msg = NULL;
+
+	if (cv_store_open(&o, &s, &msg) != CV_OK)
+		fail_msg("open %s: %s", path, msg ? msg : "?");
+	return s;
+}
+
+/* Every row of every table, in a stable order, as text. */
+static char *dump(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *t, *q;
+	char *text = NULL, sql[256];
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master"
+	    " WHERE type = 'table' ORDER BY name", -1, &t, NULL), SQLITE_OK);
+	while (sqlite3_step(t) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(t, 0);
+		snprintf(sql, sizeof sql, "SELECT * FROM \"%s\" ORDER BY 1", name);
+		fprintf(out, "[%s]\n", name);
+		if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+			continue;
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			for (int c = 0; c < sqlite3_column_count(q); c++) {
+				const unsigned char *v = sqlite3_column_text(q, c);
+				fprintf(out, "%s|", v ? (const char *)v : "NULL");
+			}
+			fputc('\n', out);
+		}
+		sqlite3_finalize(q);
+	}
+	sqlite3_finalize(t);
+	sqlite3_close(db);
+	fclose(out);
+	return text;
+}
+
+/* ---- requests --------------------------------------------------------------- */
+
+struct req {
+	const struct cv_family *family;
+	const char *method, *uri;
+	const char *headers[4];   /* CGI names: "HTTP_X_GITHUB_EVENT=push" */
+	const char *body;
+};
+
+/* Status of the answer; *json_error set when the body is a JSON object
+ * with an "error" (or "detail") text. */
+static int dispatch(const struct req *r, bool *json_error, char **body_out)
+{
+	char m[32], uri[512];
+	char *env[8];
+	size_t ne = 0;
+	struct cv_request req;
+	struct cv_response resp;
+	int status;
+
+	snprintf(m, sizeof m, "REQUEST_METHOD=%s", r->method);
+	snprintf(uri, sizeof uri, "REQUEST_URI=%s", r->uri);
+	env[ne++] = m;
+	env[ne++] = uri;
+	for (size_t i = 0; i < 4 && r->headers[i]; i++)
+		env[ne++] = (char *)r->headers[i];
+	env[ne] = NULL;
+	cv_response_init(&resp);
+	if (cv_request_init(&req, env) != CV_OK)
+		fail_msg("request init");
+	req.body = strdup(r->body ? r->body : "");
+	req.body_len = strlen(req.body);
+	cv_farm_dispatch(r->family, &fx.app, &req, &resp);
+	status = resp.status;
+	json_t *j = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) :
+	    NULL;
+	*json_error = json_is_string(json_object_get(j, "error")) ||
+	    json_is_string(json_object_get(j, "detail"));
+	json_decref(j);
+	if (body_out)
+		*body_out = resp.body ? strndup(resp.body, resp.body_len) : NULL;
+	cv_request_free(&req);
+	cv_response_free(&resp);
+	return status;
+}
+
+/* ---- the loop ----------------------------------------------------------------- */
+
+struct op {
+	const char *name;
+	/* Runs once on fx.work (and fx.repo_work); true when it succeeded.
+	 * *clean_error: it failed with a clear error. */
+	bool (*run)(const struct op *op, bool *clean_error);
+	const struct req *req;
+	int want_status;
+	const char *want_text;    /* must occur in a successful answer */
+	/* After a failure: true when the state is acceptable although the
+	 * dump differs (a complete outcome recorded, e.g. merge_failed). */
+	bool (*complete_outcome)(void);
+};
+
+static bool run_request(const struct op *op, bool *clean_error)
+{
+	bool json_error = false;
+	char *body = NULL;
+	int status = dispatch(op->req, &json_error, &body);
+	bool ok = status == op->want_status && body &&
+	    (!op->want_text || strstr(body, op->want_text));
+
+	*clean_error = !ok && status >= 400 && json_error;
+	/* A command that could not run is a recorded decision, not a
+	 * crash: validation blocks the intent and says why. */
+	if (!ok && status == 200 && body && strstr(body, "\"blocked\"") &&
+	    strstr(body, "injected fault"))
+		*clean_error = true;
+	if (!ok && !*clean_error)
+		fprintf(stderr, "%s: answer %d %s\n", op->name, status,
+		    body ? body : "(none)");
+	free(body);
+	return ok;
+}
+
+static void fresh_copy(void)
+{
+	remove_db(fx.work);
+	copy_file(fx.base, fx.work);
+	if (fx.repo && fx.need_repo) {
+		const char *rm[] = { "rm", "-rf", fx.repo_work, NULL };
+		const char *cp[] = { "cp", "-a", fx.repo, fx.repo_work, NULL };
+		struct cv_proc_result r;
+		cv_proc_run(rm, NULL, &r);
+		cv_proc_result_free(&r);
+		assert_int_equal(cv_proc_run(cp, NULL, &r), CV_OK);
+		assert_int_equal(r.exit_code, 0);
+		cv_proc_result_free(&r);
+	}
+}
+
+/* The line of b where a and b first differ (for the failure message). */
+static const char *first_difference(const char *a, const char *b)
+{
+	size_t i = 0, line = 0;
+
+	for (; a[i] && a[i] == b[i]; i++)
+		if (a[i] == '\n')
+			line = i + 1;
+	return b + line;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	static const char msg[] = "test_faults: an operation hung\n";
+	(void)!write(2, msg, sizeof msg - 1);
+	abort();
+}
+
+/* Runs op with fault KIND:n for n = 1, 2, ... (every `stride`th n);
+ * returns how many faults were injected. */
+static int fault_loop(const struct op *op, const char *kind, int stride)
+{
+	char spec[32];
+	int injected = 0;
+
+	for (int n = 1; n < MAX_N; n += stride) {
+		bool clean = false, ok;
+		char *before, *after;
+
+		fresh_copy();
+		before = dump(fx.work);
+		/* opened before arming: a process opens its store at start */
+		fx.app.store = open_store(fx.work);
+		snprintf(spec, sizeof spec, "%s:%d", kind, n);
+		alarm(WATCHDOG_S);
+		assert_int_equal(cv_fault_arm(spec), 0);
+		ok = op->run(op, &clean);
+		bool fired = cv_fault_fired();
+		cv_fault_arm(NULL);
+		alarm(0);
+		if (!fired) {
+			cv_store_close(fx.app.store);
+			fx.app.store = NULL;
+			if (!ok)
+				fail_msg("%s: failed with no fault left (%s)",
+				    op->name, spec);
+			free(before);
+			return injected;
+		}
+		injected++;
+		if (!ok) {
+			if (!clean)
+				fail_msg("%s: %s: not a clear error", op->name,
+				    spec);
+			after = dump(fx.work);
+			if (strcmp(before, after) != 0 &&
+			    !(op->complete_outcome && op->complete_outcome()))
+				fail_msg("%s: %s: half-written state: %s",
+				    op->name, spec, first_difference(before,
+				    after));
+			free(after);
+			/* the same operation again, no fault: it succeeds */
+			if (!op->run(op, &clean))
+				fail_msg("%s: %s: the retry failed", op->name, spec);
+		}
+		cv_store_close(fx.app.store);
+		fx.app.store = NULL;
+		free(before);
+	}
+	fail_msg("%s: more than %d %s points", op->name, MAX_N, kind);
+	return injected;
+}
+
+/* ---- the operations ----------------------------------------------------------- */
+
+static char *fixture_body;
+
+static const struct req webhook_req = {
+	NULL, "POST", "/integrations/github/webhook",
+	{ "HTTP_X_GITHUB_EVENT=pull_request", "HTTP_X_GITHUB_DELIVERY=fault-1",
+	  "CONTENT_TYPE=application/json", NULL }, NULL,
+};
+
+static const struct req create_req = {
+	NULL, "POST", "/v1/intents", { "CONTENT_TYPE=application/json",
+	    "HTTP_IDEMPOTENCY_KEY=fault-create-1", NULL },
+	"{\"id\":\"fi-1\",\"source\":\"feature/x\",\"target\":\"main\","
+	"\"priority\":2,\"dependencies\":[\"a\"],\"technical\":{\"k\":\"v\"}}",
+};
+
+static const struct req validate_req = {
+	NULL, "POST", "/v1/intents/v-1/validate",
+	{ "CONTENT_TYPE=application/json", NULL }, "{\"skip_checks\":true}",
+};
+
+static struct req wh, cr, va;
+
+static void requests_init(void)
+{
+	wh = webhook_req;
+	wh.family = &cv_family_webhooks;
+	wh.body = fixture_body;
+	cr = create_req;
+	cr.family = &cv_family_intents;
+	va = validate_req;
+	va.family = &cv_family_intents;
+}
+
+static long long scalar(const char *sql);
+
+/* The landing: one queue cycle with auto-confirm on the local repository. */
+static bool run_landing(const struct op *op, bool *clean_error)
+{
+	struct cv_store *s = fx.app.store;
+	json_t *config = cv_policy_defaults();
+	struct cv_engine e = { .store = s, .repo_dir = fx.repo_work,
+	    .work_dir = fx.repo_work, .config = config,
+	    .coupling_injected = true, .check_timeout_s = 5 };
+	struct cv_queue_opts q = { .auto_confirm = true, .max_retries = 3,
+	    .use_last_simulation = false, .skip_checks = true, .holder = 4242 };
+	json_t *res;
+
+	/* A simulation git could not run blocked the intent and sent it
+	 * back to READY (intent.requeued): it is validated again first. */
+	if (scalar("SELECT COUNT(*) FROM intents WHERE id = 'l-1' AND "
+	    "status = 'READY'") == 1) {
+		struct cv_validate_opts vo = { NULL, false, true };
+		json_decref(cv_engine_validate(&e, "l-1", &vo));
+	}
+	res = cv_engine_queue_run(&e, &q);
+	const char *decision = cv_json_str(json_array_get(res, 0), "decision",
+	    "");
+	bool ok = strcmp(decision, "merged") == 0;
+
+	(void)op;
+	*clean_error = !ok;   /* NULL, an error or a recorded outcome */
+	if (!ok && getenv("CV_FAULT_VERBOSE")) {
+		char *t = res ? json_dumps(res, JSON_COMPACT) : NULL;
+		fprintf(stderr, "landing: %s\n", t ? t : "NULL");
+		free(t);
+	}
+	json_decref(res);
+	json_decref(config);
+	return ok;
+}
+
+static long long scalar(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	assert_int_equal(sqlite3_open_v2(fx.work, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* A landing that failed left the intent where the next cycle takes it
+ * up again (VALIDATED or QUEUED), requeued to READY by a simulation that
+ * could not run (validated again before the retry), or MERGED; extra
+ * audit events of the
+ * validation it ran (simulation, policy) are allowed. */
+static bool landing_complete(void)
+{
+	return scalar("SELECT COUNT(*) FROM intents WHERE id = 'l-1' AND "
+	    "status IN ('READY', 'VALIDATED', 'QUEUED', 'MERGED')") == 1;
+}
+
+/* A validation that failed recorded a whole decision (blocked by a
+ * simulation git could not run) or left the intent as it was. */
+static bool validation_complete(void)
+{
+	return scalar("SELECT COUNT(*) FROM intents WHERE id = 'v-1' AND "
+	    "status IN ('READY', 'BLOCKED', 'VALIDATED')") == 1;
+}
+
+/* All or nothing: a delivery that failed after its commit (the answer
+ * could not be built) is whole: claim, payload, event and intent. */
+static bool webhook_complete(void)
+{
+	return scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE "
+	    "delivery_id = 'fault-1'") == 1 &&
+	    scalar("SELECT COUNT(*) FROM webhook_payloads WHERE "
+	    "delivery_id = 'fault-1'") == 1 &&
+	    scalar("SELECT COUNT(*) FROM events WHERE event_type = "
+	    "'webhook.received'") == 1 &&
+	    scalar("SELECT COUNT(*) FROM intents WHERE id LIKE '%:pr-%'") == 1 &&
+	    scalar("SELECT COUNT(*) FROM events WHERE event_type = "
+	    "'intent.created' AND intent_id LIKE '%:pr-%'") == 1;
+}
+
+static bool create_complete(void)
+{
+	return scalar("SELECT COUNT(*) FROM intents WHERE id = 'fi-1'") == 1 &&
+	    scalar("SELECT COUNT(*) FROM events WHERE event_type = "
+	    "'intent.created' AND intent_id = 'fi-1'") == 1;
+}
+
+static const struct op op_webhook = { "webhook delivery", run_request, &wh,
+    200, "\"ok\":true", webhook_complete };
+static const struct op op_create = { "intent creation", run_request, &cr,
+    200, "fi-1", create_complete };
+static const struct op op_validate = { "validation", run_request, &va, 200,
+    "\"validated\"", validation_complete };
+static const struct op op_landing = { "queue landing", run_landing, NULL, 0,
+    NULL, landing_complete };
+
+/* ---- fixtures ------------------------------------------------------------------ */
+
+static void add_intent(struct cv_store *s, const char *id, const char *status)
+{
+	const char *err = NULL;
+	json_t *doc = json_pack("{s:s,s:s,s:s,s:s}", "id", id, "source",
+	    "feature/x", "target", "main", "risk_level", "low");
+	json_t *in = cv_intent_build(doc, false, NULL, &err);
+	struct cv_engine e = { .store = s };
+
+	assert_non_null(in);
+	json_object_set_new(in, "status", json_string(status));
+	assert_int_equal(cv_engine_intent_create(&e, in, false), CV_OK);
+	json_decref(in);
+	json_decref(doc);
+}
+
+/* The copies of each iteration live in memory when the machine allows:
+ * thousands of SQLite opens and closes are then not disk syncs. */
+static char *scratch_dir(void)
+{
+	char *dir = strdup("/dev/shm/cv-test-XXXXXX");
+
+	if (dir && mkdtemp(dir))
+		return dir;
+	free(dir);
+	return repo_tmpdir();
+}
+
+static void scratch_remove(char *dir)
+{
+	if (!dir || strncmp(dir, "/dev/shm/cv-test-", 17) != 0) {
+		repo_remove(dir);   /* frees it */
+		return;
+	}
+	nftw(dir, repo_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(dir);
+}
+
+static int setup(void **state)
+{
+	char path[512];
+	FILE *f;
+	long n;
+
+	(void)state;
+	if (!CV_FAULT_ENABLED)
+		return 0;
+	repo_env();
+	signal(SIGALRM, on_alarm);
+	fx.dir = scratch_dir();
+	snprintf(fx.base, sizeof fx.base, "%s/base.db", fx.dir);
+	snprintf(fx.work, sizeof fx.work, "%s/work.db", fx.dir);
+	snprintf(path, sizeof path, "%s/tests/fixtures/github-webhooks/"
+	    "pull_request/opened.payload.json", CV_SRCDIR);
+	assert_non_null(f = fopen(path, "rb"));
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	fixture_body = calloc(1, (size_t)n + 1);
+	assert_int_equal(fread(fixture_body, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+
+	/* the repository: main and feature/x, a clean merge */
+	fx.repo = repo_new();
+	snprintf(fx.repo_work, sizeof fx.repo_work, "%s/repo", fx.dir);
+	repo_write(fx.repo, "src/app.c", "int main(void) { return 0; }\n");
+	repo_commit(fx.repo, "base");
+	repo_git(fx.repo, "checkout", "-q", "-b", "feature/x");
+	repo_write(fx.repo, "src/feature.c", "int feature;\n");
+	repo_commit(fx.repo, "feature");
+	repo_git(fx.repo, "checkout", "-q", "main");
+
+	struct cv_store *s = open_store(fx.base);
+	add_intent(s, "v-1", "READY");
+	add_intent(s, "l-1", "VALIDATED");
+	cv_store_close(s);
+	fx.app.family = "test";
+	fx.app.cfg.repo_path = fx.repo_work;
+	requests_init();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (!CV_FAULT_ENABLED)
+		return 0;
+	free(fixture_body);
+	repo_remove(fx.repo);
+	scratch_remove(fx.dir);
+	return 0;
+}
+
+/* ---- kill -9 at every step ------------------------------------------------------ */
+
+static void report(const char *op, const char *kind, int n);
+
+static bool webhook_once(void)
+{
+	return webhook_complete();
+}
+
+static bool create_once(void)
+{
+	return create_complete();
+}
+
+/* Landed exactly once: MERGED, one intent.merged, one merge on main. */
+static bool landing_once(void)
+{
+	char *merges = repo_run(fx.repo_work, "git", "rev-list", "--count",
+	    "--merges", "main", NULL);
+	bool one = atoi(merges) == 1;
+
+	free(merges);
+	return one && scalar("SELECT COUNT(*) FROM intents WHERE id = 'l-1' "
+	    "AND status = 'MERGED'") == 1 && scalar("SELECT COUNT(*) FROM "
+	    "events WHERE event_type = 'intent.merged' AND intent_id = "
+	    "'l-1'") == 1;
+}
+
+/* Runs op in a child that SIGKILLs itself at step N (a DB statement or
+ * an external command), for N = 1, 2, ... until the child finishes; after
+ * each death the operation runs again (GitHub's redelivery, the client's
+ * retry, the worker's next cycle) and must then hold exactly once.
+ * Returns the number of deaths. */
+static int kill_loop(const struct op *op, bool (*once)(void))
+{
+	char spec[32];
+	int deaths = 0;
+
+	for (int n = 1; n < MAX_N; n++) {
+		bool clean;
+		int status;
+		pid_t pid;
+
+		fresh_copy();
+		snprintf(spec, sizeof spec, "kill:%d", n);
+		alarm(WATCHDOG_S);
+		if ((pid = fork()) == 0) {
+			fx.app.store = open_store(fx.work);
+			cv_fault_arm(spec);
+			op->run(op, &clean);
+			cv_fault_arm(NULL);
+			cv_store_close(fx.app.store);
+			_exit(0);
+		}
+		assert_true(pid > 0);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+		if (!killed && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+			fail_msg("%s: %s: the child ended with status %d",
+			    op->name, spec, status);
+		/* the restart: the same operation once more, no fault */
+		fx.app.store = open_store(fx.work);
+		if (killed && op == &op_landing) {
+			/* The dead worker's queue lock is a lease: the next
+			 * worker waits for its TTL; here it has run out. */
+			bool released;
+			assert_int_equal(cv_lock_force_release(fx.app.store,
+			    "queue", &released), CV_OK);
+		}
+		bool ok = op->run(op, &clean);
+		/* a landing left marked is put back by that cycle, landed by
+		 * the next one */
+		if (!ok && killed && op == &op_landing && !once())
+			ok = op->run(op, &clean);
+		cv_store_close(fx.app.store);
+		fx.app.store = NULL;
+		alarm(0);
+		/* a landing recorded before the kill: nothing left to land */
+		if (!ok && op == &op_landing && once())
+			ok = true;
+		if (!ok)
+			fail_msg("%s: after kill at %s the operation failed",
+			    op->name, spec);
+		if (!once())
+			fail_msg("%s: after kill at %s: not exactly once",
+			    op->name, spec);
+		if (!killed)
+			return deaths;
+		deaths++;
+	}
+	fail_msg("%s: more than %d steps", op->name, MAX_N);
+	return deaths;
+}
+
+static void test_kill_webhook(void **state)
+{
+	(void)state;
+	if (!CV_FAULT_ENABLED)
+		skip();
+	fx.need_repo = false;
+	report("", "start", 0);
+	report(op_webhook.name, "kill", kill_loop(&op_webhook, webhook_once));
+}
+
+static void test_kill_create(void **state)
+{
+	(void)state;
+	if (!CV_FAULT_ENABLED)
+		skip();
+	fx.need_repo = false;
+	report("", "start", 0);
+	report(op_create.name, "kill", kill_loop(&op_create, create_once));
+}
+
+static void test_kill_landing(void **state)
+{
+	(void)state;
+	if (!CV_FAULT_ENABLED)
+		skip();
+	fx.need_repo = true;
+	report("", "start", 0);
+	report(op_landing.name, "kill", kill_loop(&op_landing, landing_once));
+}
+
+/* ---- the tests -------------------------------------------------------------------- */
+
+static void report(const char *op, const char *kind, int n)
+{
+	static struct timespec last;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	fprintf(stderr, "faults: %-17s %-5s %5d injected (%.1f s)\n", op, kind,
+	    n, last.tv_sec ? (double)(now.tv_sec - last.tv_sec) +
+	    (double)(now.tv_nsec - last.tv_nsec) / 1e9 : 0.0);
+	last = now;
+}
+
+static void loops(const struct op *op, bool allocs, bool procs)
+{
+	if (!CV_FAULT_ENABLED)
+		skip();
+	fx.need_repo = procs;
+	report("", "start", 0);
+	report(op->name, "db", fault_loop(op, "db", 1));
+	if (procs)
+		report(op->name, "proc", fault_loop(op, "proc", 1));
+	if (allocs)
+		report(op->name, "alloc", fault_loop(op, "alloc", 1));
+}
+
+static void test_webhook(void **state)
+{
+	(void)state;
+	loops(&op_webhook, true, false);
+}
+
+static void test_create(void **state)
+{
+	(void)state;
+	loops(&op_create, true, false);
+}
+
+static void test_validate(void **state)
+{
+	(void)state;
+	loops(&op_validate, false, true);
+}
+
+static void test_landing(void **state)
+{
+	(void)state;
+	loops(&op_landing, false, true);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_webhook),
+		cmocka_unit_test(test_create),
+		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_landing),
+		cmocka_unit_test(test_kill_webhook),
+		cmocka_unit_test(test_kill_create),
+		cmocka_unit_test(test_kill_landing),
+	};
+
+	return cmocka_run_group_tests_name("faults", tests, setup, teardown);
+}
