@@ -34,6 +34,9 @@ int fuzz_signature(const uint8_t *data, size_t n);
 int fuzz_jwt(const uint8_t *data, size_t n);
 int fuzz_config(const uint8_t *data, size_t n);
 int fuzz_cli_args(const uint8_t *data, size_t n);
+int fuzz_ghevents(const uint8_t *data, size_t n);
+int fuzz_intent_check(const uint8_t *data, size_t n);
+int fuzz_html(const uint8_t *data, size_t n);
 
 /* Splits a copy of data into at most max NUL-terminated fields at each
  * `sep` byte (the last field takes the rest). Returns the number of

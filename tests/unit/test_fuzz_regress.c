@@ -28,6 +28,8 @@ static const struct harness harnesses[] = {
 	{ "http", fuzz_http }, { "request", fuzz_request },
 	{ "signature", fuzz_signature }, { "jwt", fuzz_jwt },
 	{ "config", fuzz_config }, { "cli_args", fuzz_cli_args },
+	{ "ghevents", fuzz_ghevents }, { "intent_check", fuzz_intent_check },
+	{ "html", fuzz_html },
 };
 
 static unsigned char *slurp(const char *path, size_t *n)
