@@ -22,11 +22,9 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <glob.h>
 #include <limits.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
@@ -37,13 +35,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fcgi_client.h"
+#include "itutil.h"
 
 #ifndef CV_SRCDIR
 #define CV_SRCDIR "."
@@ -73,22 +71,6 @@ static struct {
 } t;
 
 /* ---- processes --------------------------------------------------------------------- */
-
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof sa;
-	int fd, port = -1;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
 
 /* Runs argv to its end; its stdout into *out (caller frees) when out is
  * not NULL.  Returns the exit status, -1 if it did not exit. */
@@ -570,15 +552,6 @@ static void test_failover(void **state)
 
 /* ---- setup ------------------------------------------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int pg_scratch(const char *cmd, char **out)
 {
 	char script[PATH_MAX];
@@ -634,10 +607,10 @@ static int setup(void **state)
 	dsn[strcspn(dsn, "\n")] = '\0';
 	snprintf(t.dsn, sizeof t.dsn, "%s", dsn);
 	free(dsn);
-	t.port = free_port();
+	t.port = it_free_port();
 	for (int f = 0; f < 2; f++)
 		for (int i = 0; i < NFAM; i++)
-			t.fam_port[f][i] = free_port();
+			t.fam_port[f][i] = it_free_port();
 	for (int i = 0; i < NFAM; i++)
 		t.fam_pid[0][i] = start_responder(0, i);
 	if (start_farm_b_with_up() != 0 || wait_responders() != 0)
@@ -661,7 +634,7 @@ static int teardown(void **state)
 	if (getenv("CONVERGE_KEEP_VAR") && strcmp(getenv("CONVERGE_KEEP_VAR"), "1") == 0)
 		fprintf(stderr, "kept: %s\n", t.dir);
 	else
-		nftw(t.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		it_remove_tree(t.dir);
 	return 0;
 }
 
