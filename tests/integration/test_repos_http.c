@@ -15,8 +15,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -30,6 +28,7 @@
 
 #include "harness.h"
 #include "api_util.h"
+#include "webhook_util.h"
 #include "../unit/gitrepo.h"
 
 #define SECRET "repos-it-secret"
@@ -85,25 +84,13 @@ static bool is_ancestor(const char *a, const char *b)
 
 /* ---- deliveries and the API ----------------------------------------------------- */
 
-static void sign(const char *body, char out[72])
-{
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
-
-	HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET),
-	    (const unsigned char *)body, strlen(body), mac, &maclen);
-	strcpy(out, "sha256=");
-	for (unsigned int i = 0; i < maclen; i++)
-		sprintf(out + 7 + 2 * i, "%02x", mac[i]);
-}
-
 static void deliver(const char *event, const char *id, const char *body,
     struct http_resp *r)
 {
 	char mac[72], ev[64], dl[128], sh[120];
 	const char *h[] = { "Content-Type: application/json", ev, dl, sh, NULL };
 
-	sign(body, mac);
+	webhook_sign(SECRET, body, strlen(body), mac);
 	snprintf(ev, sizeof ev, "X-GitHub-Event: %s", event);
 	snprintf(dl, sizeof dl, "X-GitHub-Delivery: %s", id);
 	snprintf(sh, sizeof sh, "X-Hub-Signature-256: %s", mac);

@@ -23,8 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,6 +34,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "webhook_util.h"
 #include "../fakegithub/harness.h"
 
 #define SECRET "it-webhook-secret"
@@ -90,19 +89,6 @@ static void new_delivery(char *out, size_t size)
 	    (long)time(NULL));
 }
 
-/* "sha256=" + lowercase hex HMAC-SHA256(SECRET, body). */
-static void sign(const char *body, size_t len, char out[72])
-{
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
-
-	HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET),
-	    (const unsigned char *)body, len, mac, &maclen);
-	strcpy(out, "sha256=");
-	for (unsigned int i = 0; i < maclen; i++)
-		sprintf(out + 7 + 2 * i, "%02x", mac[i]);
-}
-
 enum sig { SIG_VALID, SIG_NONE, SIG_WRONG, SIG_UPPER, SIG_BARE, SIG_OTHER_BODY };
 
 /* Sends one delivery; sig says how it is signed. */
@@ -113,14 +99,14 @@ static void deliver(const char *event, const char *id, const char *body,
 	const char *hdrs[6];
 	size_t n = 0;
 
-	sign(body, len, mac);
+	webhook_sign(SECRET, body, len, mac);
 	if (sig == SIG_WRONG)
 		mac[7] = mac[7] == '0' ? '1' : '0';
 	if (sig == SIG_UPPER)
 		for (char *p = mac + 7; *p; p++)
 			*p = (char)(*p >= 'a' && *p <= 'f' ? *p - 32 : *p);
 	if (sig == SIG_OTHER_BODY)
-		sign("{}", 2, mac);
+		webhook_sign(SECRET, "{}", 2, mac);
 	hdrs[n++] = "Content-Type: application/json";
 	if (event) {
 		snprintf(ev, sizeof ev, "X-GitHub-Event: %s", event);
@@ -422,89 +408,14 @@ static void remove_repo(void)
 
 /* ---- concurrent deliveries (libcurl multi) ---------------------------------- */
 
-struct shot {
-	char *body;
-	char delivery[64];
-	char mac[72];
-	struct curl_slist *hdrs;
-	char *reply;
-	size_t reply_len;
-	long status;
-};
-
-static size_t shot_sink(char *d, size_t sz, size_t n, void *arg)
+/* Sends every shot at once as a pull_request delivery (webhook_util.h). */
+static void fire(struct shot *shots, size_t n)
 {
-	struct shot *s = arg;
-	char *p = realloc(s->reply, s->reply_len + sz * n + 1);
+	char url[128];
 
-	if (p == NULL)
-		return 0;
-	memcpy(p + s->reply_len, d, sz * n);
-	s->reply_len += sz * n;
-	p[s->reply_len] = '\0';
-	s->reply = p;
-	return sz * n;
-}
-
-/* Sends every shot at once (one connection each) and waits for all. */
-static void fire(struct shot *shots, size_t n, const char *event)
-{
-	char url[128], line[160];
-	CURLM *m = curl_multi_init();
-	CURL **easy = calloc(n, sizeof *easy);
-	int running = 1;
-
-	assert_non_null(m);
-	assert_non_null(easy);
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/integrations/github/webhook",
-	    farm_port());
-	for (size_t i = 0; i < n; i++) {
-		struct shot *s = &shots[i];
-
-		sign(s->body, strlen(s->body), s->mac);
-		s->hdrs = curl_slist_append(NULL, "Expect:");
-		s->hdrs = curl_slist_append(s->hdrs, "Content-Type: application/json");
-		snprintf(line, sizeof line, "X-GitHub-Event: %s", event);
-		s->hdrs = curl_slist_append(s->hdrs, line);
-		snprintf(line, sizeof line, "X-GitHub-Delivery: %s", s->delivery);
-		s->hdrs = curl_slist_append(s->hdrs, line);
-		snprintf(line, sizeof line, "X-Hub-Signature-256: %s", s->mac);
-		s->hdrs = curl_slist_append(s->hdrs, line);
-		easy[i] = curl_easy_init();
-		curl_easy_setopt(easy[i], CURLOPT_URL, url);
-		curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, s->hdrs);
-		curl_easy_setopt(easy[i], CURLOPT_POSTFIELDS, s->body);
-		curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, shot_sink);
-		curl_easy_setopt(easy[i], CURLOPT_WRITEDATA, s);
-		curl_easy_setopt(easy[i], CURLOPT_TIMEOUT, 60L);
-		curl_easy_setopt(easy[i], CURLOPT_FRESH_CONNECT, 1L);
-		curl_easy_setopt(easy[i], CURLOPT_FORBID_REUSE, 1L);
-		curl_easy_setopt(easy[i], CURLOPT_PRIVATE, s);
-		curl_multi_add_handle(m, easy[i]);
-	}
-	while (running) {
-		curl_multi_perform(m, &running);
-		if (running)
-			curl_multi_poll(m, NULL, 0, 200, NULL);
-	}
-	for (size_t i = 0; i < n; i++) {
-		curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &shots[i].status);
-		curl_multi_remove_handle(m, easy[i]);
-		curl_easy_cleanup(easy[i]);
-		curl_slist_free_all(shots[i].hdrs);
-		shots[i].hdrs = NULL;
-	}
-	free(easy);
-	curl_multi_cleanup(m);
-}
-
-static void shots_free(struct shot *shots, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(shots[i].body);
-		free(shots[i].reply);
-	}
-	free(shots);
+	snprintf(url, sizeof url, "%s/integrations/github/webhook",
+	    farm_base_url());
+	shots_fire(shots, n, url, "pull_request", SECRET);
 }
 
 /* ---- signed farm: signatures ------------------------------------------------ */
@@ -648,7 +559,7 @@ static void test_concurrent_same_delivery(void **state)
 		snprintf(shots[i].delivery, sizeof shots[i].delivery, "%s", id);
 	}
 	json_decref(doc);
-	fire(shots, CONCURRENCY, "pull_request");
+	fire(shots, CONCURRENCY);
 	for (size_t i = 0; i < CONCURRENCY; i++) {
 		json_t *j = json_loads(shots[i].reply ? shots[i].reply : "", 0, NULL);
 
@@ -688,7 +599,7 @@ static void test_concurrent_distinct_prs(void **state)
 		json_decref(doc);
 		new_delivery(shots[i].delivery, sizeof shots[i].delivery);
 	}
-	fire(shots, CONCURRENCY, "pull_request");
+	fire(shots, CONCURRENCY);
 	for (size_t i = 0; i < CONCURRENCY; i++) {
 		json_t *j = json_loads(shots[i].reply ? shots[i].reply : "", 0, NULL);
 		char want[64];
