@@ -25,8 +25,6 @@
 #include <glob.h>
 #include <limits.h>
 #include <libpq-fe.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <grp.h>
@@ -42,6 +40,7 @@
 
 #include "fcgi_client.h"
 #include "itutil.h"
+#include "webhook_util.h"
 
 #ifndef CV_SRCDIR
 #define CV_SRCDIR "."
@@ -385,18 +384,6 @@ static long http(const char *method, const char *path,
 	return status;
 }
 
-static void sign(const char *body, char out[72])
-{
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
-
-	HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET),
-	    (const unsigned char *)body, strlen(body), mac, &maclen);
-	strcpy(out, "sha256=");
-	for (unsigned int i = 0; i < maclen; i++)
-		sprintf(out + 7 + 2 * i, "%02x", mac[i]);
-}
-
 /* Delivers PR n's "opened" event as delivery "failover-<n>". */
 static long deliver(int n)
 {
@@ -409,7 +396,7 @@ static long deliver(int n)
 	    "\"acme/failover\"},\"pull_request\":{\"number\":%d,\"title\":"
 	    "\"f\",\"head\":{\"ref\":\"feat/f\",\"sha\":\"cafe\"},\"base\":"
 	    "{\"ref\":\"main\"},\"merged\":false}}", n, n);
-	sign(body, mac);
+	webhook_sign(SECRET, body, strlen(body), mac);
 	snprintf(h[0], sizeof h[0], "X-GitHub-Delivery: failover-%d", n);
 	snprintf(h[1], sizeof h[1], "X-Hub-Signature-256: %s", mac);
 	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
