@@ -16,7 +16,6 @@
 #include <cmocka.h>
 
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 #include "harness.h"
 #include "api_util.h"
 #include "webhook_util.h"
+#include "farm_db.h"
 #include "../unit/gitrepo.h"
 
 #define SECRET "repos-it-secret"
@@ -151,23 +151,8 @@ static json_t *intent(const char *id)
 
 static long long merged_events(const char *id, const char *type)
 {
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long long n = -1;
-
-	assert_int_equal(sqlite3_open_v2(farm_db_path(), &db,
-	    SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 10000);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM events"
-	    " WHERE intent_id = ? AND event_type = ?", -1, &st, NULL),
-	    SQLITE_OK);
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return n;
+	return farm_db_int("SELECT COUNT(*) FROM events WHERE intent_id = ?"
+	    " AND event_type = ?", id, type, NULL);
 }
 
 static const char *status_of(const char *id, char *buf, size_t size)

@@ -17,7 +17,6 @@
 
 #include <curl/curl.h>
 #include <jwt.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 
 #include "harness.h"
 #include "webhook_util.h"
+#include "farm_db.h"
 
 #ifndef CV_SMOKE_FRONT
 #define CV_SMOKE_FRONT "nginx"
@@ -58,25 +58,6 @@ static char *pr_body(const char *repo, int n)
 	json_decref(doc);
 	assert_non_null(body);
 	return body;
-}
-
-static long long db_count(const char *sql, const char *param)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	assert_int_equal(sqlite3_open_v2(farm_db_path(), &db,
-	    SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 10000);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
 }
 
 static void expect_json_type(const struct http_resp *r)
@@ -323,10 +304,10 @@ static void test_webhook(void **state)
 	expect_body(&r, "{\"intent_id\":\"acme/smoke:pr-1\"}", 0);
 	http_resp_free(&r);
 	free(body);
-	assert_int_equal(db_count("SELECT count(*) FROM webhook_deliveries"
-	    " WHERE delivery_id = ?", "smoke-one"), 1);
-	assert_int_equal(db_count("SELECT count(*) FROM webhook_deliveries"
-	    " WHERE delivery_id = ?", "smoke-unsigned"), 0);
+	assert_int_equal(farm_db_int("SELECT count(*) FROM webhook_deliveries"
+	    " WHERE delivery_id = ?", "smoke-one", NULL), 1);
+	assert_int_equal(farm_db_int("SELECT count(*) FROM webhook_deliveries"
+	    " WHERE delivery_id = ?", "smoke-unsigned", NULL), 0);
 
 	/* The intent it made, read back through the intents family. */
 	assert_int_equal(http_request("GET", "/v1/intents/acme%2Fsmoke%3Apr-1",
@@ -370,8 +351,8 @@ static void test_burst(void **state)
 	/* Every acknowledged delivery is stored; none refused either. */
 	for (int i = 0; i < BURST; i++)
 		if (shots[i].status >= 200 && shots[i].status < 300 &&
-		    db_count("SELECT count(*) FROM webhook_deliveries WHERE"
-		    " delivery_id = ?", shots[i].delivery) != 1)
+		    farm_db_int("SELECT count(*) FROM webhook_deliveries WHERE"
+		    " delivery_id = ?", shots[i].delivery, NULL) != 1)
 			fail_msg("delivery %s acknowledged but not stored",
 			    shots[i].delivery);
 	shots_free(shots, BURST);

@@ -35,6 +35,7 @@
 
 #include "harness.h"
 #include "webhook_util.h"
+#include "farm_db.h"
 #include "../fakegithub/harness.h"
 
 #define SECRET "it-webhook-secret"
@@ -147,33 +148,6 @@ static void expect_body(const struct http_resp *r, const char *want_text)
 	json_decref(want);
 }
 
-/* One integer from the farm's database: the first column of the first row
- * of sql with the text parameters (NULL-terminated). */
-static long long db_int(const char *sql, ...)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long long v = -1;
-	const char *p;
-	va_list ap;
-	int i = 1;
-
-	assert_int_equal(sqlite3_open_v2(farm_db_path(), &db,
-	    SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 10000);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	va_start(ap, sql);
-	while ((p = va_arg(ap, const char *)) != NULL)
-		sqlite3_bind_text(st, i++, p, -1, SQLITE_TRANSIENT);
-	va_end(ap);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
-
 /* Holds (or frees) the queue lock under the farm's worker, so a test that
  * makes VALIDATED intents sees them as it left them: the worker, polling
  * every second, would otherwise revalidate them in the middle. */
@@ -198,13 +172,13 @@ static void hold_queue(bool hold)
 
 static long long events_of(const char *type, const char *intent_id)
 {
-	return db_int("SELECT count(*) FROM events WHERE event_type = ?"
+	return farm_db_int("SELECT count(*) FROM events WHERE event_type = ?"
 	    " AND intent_id = ?", type, intent_id, NULL);
 }
 
 static long long received_events(const char *delivery)
 {
-	return db_int("SELECT count(*) FROM events WHERE event_type ="
+	return farm_db_int("SELECT count(*) FROM events WHERE event_type ="
 	    " 'webhook.received' AND json_extract(payload, '$.delivery_id') = ?",
 	    delivery, NULL);
 }
@@ -212,9 +186,9 @@ static long long received_events(const char *delivery)
 /* Everything a delivery id can leave in the store. */
 static long long traces_of_delivery(const char *delivery)
 {
-	return db_int("SELECT count(*) FROM webhook_deliveries WHERE"
+	return farm_db_int("SELECT count(*) FROM webhook_deliveries WHERE"
 	    " delivery_id = ?", delivery, NULL) +
-	    db_int("SELECT count(*) FROM webhook_payloads WHERE delivery_id = ?",
+	    farm_db_int("SELECT count(*) FROM webhook_payloads WHERE delivery_id = ?",
 	    delivery, NULL) + received_events(delivery);
 }
 
@@ -497,7 +471,7 @@ static void test_fixtures(void **state)
 				    r.status, r.body);
 			assert_true(json_is_true(json_object_get(r.json, "ok")));
 			assert_int_equal(received_events(id), 1);
-			assert_int_equal(db_int("SELECT count(*) FROM"
+			assert_int_equal(farm_db_int("SELECT count(*) FROM"
 			    " webhook_payloads WHERE delivery_id = ? AND body = ?",
 			    id, body, NULL), 1);
 			http_resp_free(&r);
@@ -538,7 +512,7 @@ static void test_duplicate_delivery(void **state)
 	json_decref(doc);
 	assert_int_equal(received_events(id), 1);
 	assert_int_equal(events_of("intent.created", "acme/dup:pr-7"), 1);
-	assert_int_equal(db_int("SELECT count(*) FROM intents WHERE id = ?",
+	assert_int_equal(farm_db_int("SELECT count(*) FROM intents WHERE id = ?",
 	    "acme/dup:pr-7", NULL), 1);
 }
 
@@ -580,7 +554,7 @@ static void test_concurrent_same_delivery(void **state)
 	assert_int_equal(dup, CONCURRENCY - 1);
 	assert_int_equal(received_events(id), 1);
 	assert_int_equal(events_of("intent.created", "acme/race:pr-1"), 1);
-	assert_int_equal(db_int("SELECT count(*) FROM webhook_deliveries WHERE"
+	assert_int_equal(farm_db_int("SELECT count(*) FROM webhook_deliveries WHERE"
 	    " delivery_id = ?", id, NULL), 1);
 }
 
@@ -613,9 +587,9 @@ static void test_concurrent_distinct_prs(void **state)
 		json_decref(j);
 	}
 	shots_free(shots, CONCURRENCY);
-	assert_int_equal(db_int("SELECT count(*) FROM intents WHERE id LIKE"
+	assert_int_equal(farm_db_int("SELECT count(*) FROM intents WHERE id LIKE"
 	    " 'acme/many:pr-%'", NULL), CONCURRENCY);
-	assert_int_equal(db_int("SELECT count(*) FROM events WHERE event_type ="
+	assert_int_equal(farm_db_int("SELECT count(*) FROM events WHERE event_type ="
 	    " 'intent.created' AND intent_id LIKE 'acme/many:pr-%'", NULL),
 	    CONCURRENCY);
 }
@@ -797,7 +771,7 @@ static void test_pr_closed(void **state)
 		in = get_intent(id);
 		if (!row->status) {
 			assert_null(in);
-			assert_int_equal(db_int("SELECT count(*) FROM events WHERE"
+			assert_int_equal(farm_db_int("SELECT count(*) FROM events WHERE"
 			    " intent_id = ?", id, NULL), 0);
 			continue;
 		}
@@ -971,7 +945,7 @@ static void test_malformed_bodies(void **state)
 	for (size_t i = 0; i < sizeof bad_rows / sizeof bad_rows[0]; i++) {
 		const char *body = bad_rows[i].body ? bad_rows[i].body : fix;
 		size_t len = bad_rows[i].body ? strlen(body) : flen / 2;
-		long long intents = db_int("SELECT count(*) FROM intents", NULL);
+		long long intents = farm_db_int("SELECT count(*) FROM intents", NULL);
 		struct http_resp r;
 		char id[64];
 
@@ -982,7 +956,7 @@ static void test_malformed_bodies(void **state)
 		expect_body(&r, "{\"error\":\"Invalid JSON body\"}");
 		http_resp_free(&r);
 		assert_int_equal(traces_of_delivery(id), 0);
-		assert_int_equal(db_int("SELECT count(*) FROM intents", NULL),
+		assert_int_equal(farm_db_int("SELECT count(*) FROM intents", NULL),
 		    intents);
 		/* Nothing was claimed: the corrected redelivery is processed. */
 		if (i == 0) {
@@ -1095,7 +1069,7 @@ static char *deliver_merge_group(const char *sha)
 static void wait_outbox_drained(int limit_s)
 {
 	for (int i = 0; i < limit_s * 5; i++) {
-		if (db_int("SELECT count(*) FROM github_outbox WHERE done_at IS"
+		if (farm_db_int("SELECT count(*) FROM github_outbox WHERE done_at IS"
 		    " NULL", NULL) == 0)
 			return;
 		usleep(200 * 1000);
@@ -1206,7 +1180,7 @@ static void test_github_down_then_back(void **state)
 		size_t failed = fake_github_count(reqs, NULL, NULL, 500);
 		json_decref(reqs);
 		/* the row is marked failed once the client gave up */
-		if (failed > failed_before && db_int("SELECT count(*) FROM"
+		if (failed > failed_before && farm_db_int("SELECT count(*) FROM"
 		    " github_outbox WHERE done_at IS NULL AND attempts > 0"
 		    " AND json_extract(payload, '$.head_sha') = ? AND"
 		    " json_extract(payload, '$.decision') = 'validated'", sha,
