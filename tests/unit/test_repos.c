@@ -903,8 +903,10 @@ static void test_https_token(void **state)
 	(void)state;
 	if (!have("/usr/sbin/nginx") || !have("/usr/sbin/fcgiwrap") ||
 	    !have("/usr/bin/spawn-fcgi") ||
-	    !have("/usr/lib/git-core/git-http-backend")) {
-		print_message("nginx, spawn-fcgi or fcgiwrap missing: skipped\n");
+	    !have("/usr/lib/git-core/git-http-backend") ||
+	    !have("/usr/bin/openssl")) {
+		print_message("nginx, spawn-fcgi, fcgiwrap or openssl missing: "
+		    "skipped\n");
 		skip();
 	}
 	assert_int_equal(fake_github_start(&fake), 0);
