@@ -245,6 +245,36 @@ static inline double metric_sum(const char *text, const char *prefix,
 
 /* ---- throw-away git repositories -------------------------------------- */
 
+/* farm_start() with env (NULL-terminated) plus CONVERGE_REPO_PATH=repo. */
+static inline int farm_start_on_repo(const char *repo,
+    const char *const *env)
+{
+	const char *all[48];
+	char repo_env[300];
+	size_t n = 0;
+
+	snprintf(repo_env, sizeof repo_env, "CONVERGE_REPO_PATH=%s", repo);
+	for (; env && env[n]; n++) {
+		if (n + 2 >= ARRAY_LEN(all))
+			fail_msg("farm_start_on_repo: more than %zu settings",
+			    ARRAY_LEN(all) - 2);
+		all[n] = env[n];
+	}
+	all[n++] = repo_env;
+	all[n] = NULL;
+	return farm_start(all);
+}
+
+/* Stops the farm, then removes the repository it worked on; farm_stop()'s
+ * result. */
+static inline int farm_stop_off_repo(const char *repo)
+{
+	int rc = farm_stop();
+
+	it_remove_tree(repo);
+	return rc;
+}
+
 /* Runs argv in dir with a fixed git identity; aborts the test on failure. */
 static inline void run_in(const char *dir, const char *const *argv)
 {

@@ -360,7 +360,6 @@ static void test_merge_failed(void **state)
 
 static int farm_up(void **state)
 {
-	char repo_env[300];
 	const char *env[] = {
 		"CONVERGE_AUTH_REQUIRED=1",
 		"CONVERGE_AUTH_MODE=api_key",
@@ -369,21 +368,18 @@ static int farm_up(void **state)
 		"CONVERGE_WORKER_POLL_INTERVAL=1",
 		"CONVERGE_WORKER_AUTO_CONFIRM=1",
 		"CONVERGE_WORKER_MAX_RETRIES=1000",
-		repo_env,
 		NULL,
 	};
 
 	(void)state;
 	make_repo(repo, sizeof repo);
-	snprintf(repo_env, sizeof repo_env, "CONVERGE_REPO_PATH=%s", repo);
-	return farm_start(env) == 0 ? 0 : -1;
+	return farm_start_on_repo(repo, env) == 0 ? 0 : -1;
 }
 
 static int farm_down(void **state)
 {
 	(void)state;
-	remove_tree(repo);
-	return farm_stop();
+	return farm_stop_off_repo(repo);
 }
 
 /* ---- configuration -------------------------------------------------------------- */

@@ -643,7 +643,6 @@ static void seed(void)
 
 static int farm_up(void **state)
 {
-	char repo_env[300];
 	const char *env[] = {
 		"CONVERGE_AUTH_REQUIRED=1",
 		"CONVERGE_AUTH_MODE=api_key",
@@ -654,14 +653,12 @@ static int farm_up(void **state)
 		/* the worker's one cycle at start sees no intent: statuses
 		 * stay as the validations left them */
 		"CONVERGE_WORKER_POLL_INTERVAL=3600",
-		repo_env,
 		NULL,
 	};
 
 	(void)state;
 	make_repo(repo, sizeof repo);
-	snprintf(repo_env, sizeof repo_env, "CONVERGE_REPO_PATH=%s", repo);
-	if (farm_start(env) != 0)
+	if (farm_start_on_repo(repo, env) != 0)
 		return -1;
 	seed();
 	return 0;
@@ -670,8 +667,7 @@ static int farm_up(void **state)
 static int farm_down(void **state)
 {
 	(void)state;
-	remove_tree(repo);
-	return farm_stop();
+	return farm_stop_off_repo(repo);
 }
 
 int main(void)

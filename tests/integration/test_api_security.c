@@ -387,7 +387,6 @@ static void test_idempotency_race(void **state)
 
 static int farm_up(void **state)
 {
-	char repo_env[300];
 	const char *env[] = {
 		"CONVERGE_AUTH_REQUIRED=1",
 		"CONVERGE_AUTH_MODE=api_key",
@@ -399,7 +398,6 @@ static int farm_up(void **state)
 		"CONVERGE_GITHUB_APP_ID=1",
 		"CONVERGE_GITHUB_INSTALLATION_ID=1",
 		"CONVERGE_GITHUB_API_URL=http://127.0.0.1:9",
-		repo_env,
 		NULL,
 	};
 
@@ -408,15 +406,13 @@ static int farm_up(void **state)
 	write_file(repo, "Makefile", "lint:\n\t@env\n");
 	GIT(repo, "add", "Makefile");
 	GIT(repo, "commit", "-q", "-m", "lint prints its environment");
-	snprintf(repo_env, sizeof repo_env, "CONVERGE_REPO_PATH=%s", repo);
-	return farm_start(env) == 0 ? 0 : -1;
+	return farm_start_on_repo(repo, env) == 0 ? 0 : -1;
 }
 
 static int farm_down(void **state)
 {
 	(void)state;
-	remove_tree(repo);
-	return farm_stop();
+	return farm_stop_off_repo(repo);
 }
 
 int main(void)
