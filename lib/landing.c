@@ -90,6 +90,10 @@ void cv_landing_free(struct cv_landing *l)
 {
 	if (!l)
 		return;
+	if (l->worktree) {
+		cv_mirror_worktree_remove(&l->mirror, l->worktree);
+		free(l->worktree);
+	}
 	json_decref(l->repo);
 	json_decref(l->pending);
 	if (l->token) {
@@ -232,7 +236,19 @@ enum cv_err cv_landing_checks(struct cv_landing *l, const char *candidate_sha,
 		*results_out = json_array();
 		return *results_out ? CV_OK : CV_ENOMEM;
 	}
-	if ((err = cv_mirror_worktree_add(&l->mirror, candidate_sha, &wt,
+	/* One worktree per context: moving it costs the files that differ,
+	 * a fresh one costs the whole tree. */
+	if (l->worktree && cv_mirror_worktree_reset(&l->mirror, l->worktree,
+	    candidate_sha, &msg) != CV_OK) {
+		free(msg);
+		msg = NULL;
+		cv_mirror_worktree_remove(&l->mirror, l->worktree);
+		free(l->worktree);
+		l->worktree = NULL;
+	}
+	if (l->worktree)
+		wt = l->worktree;
+	else if ((err = cv_mirror_worktree_add(&l->mirror, candidate_sha, &wt,
 	    &msg)) != CV_OK) {
 		/* Every check fails, with the reason: nothing was tested. */
 		json_t *res = json_array(), *c;
@@ -247,10 +263,8 @@ enum cv_err cv_landing_checks(struct cv_landing *l, const char *candidate_sha,
 		*results_out = res;
 		return CV_OK;
 	}
-	err = cv_checks_run(wt, checks, timeout_s, results_out);
-	cv_mirror_worktree_remove(&l->mirror, wt);
-	free(wt);
-	return err;
+	l->worktree = wt;
+	return cv_checks_run(wt, checks, timeout_s, results_out);
 }
 
 enum cv_land cv_landing_push(struct cv_landing *l, const json_t *intent,

@@ -28,6 +28,7 @@ struct cv_landing {
 	char tip_branch[256];      /* branch whose tip is known, or "" */
 	char tip[CV_SHA_LEN];      /* its tip as this run knows it */
 	json_t *pending;           /* [{intent, decision}] not yet pushed */
+	char *worktree;            /* checks' worktree, reused within a run */
 	const json_t *heads_of;    /* intent whose heads are cached */
 	char heads_t[CV_SHA_LEN], heads_s[CV_SHA_LEN];
 };
@@ -66,8 +67,10 @@ enum cv_err cv_landing_simulate(struct cv_landing *l, const json_t *intent,
 json_t *cv_landing_required(const struct cv_landing *l, const json_t *intent,
     const json_t *policy_required);
 
-/* Runs the checks in a temporary worktree of candidate_sha, removed
- * afterwards whatever happens. *results_out as cv_checks_run. */
+/* Runs the checks in a temporary worktree of candidate_sha (one per
+ * landing context, moved from candidate to candidate and removed by
+ * cv_landing_free; a crashed run's is swept). *results_out as
+ * cv_checks_run. */
 enum cv_err cv_landing_checks(struct cv_landing *l, const char *candidate_sha,
     const json_t *checks, int timeout_s, json_t **results_out);
 

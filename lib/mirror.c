@@ -382,6 +382,27 @@ enum cv_err cv_mirror_worktree_add(struct cv_mirror *m, const char *sha,
 	return CV_OK;
 }
 
+enum cv_err cv_mirror_worktree_reset(struct cv_mirror *m, const char *path,
+    const char *sha, char **errmsg)
+{
+	const char *co[] = { "git", "checkout", "--quiet", "--force",
+	    "--detach", sha, NULL };
+	const char *clean[] = { "git", "clean", "-q", "-ffdx", NULL };
+	struct cv_proc_result r;
+	enum cv_err e;
+
+	*errmsg = NULL;
+	if (!hex_sha(sha))
+		return CV_EINVAL;
+	e = git_ok(m, path, co, &r, "git checkout", errmsg);
+	cv_proc_result_free(&r);
+	if (e == CV_OK) {
+		e = git_ok(m, path, clean, &r, "git clean", errmsg);
+		cv_proc_result_free(&r);
+	}
+	return e;
+}
+
 static void prune(struct cv_mirror *m)
 {
 	const char *argv[] = { "git", "worktree", "prune", NULL };

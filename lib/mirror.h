@@ -77,6 +77,12 @@ enum cv_err cv_mirror_candidate(struct cv_mirror *m, const char *target_sha,
 enum cv_err cv_mirror_worktree_add(struct cv_mirror *m, const char *sha,
     char **path_out, char **errmsg);
 
+/* Moves an existing worktree of this process to sha, with nothing left
+ * of what ran in it before (untracked and ignored files removed): the
+ * same result as a fresh worktree, at the cost of the files that differ. */
+enum cv_err cv_mirror_worktree_reset(struct cv_mirror *m, const char *path,
+    const char *sha, char **errmsg);
+
 /* Removes the worktree (and its registration); best effort, no error. */
 void cv_mirror_worktree_remove(struct cv_mirror *m, const char *path);
 

@@ -106,6 +106,14 @@ class Farm:
         self.up_output = r.stdout + r.stderr
         if r.returncode != 0:
             raise AssertionError("scripts/up failed:\n" + self.up_output)
+        # The worker's first cycle runs at start; on a loaded machine it
+        # could come after the seeding and queue the validated intent.
+        beat = os.path.join(self.var, "run", "worker.heartbeat")
+        deadline = time.time() + 60
+        while not os.path.exists(beat):
+            if time.time() > deadline:
+                raise AssertionError("the worker never finished a cycle")
+            time.sleep(0.05)
 
     def down(self):
         subprocess.run([os.path.join(SRC, "scripts", "down")], cwd=self.tmp,

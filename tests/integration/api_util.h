@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "itutil.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -317,19 +317,9 @@ static inline void make_repo(char *dir, size_t size)
 	GIT(dir, "commit", "-q", "-am", "main moves");
 }
 
-static inline int rm_one(const char *path, const struct stat *sb, int flag,
-    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static inline void remove_tree(const char *dir)
 {
-	if (dir && *dir)
-		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	it_remove_tree(dir);
 }
 
 #endif

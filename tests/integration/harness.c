@@ -3,20 +3,18 @@
  * HTTP to it with libcurl.  See harness.h.
  */
 #include "harness.h"
+#include "itutil.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -58,27 +56,13 @@ static const char *bin_dir(void)
 	return d && *d ? d : CV_BUILDDIR;
 }
 
-static int in_path(const char *prog)
-{
-	const char *path = getenv("PATH");
-	char dirs[4096], file[PATH_MAX], *dir, *save = NULL;
-
-	snprintf(dirs, sizeof dirs, "%s:/usr/sbin:/sbin", path ? path : "/usr/bin:/bin");
-	for (dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		snprintf(file, sizeof file, "%s/%s", dir, prog);
-		if (access(file, X_OK) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 int farm_available(void)
 {
 	static const char *const progs[] = { "nginx", "spawn-fcgi", "curl" };
 	int ok = 1;
 
 	for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
-		if (!in_path(progs[i])) {
+		if (!it_find_prog(progs[i], NULL, 0)) {
 			fprintf(stderr, "harness: %s not found (scripts/deps installs it)\n",
 			    progs[i]);
 			ok = 0;
@@ -103,7 +87,7 @@ int farm_front_available(const char *front)
 	for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++) {
 		if (strcmp(front, needs[i].front) != 0)
 			continue;
-		if (!in_path(needs[i].prog)) {
+		if (!it_find_prog(needs[i].prog, NULL, 0)) {
 			fprintf(stderr, "harness: %s not found (scripts/deps --test"
 			    " installs it)\n", needs[i].prog);
 			return 0;
@@ -117,24 +101,6 @@ int farm_front_available(const char *front)
 	}
 	fprintf(stderr, "harness: unknown front %s\n", front);
 	return 0;
-}
-
-/* A port the kernel just handed out on loopback; nginx binds it next.
- * Another process could take it in between: farm_start retries once. */
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof sa;
-	int fd, port = -1;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
 }
 
 /* A growable NULL-terminated "NAME=value" vector for execve. */
@@ -258,15 +224,6 @@ static int run_script(const char *name, char **envp, int timeout_s)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void rm_var_dir(void)
 {
 	const char *keep = getenv("CONVERGE_KEEP_VAR");
@@ -275,7 +232,7 @@ static void rm_var_dir(void)
 		fprintf(stderr, "harness: var dir kept: %s\n", farm.var);
 		return;
 	}
-	nftw(farm.var, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	it_remove_tree(farm.var);
 }
 
 /*
@@ -338,7 +295,7 @@ static int start_once(const char *const *env_overrides)
 		return -1;
 	}
 	snprintf(farm.db, sizeof farm.db, "%s/state.db", farm.var);
-	if ((farm.port = free_port()) < 0 || farm_env(&e, env_overrides) < 0) {
+	if ((farm.port = it_free_port()) < 0 || farm_env(&e, env_overrides) < 0) {
 		envv_free(&e);
 		rm_var_dir();
 		return -1;

@@ -30,10 +30,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
 
 #include "harness.h"
 #include "api_util.h"
+#include "farm_db.h"
 
 #define ADMIN "k-admin"
 #define OP "k-op"
@@ -116,25 +116,6 @@ static void test_check_sees_no_secret(void **state)
 	json_decref(evs);
 }
 
-/* A count from the farm's SQLite file (read-only). */
-static long long db_count(const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	assert_int_equal(sqlite3_open_v2(farm_db_path(), &db,
-	    SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 10000);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
-	    SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
-
 /* Finding 1: with a GitHub App configured, a tenant-b operator names
  * another tenant's repository, commit and installation in `technical`
  * and validates with skip_checks: nothing is published there, and the
@@ -161,8 +142,9 @@ static void test_no_publication_target_from_body(void **state)
 	assert_null(json_object_get(tech, "pr_number"));
 	assert_non_null(json_object_get(tech, "scope_hint"));
 	json_decref(in);
-	assert_int_equal(db_count("SELECT count(*) FROM github_outbox WHERE"
-	    " payload LIKE '%victim-org%' OR payload LIKE '%sec-pub-1%'"), 0);
+	assert_int_equal(farm_db_int("SELECT count(*) FROM github_outbox WHERE"
+	    " payload LIKE '%victim-org%' OR payload LIKE '%sec-pub-1%'",
+	    NULL), 0);
 }
 
 /* simulation.completed events of an intent. */

@@ -22,13 +22,9 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <glob.h>
 #include <limits.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <grp.h>
@@ -37,13 +33,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fcgi_client.h"
+#include "itutil.h"
+#include "webhook_util.h"
 
 #ifndef CV_SRCDIR
 #define CV_SRCDIR "."
@@ -73,22 +70,6 @@ static struct {
 } t;
 
 /* ---- processes --------------------------------------------------------------------- */
-
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof sa;
-	int fd, port = -1;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
 
 /* Runs argv to its end; its stdout into *out (caller frees) when out is
  * not NULL.  Returns the exit status, -1 if it did not exit. */
@@ -403,18 +384,6 @@ static long http(const char *method, const char *path,
 	return status;
 }
 
-static void sign(const char *body, char out[72])
-{
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
-
-	HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET),
-	    (const unsigned char *)body, strlen(body), mac, &maclen);
-	strcpy(out, "sha256=");
-	for (unsigned int i = 0; i < maclen; i++)
-		sprintf(out + 7 + 2 * i, "%02x", mac[i]);
-}
-
 /* Delivers PR n's "opened" event as delivery "failover-<n>". */
 static long deliver(int n)
 {
@@ -427,7 +396,7 @@ static long deliver(int n)
 	    "\"acme/failover\"},\"pull_request\":{\"number\":%d,\"title\":"
 	    "\"f\",\"head\":{\"ref\":\"feat/f\",\"sha\":\"cafe\"},\"base\":"
 	    "{\"ref\":\"main\"},\"merged\":false}}", n, n);
-	sign(body, mac);
+	webhook_sign(SECRET, body, strlen(body), mac);
 	snprintf(h[0], sizeof h[0], "X-GitHub-Delivery: failover-%d", n);
 	snprintf(h[1], sizeof h[1], "X-Hub-Signature-256: %s", mac);
 	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
@@ -570,15 +539,6 @@ static void test_failover(void **state)
 
 /* ---- setup ------------------------------------------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int pg_scratch(const char *cmd, char **out)
 {
 	char script[PATH_MAX];
@@ -634,10 +594,10 @@ static int setup(void **state)
 	dsn[strcspn(dsn, "\n")] = '\0';
 	snprintf(t.dsn, sizeof t.dsn, "%s", dsn);
 	free(dsn);
-	t.port = free_port();
+	t.port = it_free_port();
 	for (int f = 0; f < 2; f++)
 		for (int i = 0; i < NFAM; i++)
-			t.fam_port[f][i] = free_port();
+			t.fam_port[f][i] = it_free_port();
 	for (int i = 0; i < NFAM; i++)
 		t.fam_pid[0][i] = start_responder(0, i);
 	if (start_farm_b_with_up() != 0 || wait_responders() != 0)
@@ -661,7 +621,7 @@ static int teardown(void **state)
 	if (getenv("CONVERGE_KEEP_VAR") && strcmp(getenv("CONVERGE_KEEP_VAR"), "1") == 0)
 		fprintf(stderr, "kept: %s\n", t.dir);
 	else
-		nftw(t.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		it_remove_tree(t.dir);
 	return 0;
 }
 

@@ -16,9 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +29,7 @@
 #include <unistd.h>
 
 #include "fcgi_client.h"
+#include "itutil.h"
 
 #ifndef CV_SRCDIR
 #define CV_SRCDIR "."
@@ -42,37 +41,6 @@
 static char tmp[64];
 
 /* ---- helpers ------------------------------------------------------------------ */
-
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof sa;
-	int fd, port = -1;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
-static int in_path(const char *prog, char *out, size_t size)
-{
-	const char *path = getenv("PATH");
-	char dirs[4096], *dir, *save = NULL;
-
-	snprintf(dirs, sizeof dirs, "%s:/usr/sbin:/sbin:/usr/bin:/bin",
-	    path ? path : "");
-	for (dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		snprintf(out, size, "%s/%s", dir, prog);
-		if (access(out, X_OK) == 0)
-			return 1;
-	}
-	return 0;
-}
 
 /* Starts argv with envp, stdin stdin_fd (-1: /dev/null), output appended
  * to $tmp/log; in its own process group. */
@@ -188,11 +156,11 @@ static void test_socket_activation(void **state)
 {
 	char ssa[PATH_MAX], listen_at[64], prog[PATH_MAX];
 	char e[4][160], *argv[16], *envp[] = { "PATH=/usr/bin:/bin", NULL };
-	int port = free_port(), n = 0;
+	int port = it_free_port(), n = 0;
 	pid_t pid;
 
 	(void)state;
-	if (!in_path("systemd-socket-activate", ssa, sizeof ssa))
+	if (!it_find_prog("systemd-socket-activate", ssa, sizeof ssa))
 		skip();
 	snprintf(listen_at, sizeof listen_at, "127.0.0.1:%d", port);
 	snprintf(prog, sizeof prog, "%s/fcgi/converge-health", CV_BUILDDIR);
@@ -222,7 +190,7 @@ static void test_listen_tcp_and_unix(void **state)
 {
 	char prog[PATH_MAX], addr[3][128], spec[3][192];
 	char store[8][160], *envp[8], *argv[] = { prog, NULL };
-	int port = free_port();
+	int port = it_free_port();
 
 	(void)state;
 	snprintf(prog, sizeof prog, "%s/fcgi/converge-health", CV_BUILDDIR);
@@ -258,7 +226,7 @@ static void test_fd0_wins(void **state)
 	assert_true((fd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	assert_int_equal(listen(fd, 16), 0);
-	snprintf(tcp, sizeof tcp, "127.0.0.1:%d", free_port());
+	snprintf(tcp, sizeof tcp, "127.0.0.1:%d", it_free_port());
 	snprintf(spec, sizeof spec, "CONVERGE_FCGI_LISTEN=%s", tcp);
 	farm_env(envp, store, spec);
 	pid = spawn_with(argv, envp, fd);
@@ -346,7 +314,7 @@ static void test_units_verify(void **state)
 	pid_t pid;
 
 	(void)state;
-	if (!in_path("systemd-analyze", sa, sizeof sa))
+	if (!it_find_prog("systemd-analyze", sa, sizeof sa))
 		skip();
 	snprintf(dir, sizeof dir, "%s/units", tmp);
 	snprintf(bin, sizeof bin, "%s/bin", tmp);
@@ -385,15 +353,6 @@ static void test_units_verify(void **state)
 
 /* ---- setup ------------------------------------------------------------------------ */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	(void)state;
@@ -404,7 +363,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	it_remove_tree(tmp);
 	return 0;
 }
 

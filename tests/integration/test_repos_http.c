@@ -15,10 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +27,8 @@
 
 #include "harness.h"
 #include "api_util.h"
+#include "webhook_util.h"
+#include "farm_db.h"
 #include "../unit/gitrepo.h"
 
 #define SECRET "repos-it-secret"
@@ -85,25 +84,13 @@ static bool is_ancestor(const char *a, const char *b)
 
 /* ---- deliveries and the API ----------------------------------------------------- */
 
-static void sign(const char *body, char out[72])
-{
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
-
-	HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET),
-	    (const unsigned char *)body, strlen(body), mac, &maclen);
-	strcpy(out, "sha256=");
-	for (unsigned int i = 0; i < maclen; i++)
-		sprintf(out + 7 + 2 * i, "%02x", mac[i]);
-}
-
 static void deliver(const char *event, const char *id, const char *body,
     struct http_resp *r)
 {
 	char mac[72], ev[64], dl[128], sh[120];
 	const char *h[] = { "Content-Type: application/json", ev, dl, sh, NULL };
 
-	sign(body, mac);
+	webhook_sign(SECRET, body, strlen(body), mac);
 	snprintf(ev, sizeof ev, "X-GitHub-Event: %s", event);
 	snprintf(dl, sizeof dl, "X-GitHub-Delivery: %s", id);
 	snprintf(sh, sizeof sh, "X-Hub-Signature-256: %s", mac);
@@ -164,23 +151,8 @@ static json_t *intent(const char *id)
 
 static long long merged_events(const char *id, const char *type)
 {
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long long n = -1;
-
-	assert_int_equal(sqlite3_open_v2(farm_db_path(), &db,
-	    SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 10000);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM events"
-	    " WHERE intent_id = ? AND event_type = ?", -1, &st, NULL),
-	    SQLITE_OK);
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return n;
+	return farm_db_int("SELECT COUNT(*) FROM events WHERE intent_id = ?"
+	    " AND event_type = ?", id, type, NULL);
 }
 
 static const char *status_of(const char *id, char *buf, size_t size)

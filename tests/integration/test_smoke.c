@@ -17,9 +17,6 @@
 
 #include <curl/curl.h>
 #include <jwt.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +27,8 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "webhook_util.h"
+#include "farm_db.h"
 
 #ifndef CV_SMOKE_FRONT
 #define CV_SMOKE_FRONT "nginx"
@@ -46,19 +45,6 @@ static const char TOO_LARGE[] = "{\"error\":\"Request body too large\"}";
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-/* "sha256=" + lowercase hex HMAC-SHA256(SECRET, body). */
-static void sign(const char *body, size_t len, char out[72])
-{
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
-
-	HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET),
-	    (const unsigned char *)body, len, mac, &maclen);
-	strcpy(out, "sha256=");
-	for (unsigned int i = 0; i < maclen; i++)
-		sprintf(out + 7 + 2 * i, "%02x", mac[i]);
-}
-
 /* A pull_request "opened" delivery body for PR n of repo (caller frees). */
 static char *pr_body(const char *repo, int n)
 {
@@ -72,25 +58,6 @@ static char *pr_body(const char *repo, int n)
 	json_decref(doc);
 	assert_non_null(body);
 	return body;
-}
-
-static long long db_count(const char *sql, const char *param)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	assert_int_equal(sqlite3_open_v2(farm_db_path(), &db,
-	    SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 10000);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
 }
 
 static void expect_json_type(const struct http_resp *r)
@@ -330,17 +297,17 @@ static void test_webhook(void **state)
 	expect_body(&r, "{\"error\":\"Invalid signature\"}", 1);
 	http_resp_free(&r);
 
-	sign(body, strlen(body), mac);
+	webhook_sign(SECRET, body, strlen(body), mac);
 	post_delivery("smoke-one", body, mac, &r);
 	if (r.status != 200)
 		fail_msg("signed delivery: %ld %s", r.status, r.body);
 	expect_body(&r, "{\"intent_id\":\"acme/smoke:pr-1\"}", 0);
 	http_resp_free(&r);
 	free(body);
-	assert_int_equal(db_count("SELECT count(*) FROM webhook_deliveries"
-	    " WHERE delivery_id = ?", "smoke-one"), 1);
-	assert_int_equal(db_count("SELECT count(*) FROM webhook_deliveries"
-	    " WHERE delivery_id = ?", "smoke-unsigned"), 0);
+	assert_int_equal(farm_db_int("SELECT count(*) FROM webhook_deliveries"
+	    " WHERE delivery_id = ?", "smoke-one", NULL), 1);
+	assert_int_equal(farm_db_int("SELECT count(*) FROM webhook_deliveries"
+	    " WHERE delivery_id = ?", "smoke-unsigned", NULL), 0);
 
 	/* The intent it made, read back through the intents family. */
 	assert_int_equal(http_request("GET", "/v1/intents/acme%2Fsmoke%3Apr-1",
@@ -352,112 +319,43 @@ static void test_webhook(void **state)
 
 /* ---- the burst --------------------------------------------------------------------- */
 
-struct shot {
-	char *body;
-	char delivery[64];
-	struct curl_slist *hdrs;
-	long status;
-	char *reply;
-	size_t reply_len;
-};
-
-static size_t shot_sink(char *d, size_t sz, size_t n, void *arg)
-{
-	struct shot *s = arg;
-	char *p = realloc(s->reply, s->reply_len + sz * n + 1);
-
-	if (p == NULL)
-		return 0;
-	memcpy(p + s->reply_len, d, sz * n);
-	s->reply_len += sz * n;
-	p[s->reply_len] = '\0';
-	s->reply = p;
-	return sz * n;
-}
-
-static CURL *shot_handle(struct shot *s, const char *url)
-{
-	char line[160], mac[72];
-	CURL *c = curl_easy_init();
-
-	assert_non_null(c);
-	sign(s->body, strlen(s->body), mac);
-	s->hdrs = curl_slist_append(NULL, "Expect:");
-	s->hdrs = curl_slist_append(s->hdrs, "Content-Type: application/json");
-	s->hdrs = curl_slist_append(s->hdrs, "X-GitHub-Event: pull_request");
-	snprintf(line, sizeof line, "X-GitHub-Delivery: %s", s->delivery);
-	s->hdrs = curl_slist_append(s->hdrs, line);
-	snprintf(line, sizeof line, "X-Hub-Signature-256: %s", mac);
-	s->hdrs = curl_slist_append(s->hdrs, line);
-	assert_non_null(s->hdrs);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->hdrs);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, s->body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, shot_sink);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-	curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
-	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	return c;
-}
-
 /* 1,000 distinct deliveries, each on its own connection, all at once. */
 static void test_burst(void **state)
 {
 	struct shot *shots = calloc(BURST, sizeof *shots);
-	CURL **easy = calloc(BURST, sizeof *easy);
-	CURLM *m = curl_multi_init();
 	char url[128];
-	int running = 1, acked = 0, shown = 0;
+	int acked = 0, shown = 0;
 	struct timespec t0, t1;
 
 	(void)state;
 	assert_non_null(shots);
-	assert_non_null(easy);
-	assert_non_null(m);
 	snprintf(url, sizeof url, "%s/integrations/github/webhook", farm_base_url());
 	for (int i = 0; i < BURST; i++) {
 		shots[i].body = pr_body("acme/burst", i + 1);
 		snprintf(shots[i].delivery, sizeof shots[i].delivery,
 		    "smoke-burst-%d", i + 1);
-		easy[i] = shot_handle(&shots[i], url);
-		curl_multi_add_handle(m, easy[i]);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (running) {
-		curl_multi_perform(m, &running);
-		if (running)
-			curl_multi_poll(m, NULL, 0, 200, NULL);
-	}
+	shots_fire(shots, BURST, url, "pull_request", SECRET);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	for (int i = 0; i < BURST; i++) {
-		curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &shots[i].status);
-		curl_multi_remove_handle(m, easy[i]);
-		curl_easy_cleanup(easy[i]);
-		curl_slist_free_all(shots[i].hdrs);
 		if (shots[i].status >= 200 && shots[i].status < 300)
 			acked++;
 		else if (shown++ < 5)	/* name the first few */
 			print_message("delivery %d: %ld %s\n", i + 1,
 			    shots[i].status, shots[i].reply ? shots[i].reply : "");
 	}
-	curl_multi_cleanup(m);
-	free(easy);
 	print_message("%s: %d deliveries on %d connections in %.2f s, %d acknowledged\n",
 	    CV_SMOKE_FRONT, BURST, BURST, (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, acked);
 	/* Every acknowledged delivery is stored; none refused either. */
-	for (int i = 0; i < BURST; i++) {
+	for (int i = 0; i < BURST; i++)
 		if (shots[i].status >= 200 && shots[i].status < 300 &&
-		    db_count("SELECT count(*) FROM webhook_deliveries WHERE"
-		    " delivery_id = ?", shots[i].delivery) != 1)
+		    farm_db_int("SELECT count(*) FROM webhook_deliveries WHERE"
+		    " delivery_id = ?", shots[i].delivery, NULL) != 1)
 			fail_msg("delivery %s acknowledged but not stored",
 			    shots[i].delivery);
-		free(shots[i].body);
-		free(shots[i].reply);
-	}
-	free(shots);
+	shots_free(shots, BURST);
 	assert_int_equal(acked, BURST);
 }
 

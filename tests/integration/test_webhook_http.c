@@ -23,8 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,6 +34,8 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "webhook_util.h"
+#include "farm_db.h"
 #include "../fakegithub/harness.h"
 
 #define SECRET "it-webhook-secret"
@@ -90,19 +90,6 @@ static void new_delivery(char *out, size_t size)
 	    (long)time(NULL));
 }
 
-/* "sha256=" + lowercase hex HMAC-SHA256(SECRET, body). */
-static void sign(const char *body, size_t len, char out[72])
-{
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
-
-	HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET),
-	    (const unsigned char *)body, len, mac, &maclen);
-	strcpy(out, "sha256=");
-	for (unsigned int i = 0; i < maclen; i++)
-		sprintf(out + 7 + 2 * i, "%02x", mac[i]);
-}
-
 enum sig { SIG_VALID, SIG_NONE, SIG_WRONG, SIG_UPPER, SIG_BARE, SIG_OTHER_BODY };
 
 /* Sends one delivery; sig says how it is signed. */
@@ -113,14 +100,14 @@ static void deliver(const char *event, const char *id, const char *body,
 	const char *hdrs[6];
 	size_t n = 0;
 
-	sign(body, len, mac);
+	webhook_sign(SECRET, body, len, mac);
 	if (sig == SIG_WRONG)
 		mac[7] = mac[7] == '0' ? '1' : '0';
 	if (sig == SIG_UPPER)
 		for (char *p = mac + 7; *p; p++)
 			*p = (char)(*p >= 'a' && *p <= 'f' ? *p - 32 : *p);
 	if (sig == SIG_OTHER_BODY)
-		sign("{}", 2, mac);
+		webhook_sign(SECRET, "{}", 2, mac);
 	hdrs[n++] = "Content-Type: application/json";
 	if (event) {
 		snprintf(ev, sizeof ev, "X-GitHub-Event: %s", event);
@@ -161,33 +148,6 @@ static void expect_body(const struct http_resp *r, const char *want_text)
 	json_decref(want);
 }
 
-/* One integer from the farm's database: the first column of the first row
- * of sql with the text parameters (NULL-terminated). */
-static long long db_int(const char *sql, ...)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long long v = -1;
-	const char *p;
-	va_list ap;
-	int i = 1;
-
-	assert_int_equal(sqlite3_open_v2(farm_db_path(), &db,
-	    SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 10000);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	va_start(ap, sql);
-	while ((p = va_arg(ap, const char *)) != NULL)
-		sqlite3_bind_text(st, i++, p, -1, SQLITE_TRANSIENT);
-	va_end(ap);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
-
 /* Holds (or frees) the queue lock under the farm's worker, so a test that
  * makes VALIDATED intents sees them as it left them: the worker, polling
  * every second, would otherwise revalidate them in the middle. */
@@ -212,13 +172,13 @@ static void hold_queue(bool hold)
 
 static long long events_of(const char *type, const char *intent_id)
 {
-	return db_int("SELECT count(*) FROM events WHERE event_type = ?"
+	return farm_db_int("SELECT count(*) FROM events WHERE event_type = ?"
 	    " AND intent_id = ?", type, intent_id, NULL);
 }
 
 static long long received_events(const char *delivery)
 {
-	return db_int("SELECT count(*) FROM events WHERE event_type ="
+	return farm_db_int("SELECT count(*) FROM events WHERE event_type ="
 	    " 'webhook.received' AND json_extract(payload, '$.delivery_id') = ?",
 	    delivery, NULL);
 }
@@ -226,9 +186,9 @@ static long long received_events(const char *delivery)
 /* Everything a delivery id can leave in the store. */
 static long long traces_of_delivery(const char *delivery)
 {
-	return db_int("SELECT count(*) FROM webhook_deliveries WHERE"
+	return farm_db_int("SELECT count(*) FROM webhook_deliveries WHERE"
 	    " delivery_id = ?", delivery, NULL) +
-	    db_int("SELECT count(*) FROM webhook_payloads WHERE delivery_id = ?",
+	    farm_db_int("SELECT count(*) FROM webhook_payloads WHERE delivery_id = ?",
 	    delivery, NULL) + received_events(delivery);
 }
 
@@ -422,89 +382,14 @@ static void remove_repo(void)
 
 /* ---- concurrent deliveries (libcurl multi) ---------------------------------- */
 
-struct shot {
-	char *body;
-	char delivery[64];
-	char mac[72];
-	struct curl_slist *hdrs;
-	char *reply;
-	size_t reply_len;
-	long status;
-};
-
-static size_t shot_sink(char *d, size_t sz, size_t n, void *arg)
+/* Sends every shot at once as a pull_request delivery (webhook_util.h). */
+static void fire(struct shot *shots, size_t n)
 {
-	struct shot *s = arg;
-	char *p = realloc(s->reply, s->reply_len + sz * n + 1);
+	char url[128];
 
-	if (p == NULL)
-		return 0;
-	memcpy(p + s->reply_len, d, sz * n);
-	s->reply_len += sz * n;
-	p[s->reply_len] = '\0';
-	s->reply = p;
-	return sz * n;
-}
-
-/* Sends every shot at once (one connection each) and waits for all. */
-static void fire(struct shot *shots, size_t n, const char *event)
-{
-	char url[128], line[160];
-	CURLM *m = curl_multi_init();
-	CURL **easy = calloc(n, sizeof *easy);
-	int running = 1;
-
-	assert_non_null(m);
-	assert_non_null(easy);
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/integrations/github/webhook",
-	    farm_port());
-	for (size_t i = 0; i < n; i++) {
-		struct shot *s = &shots[i];
-
-		sign(s->body, strlen(s->body), s->mac);
-		s->hdrs = curl_slist_append(NULL, "Expect:");
-		s->hdrs = curl_slist_append(s->hdrs, "Content-Type: application/json");
-		snprintf(line, sizeof line, "X-GitHub-Event: %s", event);
-		s->hdrs = curl_slist_append(s->hdrs, line);
-		snprintf(line, sizeof line, "X-GitHub-Delivery: %s", s->delivery);
-		s->hdrs = curl_slist_append(s->hdrs, line);
-		snprintf(line, sizeof line, "X-Hub-Signature-256: %s", s->mac);
-		s->hdrs = curl_slist_append(s->hdrs, line);
-		easy[i] = curl_easy_init();
-		curl_easy_setopt(easy[i], CURLOPT_URL, url);
-		curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, s->hdrs);
-		curl_easy_setopt(easy[i], CURLOPT_POSTFIELDS, s->body);
-		curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, shot_sink);
-		curl_easy_setopt(easy[i], CURLOPT_WRITEDATA, s);
-		curl_easy_setopt(easy[i], CURLOPT_TIMEOUT, 60L);
-		curl_easy_setopt(easy[i], CURLOPT_FRESH_CONNECT, 1L);
-		curl_easy_setopt(easy[i], CURLOPT_FORBID_REUSE, 1L);
-		curl_easy_setopt(easy[i], CURLOPT_PRIVATE, s);
-		curl_multi_add_handle(m, easy[i]);
-	}
-	while (running) {
-		curl_multi_perform(m, &running);
-		if (running)
-			curl_multi_poll(m, NULL, 0, 200, NULL);
-	}
-	for (size_t i = 0; i < n; i++) {
-		curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &shots[i].status);
-		curl_multi_remove_handle(m, easy[i]);
-		curl_easy_cleanup(easy[i]);
-		curl_slist_free_all(shots[i].hdrs);
-		shots[i].hdrs = NULL;
-	}
-	free(easy);
-	curl_multi_cleanup(m);
-}
-
-static void shots_free(struct shot *shots, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(shots[i].body);
-		free(shots[i].reply);
-	}
-	free(shots);
+	snprintf(url, sizeof url, "%s/integrations/github/webhook",
+	    farm_base_url());
+	shots_fire(shots, n, url, "pull_request", SECRET);
 }
 
 /* ---- signed farm: signatures ------------------------------------------------ */
@@ -586,7 +471,7 @@ static void test_fixtures(void **state)
 				    r.status, r.body);
 			assert_true(json_is_true(json_object_get(r.json, "ok")));
 			assert_int_equal(received_events(id), 1);
-			assert_int_equal(db_int("SELECT count(*) FROM"
+			assert_int_equal(farm_db_int("SELECT count(*) FROM"
 			    " webhook_payloads WHERE delivery_id = ? AND body = ?",
 			    id, body, NULL), 1);
 			http_resp_free(&r);
@@ -627,7 +512,7 @@ static void test_duplicate_delivery(void **state)
 	json_decref(doc);
 	assert_int_equal(received_events(id), 1);
 	assert_int_equal(events_of("intent.created", "acme/dup:pr-7"), 1);
-	assert_int_equal(db_int("SELECT count(*) FROM intents WHERE id = ?",
+	assert_int_equal(farm_db_int("SELECT count(*) FROM intents WHERE id = ?",
 	    "acme/dup:pr-7", NULL), 1);
 }
 
@@ -648,7 +533,7 @@ static void test_concurrent_same_delivery(void **state)
 		snprintf(shots[i].delivery, sizeof shots[i].delivery, "%s", id);
 	}
 	json_decref(doc);
-	fire(shots, CONCURRENCY, "pull_request");
+	fire(shots, CONCURRENCY);
 	for (size_t i = 0; i < CONCURRENCY; i++) {
 		json_t *j = json_loads(shots[i].reply ? shots[i].reply : "", 0, NULL);
 
@@ -669,7 +554,7 @@ static void test_concurrent_same_delivery(void **state)
 	assert_int_equal(dup, CONCURRENCY - 1);
 	assert_int_equal(received_events(id), 1);
 	assert_int_equal(events_of("intent.created", "acme/race:pr-1"), 1);
-	assert_int_equal(db_int("SELECT count(*) FROM webhook_deliveries WHERE"
+	assert_int_equal(farm_db_int("SELECT count(*) FROM webhook_deliveries WHERE"
 	    " delivery_id = ?", id, NULL), 1);
 }
 
@@ -688,7 +573,7 @@ static void test_concurrent_distinct_prs(void **state)
 		json_decref(doc);
 		new_delivery(shots[i].delivery, sizeof shots[i].delivery);
 	}
-	fire(shots, CONCURRENCY, "pull_request");
+	fire(shots, CONCURRENCY);
 	for (size_t i = 0; i < CONCURRENCY; i++) {
 		json_t *j = json_loads(shots[i].reply ? shots[i].reply : "", 0, NULL);
 		char want[64];
@@ -702,9 +587,9 @@ static void test_concurrent_distinct_prs(void **state)
 		json_decref(j);
 	}
 	shots_free(shots, CONCURRENCY);
-	assert_int_equal(db_int("SELECT count(*) FROM intents WHERE id LIKE"
+	assert_int_equal(farm_db_int("SELECT count(*) FROM intents WHERE id LIKE"
 	    " 'acme/many:pr-%'", NULL), CONCURRENCY);
-	assert_int_equal(db_int("SELECT count(*) FROM events WHERE event_type ="
+	assert_int_equal(farm_db_int("SELECT count(*) FROM events WHERE event_type ="
 	    " 'intent.created' AND intent_id LIKE 'acme/many:pr-%'", NULL),
 	    CONCURRENCY);
 }
@@ -886,7 +771,7 @@ static void test_pr_closed(void **state)
 		in = get_intent(id);
 		if (!row->status) {
 			assert_null(in);
-			assert_int_equal(db_int("SELECT count(*) FROM events WHERE"
+			assert_int_equal(farm_db_int("SELECT count(*) FROM events WHERE"
 			    " intent_id = ?", id, NULL), 0);
 			continue;
 		}
@@ -1060,7 +945,7 @@ static void test_malformed_bodies(void **state)
 	for (size_t i = 0; i < sizeof bad_rows / sizeof bad_rows[0]; i++) {
 		const char *body = bad_rows[i].body ? bad_rows[i].body : fix;
 		size_t len = bad_rows[i].body ? strlen(body) : flen / 2;
-		long long intents = db_int("SELECT count(*) FROM intents", NULL);
+		long long intents = farm_db_int("SELECT count(*) FROM intents", NULL);
 		struct http_resp r;
 		char id[64];
 
@@ -1071,7 +956,7 @@ static void test_malformed_bodies(void **state)
 		expect_body(&r, "{\"error\":\"Invalid JSON body\"}");
 		http_resp_free(&r);
 		assert_int_equal(traces_of_delivery(id), 0);
-		assert_int_equal(db_int("SELECT count(*) FROM intents", NULL),
+		assert_int_equal(farm_db_int("SELECT count(*) FROM intents", NULL),
 		    intents);
 		/* Nothing was claimed: the corrected redelivery is processed. */
 		if (i == 0) {
@@ -1184,7 +1069,7 @@ static char *deliver_merge_group(const char *sha)
 static void wait_outbox_drained(int limit_s)
 {
 	for (int i = 0; i < limit_s * 5; i++) {
-		if (db_int("SELECT count(*) FROM github_outbox WHERE done_at IS"
+		if (farm_db_int("SELECT count(*) FROM github_outbox WHERE done_at IS"
 		    " NULL", NULL) == 0)
 			return;
 		usleep(200 * 1000);
@@ -1295,7 +1180,7 @@ static void test_github_down_then_back(void **state)
 		size_t failed = fake_github_count(reqs, NULL, NULL, 500);
 		json_decref(reqs);
 		/* the row is marked failed once the client gave up */
-		if (failed > failed_before && db_int("SELECT count(*) FROM"
+		if (failed > failed_before && farm_db_int("SELECT count(*) FROM"
 		    " github_outbox WHERE done_at IS NULL AND attempts > 0"
 		    " AND json_extract(payload, '$.head_sha') = ? AND"
 		    " json_extract(payload, '$.decision') = 'validated'", sha,

@@ -18,19 +18,7 @@
 #include "farm.h"
 #include "jsonx.h"
 
-/* Every family: a new family is added here, and to the Makefile.am
- * sources of this test. */
-extern const struct cv_family cv_family_agents, cv_family_compliance,
-    cv_family_dashboard, cv_family_events, cv_family_health,
-    cv_family_intents, cv_family_queue, cv_family_risk, cv_family_webhooks,
-    cv_family_ui;
-
-static const struct cv_family *const families[] = {
-	&cv_family_agents, &cv_family_compliance, &cv_family_dashboard,
-	&cv_family_events, &cv_family_health, &cv_family_intents,
-	&cv_family_queue, &cv_family_risk, &cv_family_webhooks,
-	&cv_family_ui,
-};
+#include "families.h"
 
 extern const char *const cv_openapi_lines[];
 

@@ -6,7 +6,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,8 @@
 #include "engine.h"
 #include "ghevents.h"
 #include "gitrepo.h"
+#include "github.h"
+#include "../fakegithub/harness.h"
 #include "intents.h"
 #include "jsonx.h"
 #include "policy.h"
@@ -839,6 +845,218 @@ static void test_plan_pins_head(void **state)
 	json_decref(body);
 }
 
+
+/* ---- https through git http-backend (nginx + fcgiwrap) ------------------------ */
+
+static bool have(const char *path)
+{
+	return access(path, X_OK) == 0;
+}
+
+/* A free loopback TCP port. */
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof a;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void kill_pidfile(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long pid = 0;
+
+	if (f && fscanf(f, "%ld", &pid) == 1 && pid > 0)
+		kill((pid_t)pid, SIGTERM);
+	if (f)
+		fclose(f);
+}
+
+/* The remote is served over https by git's own http-backend behind
+ * nginx, which lets through only requests carrying the fake GitHub's
+ * installation token (user x-access-token) as Basic credentials. The
+ * queue must fetch, validate and push with it, and the token must not
+ * appear in argv, a URL (nginx's access log), or the mirror's config. */
+static void test_https_token(void **state)
+{
+	struct fake_github fake;
+	char *dir, conf[8192], path[4200], url[256], log[4200], cfg[4200];
+	int port;
+
+	(void)state;
+	if (!have("/usr/sbin/nginx") || !have("/usr/sbin/fcgiwrap") ||
+	    !have("/usr/bin/spawn-fcgi") ||
+	    !have("/usr/lib/git-core/git-http-backend") ||
+	    !have("/usr/bin/openssl")) {
+		print_message("nginx, spawn-fcgi, fcgiwrap or openssl missing: "
+		    "skipped\n");
+		skip();
+	}
+	assert_int_equal(fake_github_start(&fake), 0);
+	dir = repo_tmpdir();
+	port = free_port();
+	assert_true(port > 0);
+	snprintf(path, sizeof path, "%s/tmp", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof path, "%s/srv", dir);
+	mkdir(path, 0755);
+	free(repo_run(dir, "openssl", "req", "-x509", "-newkey", "rsa:2048",
+	    "-nodes", "-keyout", "k.pem", "-out", "c.pem", "-days", "1", "-subj",
+	    "/CN=127.0.0.1", (char *)NULL));
+	/* As root, nginx's workers would run as nobody and could not reach
+	 * the sockets in our 0700 directory. */
+	snprintf(conf, sizeof conf, "%s"
+	    "worker_processes 1;\npid %s/nginx.pid;\nerror_log %s/error.log;\n"
+	    "events { worker_connections 64; }\nhttp {\n"
+	    " access_log %s/access.log;\n client_body_temp_path %s/tmp;\n"
+	    " fastcgi_temp_path %s/tmp;\n proxy_temp_path %s/tmp;\n"
+	    " scgi_temp_path %s/tmp;\n uwsgi_temp_path %s/tmp;\n"
+	    " server {\n  listen 127.0.0.1:%d ssl;\n"
+	    "  ssl_certificate %s/c.pem;\n  ssl_certificate_key %s/k.pem;\n"
+	    "  client_max_body_size 0;\n  location / {\n"
+	    "   if ($http_authorization !~ \"^Basic eC1hY2Nlc3MtdG9rZW46Z2hzX2Zha2Vf\")"
+	    " { return 401; }\n"
+	    "   fastcgi_pass unix:%s/fcgiwrap.sock;\n"
+	    "   fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;\n"
+	    "   fastcgi_param GIT_PROJECT_ROOT %s/srv;\n"
+	    "   fastcgi_param GIT_HTTP_EXPORT_ALL 1;\n"
+	    "   fastcgi_param PATH_INFO $uri;\n"
+	    "   fastcgi_param REMOTE_USER x-access-token;\n"
+	    "   fastcgi_param REQUEST_METHOD $request_method;\n"
+	    "   fastcgi_param QUERY_STRING $query_string;\n"
+	    "   fastcgi_param CONTENT_TYPE $content_type;\n"
+	    "   fastcgi_param CONTENT_LENGTH $content_length;\n"
+	    "  }\n }\n}\n", geteuid() == 0 ? "user root;\n" : "", dir, dir, dir,
+	    dir, dir, dir, dir, dir, port, dir, dir, dir, dir);
+	snprintf(path, sizeof path, "%s/nginx.conf", dir);
+	write_file(path, conf);
+	snprintf(path, sizeof path, "%s/fcgiwrap.sock", dir);
+	snprintf(cfg, sizeof cfg, "%s/fcgiwrap.pid", dir);
+	free(repo_run(dir, "/usr/bin/spawn-fcgi", "-s", path, "-P", cfg, "--",
+	    "/usr/sbin/fcgiwrap", (char *)NULL));
+	snprintf(path, sizeof path, "%s/nginx.conf", dir);
+	free(repo_run(dir, "/usr/sbin/nginx", "-c", path, "-p", dir,
+	    (char *)NULL));
+
+	/* The remote, pushable over http (a REMOTE_USER is set). */
+	struct remote r;
+	remote_new(&r);
+	char srv[4200];
+	snprintf(srv, sizeof srv, "%s/srv/app.git", dir);
+	free(repo_run("/", "cp", "-r", r.bare, srv, (char *)NULL));
+	repo_git(srv, "config", "http.receivepack", "true");
+	free(branch_push(&r, "feature", "c.txt", "three\n"));
+	repo_git(r.work, "push", "-q", srv, "feature");
+
+	/* The queue, with the App's installation token from the fake. */
+	struct cv_github_options go = { .api_url = fake.url, .app_id =
+	    FAKE_APP_ID, .key_path = fake.key_pkcs8, .installation_id = "4242" };
+	struct cv_github *gh = cv_github_new(&go);
+	assert_non_null(gh);
+	char dbdir_path[256], *dbdir = repo_tmpdir();
+	struct cv_store *s = NULL;
+	snprintf(dbdir_path, sizeof dbdir_path, "%s/state.db", dbdir);
+	struct cv_store_options so = { CV_BACKEND_SQLITE, dbdir_path, NULL, 0 };
+	assert_int_equal(cv_store_open(&so, &s, NULL), CV_OK);
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/app.git", port);
+	const char *err = NULL;
+	json_t *repo = cv_repo_build("acme/w", url, "main", NULL, NULL, NULL,
+	    &err), *config = cv_policy_defaults();
+	json_object_set_new(cv_json_obj(cv_json_obj(config, "profiles"),
+	    "medium"), "checks", json_array());
+	assert_int_equal(cv_repo_add(s, repo), CV_OK);
+	json_decref(repo);
+	struct cv_engine e = { .store = s, .config = config,
+	    .coupling_injected = true, .var_dir = r.var, .github = gh,
+	    .installation_id = 4242 };
+	const char *ierr = NULL;
+	json_t *doc = json_pack("{s:s,s:s,s:s,s:{s:s}}", "id", "tls", "source",
+	    "feature", "target", "main", "technical", "repo", "acme/w");
+	json_t *in = cv_intent_build(doc, false, "t", &ierr);
+	assert_int_equal(cv_engine_intent_create(&e, in, false), CV_OK);
+	json_decref(in);
+	json_decref(doc);
+
+	/* Every git call through a recording wrapper. */
+	char *bin = repo_tmpdir(), *old_path = strdup(getenv("PATH")), *real;
+	char newpath[8192];
+	real = repo_run("/", "sh", "-c", "command -v git", (char *)NULL);
+	real[strcspn(real, "\n")] = '\0';
+	snprintf(log, sizeof log, "%s/git.log", bin);
+	fake_git(bin, log, real);
+	snprintf(newpath, sizeof newpath, "%s:%s", bin, old_path);
+	setenv("PATH", newpath, 1);
+	setenv("GIT_SSL_NO_VERIFY", "1", 1);
+
+	/* Without the token, the remote refuses: the token opens it. */
+	e.github = NULL;
+	struct cv_validate_opts vo = { NULL, false, false };
+	json_t *d = cv_engine_validate(&e, "tls", &vo);
+	assert_non_null(strstr(cv_json_str(d, "reason", ""), "Fetch failed"));
+	json_decref(d);
+	e.github = gh;
+	d = cv_engine_validate(&e, "tls", &vo);
+	assert_string_equal(cv_json_str(d, "decision", ""), "validated");
+	char cand[64];
+	snprintf(cand, sizeof cand, "%s", cv_json_str(cv_json_obj(d,
+	    "simulation"), "candidate_sha", ""));
+	json_decref(d);
+	struct cv_queue_opts qo = { .max_retries = 3, .skip_checks = true };
+	json_t *res = cv_engine_queue_run(&e, &qo);
+	assert_string_equal(cv_json_str(json_array_get(res, 0), "decision", ""),
+	    "merged");
+	json_decref(res);
+	setenv("PATH", old_path, 1);
+	unsetenv("GIT_SSL_NO_VERIFY");
+	char *tip = head_of(srv, "main");
+	assert_string_equal(tip, cand);      /* landed over https */
+	free(tip);
+
+	/* Hygiene: argv, URLs (nginx's log), the mirror's config. */
+	assert_true(file_contains(log, "ENV Authorization: Basic "));
+	assert_false(file_contains(log, "ghs_fake"));
+	snprintf(path, sizeof path, "%s/access.log", dir);
+	assert_true(file_contains(path, "git-receive-pack"));
+	assert_false(file_contains(path, "ghs_fake"));
+	snprintf(path, sizeof path, "%s/repos/acme/w.git/config", r.var);
+	assert_false(file_contains(path, "ghs_fake"));
+	assert_false(file_contains(path, "extraHeader"));
+	assert_false(file_contains(path, "127.0.0.1"));
+
+	snprintf(path, sizeof path, "%s/nginx.pid", dir);
+	kill_pidfile(path);
+	snprintf(path, sizeof path, "%s/fcgiwrap.pid", dir);
+	kill_pidfile(path);
+	usleep(200000);
+	cv_store_close(s);
+	cv_github_free(gh);
+	json_decref(config);
+	free(real);
+	free(old_path);
+	repo_remove(bin);
+	repo_remove(dbdir);
+	remote_free(&r);
+	repo_remove(dir);
+	fake_github_stop(&fake);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -862,6 +1080,7 @@ int main(void)
 		cmocka_unit_test(test_engine_failing_and_together),
 		cmocka_unit_test(test_engine_target_moved_conflict),
 		cmocka_unit_test(test_engine_crash_after_push),
+		cmocka_unit_test(test_https_token),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -16,15 +16,7 @@
 #include "auth.h"
 #include "farm.h"
 
-extern const struct cv_family cv_family_agents, cv_family_compliance,
-    cv_family_dashboard, cv_family_events, cv_family_health,
-    cv_family_intents, cv_family_queue, cv_family_risk, cv_family_webhooks;
-
-static const struct cv_family *const families[] = {
-	&cv_family_agents, &cv_family_compliance, &cv_family_dashboard,
-	&cv_family_events, &cv_family_health, &cv_family_intents,
-	&cv_family_queue, &cv_family_risk, &cv_family_webhooks,
-};
+#include "families.h"
 
 /* Every read scope of the vocabulary, held by one key. */
 static const char read_only[] = "intents.read|queue.read|risk.read|"

@@ -21,18 +21,7 @@
 #include "jsonx.h"
 #include "uisession.h"
 
-extern const struct cv_family cv_family_agents, cv_family_compliance,
-    cv_family_dashboard, cv_family_events, cv_family_health,
-    cv_family_intents, cv_family_queue, cv_family_risk, cv_family_webhooks,
-    cv_family_ui;
-
-/* Every family the farm runs (fcgi/ *.c with a route table). */
-static const struct cv_family *const families[] = {
-	&cv_family_agents, &cv_family_compliance, &cv_family_dashboard,
-	&cv_family_events, &cv_family_health, &cv_family_intents,
-	&cv_family_queue, &cv_family_risk, &cv_family_webhooks,
-	&cv_family_ui,
-};
+#include "families.h"
 
 /* Authentication on, so that routes without a key role (the dashboard's
  * pages) identify the caller by its session cookie. */
