@@ -185,8 +185,12 @@ static void create_intent(struct cv_ctx *ctx, bool in_tx)
 	doc = intent_doc(ctx, body, tenant);
 	intent = cv_intent_build(doc, false, cv_api_principal_actor(ctx), &err);
 	json_decref(doc);
+	if (!intent && !err) {
+		cv_api_fail(ctx, "create intent: out of memory");
+		return;
+	}
 	if (!intent) {
-		snprintf(msg, sizeof msg, "body.%s", err ? err : "invalid");
+		snprintf(msg, sizeof msg, "body.%s", err);
 		cv_response_error(ctx->resp, 400, msg);
 		return;
 	}

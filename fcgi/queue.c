@@ -61,19 +61,15 @@ static void summary(struct cv_ctx *ctx)
 static void repos_list(struct cv_ctx *ctx)
 {
 	struct cv_store *s = cv_api_want_store(ctx);
-	json_t *list, *out, *r;
-	size_t i;
+	json_t *out;
 
 	if (!s)
 		return;
-	if (!(list = cv_repo_list(s, cv_api_read_tenant(ctx)))) {
+	if (!(out = cv_json_map_take(cv_repo_list(s, cv_api_read_tenant(ctx)),
+	    cv_repo_view_new))) {
 		cv_api_fail(ctx, "repository list");
 		return;
 	}
-	out = json_array();
-	json_array_foreach(list, i, r)
-		json_array_append_new(out, cv_repo_view_new(r));
-	json_decref(list);
 	cv_response_json(ctx->resp, 200, json_pack("{s:o}", "repositories",
 	    out));
 }

@@ -145,8 +145,7 @@ static const char *query_sql(unsigned mask)
 
 json_t *cv_event_query(struct cv_store *s, const struct cv_event_filter *f)
 {
-	json_t *rows = NULL, *out, *row;
-	size_t i;
+	json_t *rows = NULL;
 	int limit = f->limit > 0 ? f->limit : 200;
 	const char *v[6] = { opt(f->event_type), opt(f->intent_id),
 	    opt(f->agent_id), opt(f->tenant_id), opt(f->since), opt(f->until) };
@@ -162,11 +161,7 @@ json_t *cv_event_query(struct cv_store *s, const struct cv_event_filter *f)
 	    CV_TEXT(v[3]), CV_TEXT(v[4]), CV_TEXT(v[5]), CV_INT(limit) };
 	if (cv_db_query(s, sql, p, 7, &rows) != CV_OK)
 		return NULL;
-	out = json_array();
-	json_array_foreach(rows, i, row)
-		json_array_append_new(out, row_to_event(row));
-	json_decref(rows);
-	return out;
+	return cv_json_map_take(rows, row_to_event);
 }
 
 enum cv_err cv_event_latest(struct cv_store *s, const char *event_type,

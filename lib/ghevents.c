@@ -126,7 +126,7 @@ static enum cv_err intent_of(json_t *doc, json_t **out,
 	*out = cv_intent_build(doc, false, "github-webhook", &why);
 	json_decref(doc);
 	if (!*out)
-		return refuse(e, "pull_request", why ? why : "invalid intent");
+		return why ? refuse(e, "pull_request", why) : CV_ENOMEM;
 	return CV_OK;
 }
 

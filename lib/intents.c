@@ -325,16 +325,8 @@ static json_t *list_rows(struct cv_store *s, const char *status,
 json_t *cv_intent_list(struct cv_store *s, const char *status,
     const char *tenant_id, int limit)
 {
-	json_t *rows = list_rows(s, status, tenant_id, limit, false), *out, *row;
-	size_t i;
-
-	if (!rows)
-		return NULL;
-	out = json_array();
-	json_array_foreach(rows, i, row)
-		json_array_append_new(out, row_to_intent(row));
-	json_decref(rows);
-	return out;
+	return cv_json_map_take(list_rows(s, status, tenant_id, limit, false),
+	    row_to_intent);
 }
 
 json_t *cv_intent_list_fair(struct cv_store *s, const char *status,
@@ -396,16 +388,11 @@ json_t *cv_intent_list_after(struct cv_store *s, const char *status,
 	    CV_INT(after ? after->priority : 0),
 	    CV_TEXT(after ? after->created_at : ""),
 	    CV_TEXT(after ? after->id : "") };
-	json_t *rows = NULL, *out, *row;
-	size_t i;
+	json_t *rows = NULL;
 
 	if (!sql || cv_db_query(s, sql, p, after ? 6 : 3, &rows) != CV_OK)
 		return NULL;
-	out = json_array();
-	json_array_foreach(rows, i, row)
-		json_array_append_new(out, row_to_intent(row));
-	json_decref(rows);
-	return out;
+	return cv_json_map_take(rows, row_to_intent);
 }
 
 json_t *cv_intent_brief_list(struct cv_store *s, const char *status,

@@ -20,7 +20,8 @@ bool cv_status_terminal(const char *s);   /* MERGED, REJECTED */
  * id_from_intent_id) else "id"; source falls back to technical.source_ref,
  * target to technical.target_ref then "main"; created_by defaults to
  * default_actor ("system" when NULL). On a bad field returns NULL and sets
- * *err (a static message naming the field, e.g. "status: invalid value"). */
+ * *err (a static message naming the field, e.g. "status: invalid value");
+ * out of memory returns NULL with *err untouched. */
 json_t *cv_intent_build(const json_t *doc, bool id_from_intent_id,
     const char *default_actor, const char **err);
 

@@ -148,3 +148,17 @@ json_t *cv_json_string_escaped(const char *s)
 	free(t);
 	return v;
 }
+
+json_t *cv_json_map_take(json_t *arr, json_t *(*fn)(const json_t *))
+{
+	json_t *out, *v;
+	size_t i;
+
+	if (!arr)
+		return NULL;
+	out = json_array();
+	json_array_foreach(arr, i, v)
+		json_array_append_new(out, fn(v));
+	json_decref(arr);
+	return out;
+}

@@ -51,4 +51,9 @@ json_t *cv_json_string_escaped(const char *s);
 /* Compact JSON text of v (caller frees), or NULL on allocation failure. */
 char *cv_json_dump(const json_t *v);
 
+/* A new array of fn(element) for each element of arr, in order (fn returns
+ * a new reference): query rows into records, records into views.  Takes
+ * arr's reference (released here); NULL arr gives NULL. */
+json_t *cv_json_map_take(json_t *arr, json_t *(*fn)(const json_t *));
+
 #endif

@@ -214,9 +214,8 @@ enum cv_err cv_repo_get(struct cv_store *s, const char *name, json_t **out)
 
 json_t *cv_repo_list(struct cv_store *s, const char *tenant_id)
 {
-	json_t *rows = NULL, *out, *row;
+	json_t *rows = NULL;
 	enum cv_err err;
-	size_t i;
 
 	if (tenant_id) {
 		struct cv_param p[] = { CV_TEXT(tenant_id) };
@@ -227,11 +226,7 @@ json_t *cv_repo_list(struct cv_store *s, const char *tenant_id)
 		    " ORDER BY name", NULL, 0, &rows);
 	if (err != CV_OK)
 		return NULL;
-	out = json_array();
-	json_array_foreach(rows, i, row)
-		json_array_append_new(out, repo_from_row(row));
-	json_decref(rows);
-	return out;
+	return cv_json_map_take(rows, repo_from_row);
 }
 
 enum cv_err cv_repo_remove(struct cv_store *s, const char *name,

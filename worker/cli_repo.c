@@ -49,17 +49,10 @@ static json_t *add(struct cli_ctx *ctx, const struct cli_args *a)
 
 static json_t *list(struct cli_ctx *ctx, const struct cli_args *a)
 {
-	json_t *rows = cv_repo_list(ctx->store, cli_str_nonempty(a, "tenant"));
-	json_t *out, *r;
-	size_t i;
+	json_t *out = cv_json_map_take(cv_repo_list(ctx->store,
+	    cli_str_nonempty(a, "tenant")), cv_repo_view_new);
 
-	if (!rows)
-		return NULL;
-	out = json_array();
-	json_array_foreach(rows, i, r)
-		json_array_append_new(out, cv_repo_view_new(r));
-	json_decref(rows);
-	return json_pack("{s:o}", "repositories", out);
+	return out ? json_pack("{s:o}", "repositories", out) : NULL;
 }
 
 static json_t *show(struct cli_ctx *ctx, const struct cli_args *a)

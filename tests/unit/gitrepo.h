@@ -83,6 +83,17 @@ static void repo_commit(const char *dir, const char *msg)
 	repo_git(dir, "commit", "-q", "-m", msg);
 }
 
+/* A branch off main with one commit writing content to rel; main is
+ * checked out again.  inline: not every includer makes branches. */
+static inline void repo_branch(const char *dir, const char *branch,
+    const char *rel, const char *content, const char *msg)
+{
+	repo_git(dir, "checkout", "-q", "-b", branch, "main");
+	repo_write(dir, rel, content);
+	repo_commit(dir, msg);
+	repo_git(dir, "checkout", "-q", "main");
+}
+
 /* A new empty directory under /tmp (caller frees the name). */
 static char *repo_tmpdir(void)
 {

@@ -145,13 +145,10 @@ static int setup(void **state)
 	repo_write(repo, "README.md", "# demo\n");
 	repo_write(repo, ".gitignore", ".converge/\n");
 	repo_commit(repo, "base");
-	repo_git(repo, "checkout", "-q", "-b", "feature/ok");
-	repo_write(repo, "src/hello.c", "int hello(void) { return 1; }\n");
-	repo_commit(repo, "hello");
-	repo_git(repo, "checkout", "-q", "-b", "feature/conflict", "main");
-	repo_write(repo, "README.md", "# feature\n");
-	repo_commit(repo, "feature readme");
-	repo_git(repo, "checkout", "-q", "main");
+	repo_branch(repo, "feature/ok", "src/hello.c",
+	    "int hello(void) { return 1; }\n", "hello");
+	repo_branch(repo, "feature/conflict", "README.md", "# feature\n",
+	    "feature readme");
 	repo_write(repo, "README.md", "# main moved\n");
 	repo_commit(repo, "main readme");
 
@@ -660,10 +657,7 @@ static void test_d8_cli(void **state)
 	(void)state;
 	repo_write(repo, "notes.txt", "v1\n");
 	repo_commit(repo, "notes");
-	repo_git(repo, "checkout", "-q", "-b", "feature/d8touch");
-	repo_write(repo, "notes.txt", "v2\n");
-	repo_commit(repo, "touch notes");
-	repo_git(repo, "checkout", "-q", "main");
+	repo_branch(repo, "feature/d8touch", "notes.txt", "v2\n", "touch notes");
 	repo_write(repo, "notes.txt", "uncommitted edit\n");
 	write_file("dep.json", "{\"id\":\"d8-dep-b\",\"source\":"
 	    "\"feature/ok\",\"dependencies\":[\"d8-dep-a\"]}", 0644);

@@ -395,14 +395,10 @@ static void test_real_repo_flow(void **state)
 
 	repo_write(repo, "src/app.py", "print('v1')\n");
 	repo_commit(repo, "base");
-	repo_git(repo, "checkout", "-q", "-b", "feature/clean");
-	repo_write(repo, "src/new_feature.py", "x = 1\n");
-	repo_commit(repo, "clean");
-	repo_git(repo, "checkout", "-q", "main");
-	repo_git(repo, "checkout", "-q", "-b", "feature/conflict");
-	repo_write(repo, "src/app.py", "print('branch')\n");
-	repo_commit(repo, "conflict side");
-	repo_git(repo, "checkout", "-q", "main");
+	repo_branch(repo, "feature/clean", "src/new_feature.py", "x = 1\n",
+	    "clean");
+	repo_branch(repo, "feature/conflict", "src/app.py", "print('branch')\n",
+	    "conflict side");
 	repo_write(repo, "src/app.py", "print('main')\n");
 	repo_commit(repo, "main moves");
 	f->e.repo_dir = repo;
@@ -482,10 +478,7 @@ static void test_real_merge_failed(void **state)
 
 	repo_write(repo, "src/app.py", "print('v1')\n");
 	repo_commit(repo, "base");
-	repo_git(repo, "checkout", "-q", "-b", "feature/touch");
-	repo_write(repo, "src/app.py", "print('v2')\n");
-	repo_commit(repo, "touch");
-	repo_git(repo, "checkout", "-q", "main");
+	repo_branch(repo, "feature/touch", "src/app.py", "print('v2')\n", "touch");
 	repo_write(repo, "src/app.py", "print('local edit')\n");
 	f->e.repo_dir = repo;
 	add_intent(f, "touch", "low", "VALIDATED", 3, 0, NULL);

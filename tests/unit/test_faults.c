@@ -515,10 +515,8 @@ static int setup(void **state)
 	snprintf(fx.repo_work, sizeof fx.repo_work, "%s/repo", fx.dir);
 	repo_write(fx.repo, "src/app.c", "int main(void) { return 0; }\n");
 	repo_commit(fx.repo, "base");
-	repo_git(fx.repo, "checkout", "-q", "-b", "feature/x");
-	repo_write(fx.repo, "src/feature.c", "int feature;\n");
-	repo_commit(fx.repo, "feature");
-	repo_git(fx.repo, "checkout", "-q", "main");
+	repo_branch(fx.repo, "feature/x", "src/feature.c", "int feature;\n",
+	    "feature");
 
 	struct cv_store *s = open_store(fx.base);
 	add_intent(s, "v-1", "READY");

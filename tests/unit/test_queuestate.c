@@ -20,6 +20,7 @@
 #include "projections.h"
 #include "queuestate.h"
 #include "store.h"
+#include "pgtest.h"
 #include "viewcache.h"
 
 struct fixture {
@@ -33,18 +34,13 @@ static char pg_dsn[600];
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	struct cv_store_options o = { CV_BACKEND_SQLITE, NULL, NULL, 0 };
+	struct cv_store_options o;
 
 	snprintf(f->dir, sizeof f->dir, "/tmp/cv-qs-XXXXXX");
 	if (!mkdtemp(f->dir))
 		return -1;
 	snprintf(f->path, sizeof f->path, "%s/state.db", f->dir);
-	o.sqlite_path = f->path;
-	if (pg_dsn[0]) {
-		o.backend = CV_BACKEND_POSTGRES;
-		o.sqlite_path = NULL;
-		o.pg_dsn = pg_dsn;
-	}
+	o = pgtest_store_opts(f->path, pg_dsn);
 	if (cv_store_open(&o, &f->s, NULL) != CV_OK)
 		return -1;
 	/* the PostgreSQL schema outlives a test: start each one empty */
@@ -71,26 +67,6 @@ static int teardown(void **state)
 	free(f);
 	cv_view_reset();
 	return 0;
-}
-
-/* A separate schema, so that the store tests' table drops on the same
- * server cannot race these. */
-static int pg_setup(const char *dsn)
-{
-	struct cv_store_options o = { CV_BACKEND_POSTGRES, NULL, dsn, 0 };
-	struct cv_store *s;
-	enum cv_err e;
-
-	if (cv_store_open(&o, &s, NULL) != CV_OK)
-		return -1;
-	e = cv_db_exec(s, "DROP SCHEMA IF EXISTS cv_qs_test CASCADE", NULL, 0,
-	    NULL);
-	if (e == CV_OK)
-		e = cv_db_exec(s, "CREATE SCHEMA cv_qs_test", NULL, 0, NULL);
-	cv_store_close(s);
-	snprintf(pg_dsn, sizeof pg_dsn, "%s options='-c search_path=cv_qs_test'",
-	    dsn);
-	return e == CV_OK ? 0 : -1;
 }
 
 static void put(struct cv_store *s, const char *id, const char *status,
@@ -357,7 +333,7 @@ int main(void)
 	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
 
 	if (dsn && *dsn) {
-		if (pg_setup(dsn) != 0)
+		if (pgtest_schema(dsn, "cv_qs_test", pg_dsn, sizeof pg_dsn) != 0)
 			return failed + 1;
 		failed += cmocka_run_group_tests_name("postgres", tests, NULL,
 		    NULL);

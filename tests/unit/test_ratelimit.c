@@ -16,6 +16,7 @@
 #include "db.h"
 #include "ratelimit.h"
 #include "store.h"
+#include "pgtest.h"
 
 struct fixture {
 	char dir[64];
@@ -28,36 +29,6 @@ struct fixture {
  * table drops on the same server cannot race them. */
 static char pg_dsn[600];
 
-static struct cv_store_options store_opts(const char *path)
-{
-	struct cv_store_options o = { CV_BACKEND_SQLITE, path, NULL, 0 };
-
-	if (pg_dsn[0]) {
-		o.backend = CV_BACKEND_POSTGRES;
-		o.sqlite_path = NULL;
-		o.pg_dsn = pg_dsn;
-	}
-	return o;
-}
-
-static int pg_setup(const char *dsn)
-{
-	struct cv_store_options o = { CV_BACKEND_POSTGRES, NULL, dsn, 0 };
-	struct cv_store *s;
-	enum cv_err e;
-
-	if (cv_store_open(&o, &s, NULL) != CV_OK)
-		return -1;
-	e = cv_db_exec(s, "DROP SCHEMA IF EXISTS cv_rl_test CASCADE", NULL, 0,
-	    NULL);
-	if (e == CV_OK)
-		e = cv_db_exec(s, "CREATE SCHEMA cv_rl_test", NULL, 0, NULL);
-	cv_store_close(s);
-	snprintf(pg_dsn, sizeof pg_dsn, "%s options='-c search_path=cv_rl_test'",
-	    dsn);
-	return e == CV_OK ? 0 : -1;
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
@@ -66,7 +37,7 @@ static int setup(void **state)
 	if (!mkdtemp(f->dir))
 		return -1;
 	snprintf(f->path, sizeof f->path, "%s/state.db", f->dir);
-	struct cv_store_options o = store_opts(f->path);
+	struct cv_store_options o = pgtest_store_opts(f->path, pg_dsn);
 	if (cv_store_open(&o, &f->s, NULL) != CV_OK)
 		return -1;
 	*state = f;
@@ -402,7 +373,7 @@ static int child_hits(const char *path, const char *bucket, int tries,
     int rpm, bool leased)
 {
 	struct cv_store *s;
-	struct cv_store_options o = store_opts(path);
+	struct cv_store_options o = pgtest_store_opts(path, pg_dsn);
 	struct cv_rl_leases l = { 0 };
 	int ok = 0;
 
@@ -498,7 +469,7 @@ int main(void)
 	    teardown);
 
 	if (dsn && *dsn) {
-		if (pg_setup(dsn) != 0)
+		if (pgtest_schema(dsn, "cv_rl_test", pg_dsn, sizeof pg_dsn) != 0)
 			return failed + 1;
 		failed += cmocka_run_group_tests_name("postgres", sql_tests,
 		    setup, teardown);

@@ -37,12 +37,10 @@ static int setup(void **state)
 	repo_write(fixture, "src/app.py", "def main():\n    return 1\n");
 	repo_write(fixture, "src/utils.py", "def util():\n    return 2\n");
 	repo_commit(fixture, "base");
-	repo_git(fixture, "checkout", "-q", "-b", "feature/conflict");
-	repo_write(fixture, "src/app.py", "def main():\n    return 'feature'\n");
-	repo_commit(fixture, "feature edit");
-	repo_git(fixture, "checkout", "-q", "-b", "feature/clean", "main");
-	repo_write(fixture, "src/new_feature.py", "def feature():\n    pass\n");
-	repo_commit(fixture, "new feature");
+	repo_branch(fixture, "feature/conflict", "src/app.py",
+	    "def main():\n    return 'feature'\n", "feature edit");
+	repo_branch(fixture, "feature/clean", "src/new_feature.py",
+	    "def feature():\n    pass\n", "new feature");
 	repo_git(fixture, "checkout", "-q", "-b", "feature/large", "main");
 	for (i = 0; i < 60; i++) {
 		snprintf(name, sizeof(name), "big/f%02d.txt", i);
@@ -245,13 +243,8 @@ static void test_merge(void **state)
 	dir = repo_new();
 	repo_write(dir, "a.txt", "one\n");
 	repo_commit(dir, "base");
-	repo_git(dir, "checkout", "-q", "-b", "feature/x");
-	repo_write(dir, "b.txt", "two\n");
-	repo_commit(dir, "feature");
-	repo_git(dir, "checkout", "-q", "-b", "feature/bad", "main");
-	repo_write(dir, "a.txt", "bad\n");
-	repo_commit(dir, "bad");
-	repo_git(dir, "checkout", "-q", "main");
+	repo_branch(dir, "feature/x", "b.txt", "two\n", "feature");
+	repo_branch(dir, "feature/bad", "a.txt", "bad\n", "bad");
 	repo_write(dir, "a.txt", "main\n");
 	repo_commit(dir, "main edit");
 

@@ -1,0 +1,57 @@
+/*
+ * pgtest.h - unit tests whose SQL cases run on SQLite and, with
+ * CONVERGE_TEST_PG_DSN (scripts/pg-scratch), on PostgreSQL too: each test
+ * program in a schema of its own, so that the store tests' table drops on
+ * the same server cannot race it.  static inline: include it once.
+ */
+#ifndef CV_TEST_PGTEST_H
+#define CV_TEST_PGTEST_H
+
+#include <stdio.h>
+
+#include "db.h"
+#include "store.h"
+
+/* pgtest_schema()'s work; drop and create are its two statements. */
+static inline int pgtest_schema_sql(const char *dsn, const char *drop,
+    const char *create, const char *schema, char *out, size_t size)
+{
+	struct cv_store_options o = { CV_BACKEND_POSTGRES, NULL, dsn, 0 };
+	struct cv_store *s;
+	enum cv_err e;
+
+	if (cv_store_open(&o, &s, NULL) != CV_OK)
+		return -1;
+	e = cv_db_exec(s, drop, NULL, 0, NULL);
+	if (e == CV_OK)
+		e = cv_db_exec(s, create, NULL, 0, NULL);
+	cv_store_close(s);
+	snprintf(out, size, "%s options='-c search_path=%s'", dsn, schema);
+	return e == CV_OK ? 0 : -1;
+}
+
+/*
+ * Drops and recreates the schema named by the string literal `schema` on
+ * the server of dsn and writes into out (size bytes) a DSN whose
+ * search_path is that schema.  Returns 0, or -1 when the server refused.
+ * A macro because cv_db_exec() wants SQL that lives for the process.
+ */
+#define pgtest_schema(dsn, schema, out, size) \
+	pgtest_schema_sql((dsn), "DROP SCHEMA IF EXISTS " schema " CASCADE", \
+	    "CREATE SCHEMA " schema, (schema), (out), (size))
+
+/* Options for the SQLite file at path, or for pg_dsn when it is not "". */
+static inline struct cv_store_options pgtest_store_opts(const char *path,
+    const char *pg_dsn)
+{
+	struct cv_store_options o = { CV_BACKEND_SQLITE, path, NULL, 0 };
+
+	if (pg_dsn[0]) {
+		o.backend = CV_BACKEND_POSTGRES;
+		o.sqlite_path = NULL;
+		o.pg_dsn = pg_dsn;
+	}
+	return o;
+}
+
+#endif
