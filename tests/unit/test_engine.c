@@ -59,6 +59,19 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Builds doc into an intent and stores it; takes doc's reference. */
+static void upsert_doc(struct fx *f, json_t *doc)
+{
+	const char *err = NULL;
+	json_t *in = cv_intent_build(doc, false, NULL, &err);
+
+	if (!in)
+		fail_msg("intent build: %s", err ? err : "?");
+	assert_int_equal(cv_intent_upsert(f->s, in), CV_OK);
+	json_decref(in);
+	json_decref(doc);
+}
+
 static void add_intent(struct fx *f, const char *id, const char *level,
     const char *status, int prio, int retries, const char *created)
 {
@@ -66,13 +79,7 @@ static void add_intent(struct fx *f, const char *id, const char *level,
 	    "source", "feature/x", "target", "main", "risk_level", level,
 	    "status", status, "priority", prio, "retries", retries,
 	    "created_at", created ? created : "2026-01-01T00:00:00.000000+00:00");
-	const char *err = NULL;
-	json_t *in = cv_intent_build(doc, false, NULL, &err);
-
-	assert_non_null(in);
-	assert_int_equal(cv_intent_upsert(f->s, in), CV_OK);
-	json_decref(in);
-	json_decref(doc);
+	upsert_doc(f, doc);
 }
 
 static void add_sim(struct fx *f, const char *id, bool ok, const char *conf,
@@ -663,13 +670,7 @@ static void add_tenant_intent(struct fx *f, const char *id,
 	json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:s?}", "id", id,
 	    "source", "feature/x", "target", "main", "status", "VALIDATED",
 	    "priority", prio, "created_at", created, "tenant_id", tenant);
-	const char *err = NULL;
-	json_t *in = cv_intent_build(doc, false, NULL, &err);
-
-	assert_non_null(in);
-	assert_int_equal(cv_intent_upsert(f->s, in), CV_OK);
-	json_decref(in);
-	json_decref(doc);
+	upsert_doc(f, doc);
 }
 
 /* Issue 9 finding 7: a 200-intent backlog of tenant-b at the best
