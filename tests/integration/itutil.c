@@ -4,6 +4,7 @@
  */
 #include "itutil.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -11,7 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#ifndef CV_SRCDIR
+#define CV_SRCDIR "."
+#endif
 
 int it_free_port(void)
 {
@@ -45,6 +51,82 @@ int it_find_prog(const char *prog, char *out, size_t size)
 		}
 	}
 	return 0;
+}
+
+/* Everything readable from fd (NUL-terminated, caller frees), or NULL. */
+static char *read_all(int fd)
+{
+	char *buf = calloc(1, 1), *nb;
+	size_t len = 0;
+
+	for (;;) {
+		char chunk[4096];
+		ssize_t n = read(fd, chunk, sizeof chunk);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || !buf)
+			break;
+		if ((nb = realloc(buf, len + (size_t)n + 1)) == NULL)
+			break;
+		buf = nb;
+		memcpy(buf + len, chunk, (size_t)n);
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	return buf;
+}
+
+int it_run(char *const argv[], const char *const *env, char **out)
+{
+	int fds[2], status = 0;
+	char *buf;
+	pid_t pid;
+
+	if (out)
+		*out = NULL;
+	if (pipe(fds) != 0)
+		return -1;
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		for (size_t i = 0; env && env[i]; i++)
+			putenv((char *)env[i]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	if (pid < 0) {
+		close(fds[0]);
+		return -1;
+	}
+	buf = read_all(fds[0]);
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (out)
+		*out = buf;
+	else
+		free(buf);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int it_pg_scratch(const char *cmd, const char *dir, char *dsn, size_t size)
+{
+	char script[PATH_MAX], *out = NULL;
+	char *argv[] = { script, (char *)cmd, (char *)dir, NULL };
+	int rc;
+
+	snprintf(script, sizeof script, "%s/scripts/pg-scratch", CV_SRCDIR);
+	rc = it_run(argv, NULL, dsn ? &out : NULL);
+	if (dsn) {
+		snprintf(dsn, size, "%s", out ? out : "");
+		dsn[strcspn(dsn, "\n")] = '\0';
+	}
+	free(out);
+	return rc == 0 ? 0 : -1;
 }
 
 static int remove_entry(const char *path, const struct stat *sb, int flag,

@@ -19,6 +19,20 @@ int it_free_port(void);
  * is not NULL. */
 int it_find_prog(const char *prog, char *out, size_t size);
 
+/*
+ * Runs argv[0] (a path) with argv, our environment plus env ("NAME=value",
+ * NULL-terminated; NULL for none), and waits for it.  Its stdout goes to
+ * *out when out is not NULL (NUL-terminated, "" when it wrote nothing;
+ * the caller frees).  Returns its exit status, -1 when it could not run
+ * or did not exit.
+ */
+int it_run(char *const argv[], const char *const *env, char **out);
+
+/* scripts/pg-scratch CMD DIR (a throw-away PostgreSQL cluster; the source
+ * tree from CV_SRCDIR); with dsn, its first output line (for "start",
+ * the DSN) in dsn (size bytes).  Returns 0 when it succeeded, else -1. */
+int it_pg_scratch(const char *cmd, const char *dir, char *dsn, size_t size);
+
 /* Removes dir and everything below it (symlinks not followed); best
  * effort, a no-op for NULL or "". */
 void it_remove_tree(const char *dir);

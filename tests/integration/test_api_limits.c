@@ -587,38 +587,6 @@ static void test_pages_and_etags(void **state)
 
 static char pg_dir[64];
 
-/* scripts/pg-scratch CMD pg_dir; with dsn, its first output line. */
-static int pg_scratch(const char *cmd, char *dsn, size_t size)
-{
-	char script[4200];
-	int p[2], status = -1;
-	ssize_t n = 0, r;
-	pid_t pid;
-
-	snprintf(script, sizeof script, "%s/scripts/pg-scratch", CV_SRCDIR);
-	if (pipe(p) != 0)
-		return -1;
-	fflush(NULL);
-	if ((pid = fork()) == 0) {
-		dup2(p[1], 1);
-		close(p[0]);
-		close(p[1]);
-		execl(script, script, cmd, pg_dir, (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	while (dsn && (size_t)n + 1 < size &&
-	    (r = read(p[0], dsn + n, size - 1 - (size_t)n)) > 0)
-		n += r;
-	if (dsn) {
-		dsn[n] = '\0';
-		dsn[strcspn(dsn, "\n")] = '\0';
-	}
-	close(p[0]);
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
 /*
  * RPM+10 requests of one principal, half to each of two farms sharing
  * one PostgreSQL database, at the same time: exactly RPM pass. Farm B
@@ -640,7 +608,7 @@ static void test_two_farms_postgres(void **state)
 	snprintf(pg_dir, sizeof pg_dir, "/tmp/cv-pg2farm-XXXXXX");
 	assert_non_null(mkdtemp(pg_dir));
 	rmdir(pg_dir);
-	assert_int_equal(pg_scratch("start", dsn, sizeof dsn), 0);
+	assert_int_equal(it_pg_scratch("start", pg_dir, dsn, sizeof dsn), 0);
 	snprintf(dsn_env, sizeof dsn_env, "CONVERGE_PG_DSN=%s", dsn);
 	const char *env[] = { "CONVERGE_AUTH_REQUIRED=1",
 	    "CONVERGE_API_KEYS=" KEYS, "CONVERGE_RATE_LIMIT_ENABLED=1",
@@ -692,7 +660,7 @@ static int stop_pg(void **state)
 
 	(void)state;
 	if (pg_dir[0])
-		pg_scratch("stop", NULL, 0);
+		it_pg_scratch("stop", pg_dir, NULL, 0);
 	pg_dir[0] = '\0';
 	return rc;
 }

@@ -71,51 +71,6 @@ static struct {
 
 /* ---- processes --------------------------------------------------------------------- */
 
-/* Runs argv to its end; its stdout into *out (caller frees) when out is
- * not NULL.  Returns the exit status, -1 if it did not exit. */
-static int run(char *const argv[], char **out)
-{
-	int fds[2], status;
-	size_t len = 0;
-	char *buf = NULL;
-	pid_t pid;
-
-	if (pipe(fds) != 0)
-		return -1;
-	fflush(NULL);
-	if ((pid = fork()) == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	for (;;) {
-		char chunk[1024];
-		ssize_t n = read(fds[0], chunk, sizeof chunk);
-		char *nb;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if ((nb = realloc(buf, len + (size_t)n + 1)) == NULL)
-			break;
-		buf = nb;
-		memcpy(buf + len, chunk, (size_t)n);
-		len += (size_t)n;
-		buf[len] = '\0';
-	}
-	close(fds[0]);
-	waitpid(pid, &status, 0);
-	if (out)
-		*out = buf;
-	else
-		free(buf);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* Starts farm f's responder for family i on its TCP port, as its own
  * process group (so killing the farm kills the pre-forked children). */
 static pid_t start_responder(int f, int i)
@@ -334,7 +289,7 @@ static void start_nginx(void)
 	snprintf(pidfile, sizeof pidfile, "%s/tmp", t.dir);
 	mkdir(pidfile, 0755);
 	write_nginx_conf(conf);
-	assert_int_equal(run(argv, NULL), 0);
+	assert_int_equal(it_run(argv, NULL, NULL), 0);
 	snprintf(pidfile, sizeof pidfile, "%s/run/nginx.pid", t.dir);
 	for (int i = 0; i < 100 && pid == 0; i++) {
 		if ((f = fopen(pidfile, "r")) != NULL) {
@@ -539,15 +494,6 @@ static void test_failover(void **state)
 
 /* ---- setup ------------------------------------------------------------------------------------- */
 
-static int pg_scratch(const char *cmd, char **out)
-{
-	char script[PATH_MAX];
-	char *argv[] = { script, (char *)cmd, t.pg_dir, NULL };
-
-	snprintf(script, sizeof script, "%s/scripts/pg-scratch", CV_SRCDIR);
-	return run(argv, out);
-}
-
 /* Waits until every responder answers FastCGI on its port. */
 static int wait_responders(void)
 {
@@ -575,8 +521,6 @@ static int wait_responders(void)
 
 static int setup(void **state)
 {
-	char *dsn = NULL;
-
 	(void)state;
 	snprintf(t.dir, sizeof t.dir, "/tmp/cv-failover-XXXXXX");
 	if (mkdtemp(t.dir) == NULL)
@@ -586,14 +530,9 @@ static int setup(void **state)
 	if (mkdtemp(t.pg_dir) == NULL)
 		return -1;
 	rmdir(t.pg_dir);
-	if (pg_scratch("start", &dsn) != 0 || dsn == NULL) {
-		free(dsn);
+	if (it_pg_scratch("start", t.pg_dir, t.dsn, sizeof t.dsn) != 0)
 		return -1;
-	}
 	t.pg_up = 1;
-	dsn[strcspn(dsn, "\n")] = '\0';
-	snprintf(t.dsn, sizeof t.dsn, "%s", dsn);
-	free(dsn);
 	t.port = it_free_port();
 	for (int f = 0; f < 2; f++)
 		for (int i = 0; i < NFAM; i++)
@@ -617,7 +556,7 @@ static int teardown(void **state)
 	stop_farm(0);
 	stop_farm_b_with_up();
 	if (t.pg_up)
-		pg_scratch("stop", NULL);
+		it_pg_scratch("stop", t.pg_dir, NULL, 0);
 	if (getenv("CONVERGE_KEEP_VAR") && strcmp(getenv("CONVERGE_KEEP_VAR"), "1") == 0)
 		fprintf(stderr, "kept: %s\n", t.dir);
 	else

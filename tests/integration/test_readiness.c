@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "itutil.h"
 
 #ifndef CV_SRCDIR
 #define CV_SRCDIR "."
@@ -53,50 +54,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* Runs argv with extra environment entries; returns the exit status and
- * the captured stdout (caller frees) in *out when out is not NULL. */
-static int run(char *const argv[], const char *const *env, char **out)
-{
-	int p[2];
-	pid_t pid;
-	int status = -1;
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (pipe(p) != 0)
-		return -1;
-	if ((pid = fork()) == 0) {
-		dup2(p[1], 1);
-		close(p[0]);
-		close(p[1]);
-		for (size_t i = 0; env && env[i]; i++)
-			putenv((char *)env[i]);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(p[1]);
-	FILE *f = fdopen(p[0], "r");
-	char chunk[4096];
-	size_t n;
-	while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-		char *nb = realloc(buf, len + n + 1);
-		if (!nb)
-			break;
-		buf = nb;
-		memcpy(buf + len, chunk, n);
-		len += n;
-		buf[len] = '\0';
-	}
-	if (f)
-		fclose(f);
-	waitpid(pid, &status, 0);
-	if (out)
-		*out = buf ? buf : strdup("");
-	else
-		free(buf);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
 static char *cli_path(void)
@@ -239,7 +196,7 @@ static int queue_run_busy(const char *db)
 	char *out = NULL;
 	int busy;
 
-	assert_int_equal(run(argv, NULL, &out), 0);
+	assert_int_equal(it_run(argv, NULL, &out), 0);
 	busy = strstr(out, "Queue lock held") != NULL;
 	free(out);
 	return busy;
@@ -254,7 +211,7 @@ static void test_lock_recovery(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(db, sizeof db, "%s/state.db", dir);
 	char *init[] = { cli_path(), "--db", db, "intent", "list", NULL };
-	assert_int_equal(run(init, NULL, NULL), 0);
+	assert_int_equal(it_run(init, NULL, NULL), 0);
 
 	/* A worker that died holding the lock with a 2 s TTL. */
 	plant_lock(db, 424242, 2);
@@ -272,7 +229,7 @@ static void test_lock_recovery(void **state)
 	assert_true(queue_run_busy(db));
 	char *reset[] = { cli_path(), "--db", db, "queue", "reset",
 	    "--intent-id", "any", "--clear-lock", NULL };
-	assert_int_equal(run(reset, NULL, NULL), 1);   /* unknown intent */
+	assert_int_equal(it_run(reset, NULL, NULL), 1);   /* unknown intent */
 	assert_false(queue_run_busy(db));
 	printf("stale lock: cleared at once by queue reset --clear-lock\n");
 
@@ -303,7 +260,7 @@ static void test_lock_recovery(void **state)
 	char *events[] = { cli_path(), "--db", db, "audit", "events", "--type",
 	    "worker.stopped", NULL };
 	char *out = NULL;
-	assert_int_equal(run(events, NULL, &out), 0);
+	assert_int_equal(it_run(events, NULL, &out), 0);
 	assert_non_null(strstr(out, "worker.stopped"));
 	free(out);
 	assert_false(queue_run_busy(db));
@@ -332,27 +289,18 @@ static void test_factory_no_fallback(void **state)
 	char *out = NULL;
 
 	(void)state;
-	assert_int_equal(run(argv, bad_pg, &out), 1);
+	assert_int_equal(it_run(argv, bad_pg, &out), 1);
 	assert_non_null(strstr(out, "PostgreSQL connection failed"));
 	free(out);
-	assert_int_equal(run(argv, no_dsn, &out), 1);
+	assert_int_equal(it_run(argv, no_dsn, &out), 1);
 	assert_non_null(strstr(out, "DSN"));
 	free(out);
-	assert_int_equal(run(argv, NULL, &out), 0);   /* SQLite still works */
+	assert_int_equal(it_run(argv, NULL, &out), 0);   /* SQLite still works */
 	free(out);
 	unlink("/tmp/cv-factory-test.db");
 	unlink("/tmp/cv-factory-test.db-wal");
 	unlink("/tmp/cv-factory-test.db-shm");
 	unlink("/tmp/cv-factory-test.db.lock");
-}
-
-static int pg_scratch(const char *cmd, const char *dir, char **dsn)
-{
-	char script[4200];
-
-	snprintf(script, sizeof script, "%s/scripts/pg-scratch", CV_SRCDIR);
-	char *argv[] = { script, (char *)cmd, (char *)dir, NULL };
-	return run(argv, NULL, dsn);
 }
 
 /* A git repository with main and feature/wake (one new file): what the
@@ -377,7 +325,7 @@ static void make_repo(const char *dir)
 		for (size_t j = 1; j < 8 && steps[i][j] && k < 11; j++)
 			argv[k++] = (char *)steps[i][j];
 		argv[k] = NULL;
-		assert_int_equal(run(argv, env, NULL), 0);
+		assert_int_equal(it_run(argv, env, NULL), 0);
 	}
 }
 
@@ -387,7 +335,7 @@ static char pg_dir[64];
 
 static void test_postgres_farm(void **state)
 {
-	char *dir = pg_dir, *dsn = NULL, dsn_env[512];
+	char *dir = pg_dir, dsn[400], dsn_env[512];
 	char repo[] = "/tmp/cv-pgrepo-XXXXXX", repo_env[300];
 	struct http_resp r = { 0 };
 	double t0;
@@ -401,8 +349,7 @@ static void test_postgres_farm(void **state)
 	snprintf(pg_dir, sizeof pg_dir, "/tmp/cv-pgfarm-XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	rmdir(dir);
-	assert_int_equal(pg_scratch("start", dir, &dsn), 0);
-	dsn[strcspn(dsn, "\n")] = '\0';
+	assert_int_equal(it_pg_scratch("start", dir, dsn, sizeof dsn), 0);
 	snprintf(dsn_env, sizeof dsn_env, "CONVERGE_PG_DSN=%s", dsn);
 	assert_non_null(mkdtemp(repo));
 	make_repo(repo);
@@ -445,10 +392,10 @@ static void test_postgres_farm(void **state)
 	assert_true(now_s() - t0 < 20);
 
 	/* Outage: readiness says so; data routes fail cleanly. */
-	assert_int_equal(pg_scratch("pause", dir, NULL), 0);
+	assert_int_equal(it_pg_scratch("pause", dir, NULL, 0), 0);
 	assert_int_equal(get_status("/health/ready", NULL), 503);
 	assert_int_equal(get_status("/health/live", NULL), 200);
-	assert_int_equal(pg_scratch("resume", dir, NULL), 0);
+	assert_int_equal(it_pg_scratch("resume", dir, NULL, 0), 0);
 	t0 = now_s();
 	while (get_status("/health/ready", NULL) != 200 && now_s() - t0 < 30)
 		usleep(100000);
@@ -465,21 +412,20 @@ static void test_postgres_farm(void **state)
 	snprintf(lite, sizeof lite, "%s/lite.db", farm_var_dir());
 	char *create[] = { cli_path(), "--db", lite, "intent", "create",
 	    "--from-branch", "feature/bf", "--intent-id", "bf-1", NULL };
-	assert_int_equal(run(create, NULL, NULL), 0);
+	assert_int_equal(it_run(create, NULL, NULL), 0);
 	snprintf(tool, sizeof tool, "%s/worker/converge-backfill", CV_BUILDDIR);
 	char *backfill[] = { tool, "--sqlite-path", lite, "--pg-dsn", dsn,
 	    "--verify", NULL };
-	assert_int_equal(run(backfill, NULL, &out), 0);
+	assert_int_equal(it_run(backfill, NULL, &out), 0);
 	assert_non_null(strstr(out, "skipped"));
 	free(out);
-	assert_int_equal(run(backfill, NULL, &out), 0);
+	assert_int_equal(it_run(backfill, NULL, &out), 0);
 	assert_non_null(strstr(out, "copied 0"));
 	free(out);
 	assert_int_equal(get_status("/v1/intents/bf-1", NULL), 200);
 	assert_int_equal(farm_stop(), 0);
-	free(dsn);
 	char *rm[] = { "/bin/rm", "-rf", repo, NULL };
-	run(rm, NULL, NULL);
+	it_run(rm, NULL, NULL);
 }
 
 /* ---- availability under load ------------------------------------------------ */
@@ -581,7 +527,7 @@ static int stop_pg_farm(void **state)
 
 	(void)state;
 	if (pg_dir[0])
-		pg_scratch("stop", pg_dir, NULL);
+		it_pg_scratch("stop", pg_dir, NULL, 0);
 	pg_dir[0] = '\0';
 	return rc;
 }
