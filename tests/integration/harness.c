@@ -20,13 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef CV_SRCDIR
-#define CV_SRCDIR "."
-#endif
-#ifndef CV_BUILDDIR
-#define CV_BUILDDIR "."
-#endif
-
 #define UP_TIMEOUT_S 120	/* up bounds its own wait; this catches a hang */
 #define DOWN_TIMEOUT_S 60
 #define MAX_PIDS 64

@@ -15,10 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#ifndef CV_SRCDIR
-#define CV_SRCDIR "."
-#endif
-
 int it_free_port(void)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };

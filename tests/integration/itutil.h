@@ -9,6 +9,14 @@
 
 #include <stddef.h>
 
+/* The source and build trees (Makefile.am passes both as -D). */
+#ifndef CV_SRCDIR
+#define CV_SRCDIR "."
+#endif
+#ifndef CV_BUILDDIR
+#define CV_BUILDDIR "."
+#endif
+
 /* A TCP port the kernel just handed out on 127.0.0.1, or -1.  Another
  * process could take it before the caller binds it: callers that can,
  * retry. */

@@ -42,13 +42,6 @@
 #include "itutil.h"
 #include "webhook_util.h"
 
-#ifndef CV_SRCDIR
-#define CV_SRCDIR "."
-#endif
-#ifndef CV_BUILDDIR
-#define CV_BUILDDIR "."
-#endif
-
 #define SECRET "failover-webhook-secret"
 #define NFAM 3
 #define READERS 2

@@ -31,13 +31,6 @@
 #include "fcgi_client.h"
 #include "itutil.h"
 
-#ifndef CV_SRCDIR
-#define CV_SRCDIR "."
-#endif
-#ifndef CV_BUILDDIR
-#define CV_BUILDDIR "."
-#endif
-
 static char tmp[64];
 
 /* ---- helpers ------------------------------------------------------------------ */

@@ -39,13 +39,6 @@
 #include "harness.h"
 #include "itutil.h"
 
-#ifndef CV_SRCDIR
-#define CV_SRCDIR "."
-#endif
-#ifndef CV_BUILDDIR
-#define CV_BUILDDIR "."
-#endif
-
 #define CV_ARRAY_LEN_T(a) (sizeof(a) / sizeof((a)[0]))
 
 static double now_s(void)
