@@ -137,16 +137,10 @@ static json_t *validate(const char *id)
 static json_t *intent(const char *id)
 {
 	char path[256];
-	struct http_resp r;
-	json_t *in;
 
 	snprintf(path, sizeof path, "/v1/intents/acme%%2Fw:%s",
 	    strchr(id, ':') + 1);
-	api_call("GET", path, ADMIN, NULL, &r);
-	assert_int_equal(r.status, 200);
-	in = json_incref(r.json);
-	http_resp_free(&r);
-	return in;
+	return get_json(path, ADMIN);
 }
 
 static long long merged_events(const char *id, const char *type)
