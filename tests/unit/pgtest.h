@@ -8,6 +8,8 @@
 #define CV_TEST_PGTEST_H
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "store.h"
@@ -52,6 +54,52 @@ static inline struct cv_store_options pgtest_store_opts(const char *path,
 		o.pg_dsn = pg_dsn;
 	}
 	return o;
+}
+
+/* A store for one test: a SQLite file in a fresh /tmp directory, or the
+ * schema of pg_dsn when that is not "". */
+struct pgtest_store {
+	char dir[64];
+	char path[128];		/* the SQLite file (unused on PostgreSQL) */
+	struct cv_store *s;
+};
+
+/* Opens a new one (caller frees with pgtest_store_free); NULL on failure. */
+static inline struct pgtest_store *pgtest_store_new(const char *pg_dsn)
+{
+	struct pgtest_store *t = calloc(1, sizeof *t);
+	struct cv_store_options o;
+
+	if (!t)
+		return NULL;
+	snprintf(t->dir, sizeof t->dir, "/tmp/cv-pgt-XXXXXX");
+	if (!mkdtemp(t->dir)) {
+		free(t);
+		return NULL;
+	}
+	snprintf(t->path, sizeof t->path, "%s/state.db", t->dir);
+	o = pgtest_store_opts(t->path, pg_dsn);
+	if (cv_store_open(&o, &t->s, NULL) != CV_OK) {
+		rmdir(t->dir);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* Closes the store, removes its SQLite files and directory, frees t. */
+static inline void pgtest_store_free(struct pgtest_store *t)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm", ".lock" };
+	char p[256];
+
+	cv_store_close(t->s);
+	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+		snprintf(p, sizeof p, "%s%s", t->path, suffix[i]);
+		unlink(p);
+	}
+	rmdir(t->dir);
+	free(t);
 }
 
 #endif

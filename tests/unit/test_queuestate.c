@@ -23,25 +23,13 @@
 #include "pgtest.h"
 #include "viewcache.h"
 
-struct fixture {
-	char dir[64];
-	char path[128];
-	struct cv_store *s;
-};
-
 static char pg_dsn[600];
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
-	struct cv_store_options o;
+	struct pgtest_store *f = pgtest_store_new(pg_dsn);
 
-	snprintf(f->dir, sizeof f->dir, "/tmp/cv-qs-XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->path, sizeof f->path, "%s/state.db", f->dir);
-	o = pgtest_store_opts(f->path, pg_dsn);
-	if (cv_store_open(&o, &f->s, NULL) != CV_OK)
+	if (!f)
 		return -1;
 	/* the PostgreSQL schema outlives a test: start each one empty */
 	if (pg_dsn[0] && (cv_db_exec(f->s, "DELETE FROM intents", NULL, 0,
@@ -54,17 +42,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	static const char *suffix[] = { "", "-wal", "-shm", ".lock" };
-	char p[256];
-
-	cv_store_close(f->s);
-	for (size_t i = 0; i < 4; i++) {
-		snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
-	free(f);
+	pgtest_store_free(*state);
 	cv_view_reset();
 	return 0;
 }
@@ -88,7 +66,7 @@ static void put(struct cv_store *s, const char *id, const char *status,
  * tenants: the SQL and the builder agree, whatever the tenant. */
 static void test_against_builder(void **state)
 {
-	struct fixture *f = *state;
+	struct pgtest_store *f = *state;
 	static const char *const statuses[] = { "READY", "VALIDATED", "QUEUED",
 	    "MERGED", "REJECTED", "MERGED" };
 	static const char *const tenants[] = { NULL, "team-a", "team-b" };
@@ -147,7 +125,7 @@ static char *dup_text(const char *t)
 /* Versions, age, keys; 200 with an ETag, then 304 for If-None-Match. */
 static void test_cache(void **state)
 {
-	struct fixture *f = *state;
+	struct pgtest_store *f = *state;
 	char *v1 = NULL, *v2 = NULL;
 	const struct cv_view *v;
 	char *env_plain[] = { "REQUEST_METHOD=GET", "REQUEST_URI=/v1/summary",
@@ -221,7 +199,7 @@ static enum cv_err build_count(struct cv_store *s, const void *arg,
 /* cv_view_serve builds once per version. */
 static void test_serve(void **state)
 {
-	struct fixture *f = *state;
+	struct pgtest_store *f = *state;
 	char *env[] = { "REQUEST_METHOD=GET", "REQUEST_URI=/v1/summary", NULL };
 	struct cv_request r;
 	struct cv_response resp;
@@ -283,7 +261,7 @@ static void test_cursor(void **state)
 /* Paging with cv_intent_list_after visits the list once, in order. */
 static void test_pages(void **state)
 {
-	struct fixture *f = *state;
+	struct pgtest_store *f = *state;
 	char id[32];
 	json_t *all, *page, *it;
 	size_t seen = 0, i;

@@ -18,12 +18,6 @@
 #include "store.h"
 #include "pgtest.h"
 
-struct fixture {
-	char dir[64];
-	char path[128];
-	struct cv_store *s;
-};
-
 /* With CONVERGE_TEST_PG_DSN (scripts/pg-scratch) the SQL cases run on
  * PostgreSQL too, in a schema of their own so that the store tests'
  * table drops on the same server cannot race them. */
@@ -31,32 +25,15 @@ static char pg_dsn[600];
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
+	struct pgtest_store *f = pgtest_store_new(pg_dsn);
 
-	snprintf(f->dir, sizeof f->dir, "/tmp/cv-rl-XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->path, sizeof f->path, "%s/state.db", f->dir);
-	struct cv_store_options o = pgtest_store_opts(f->path, pg_dsn);
-	if (cv_store_open(&o, &f->s, NULL) != CV_OK)
-		return -1;
 	*state = f;
-	return 0;
+	return f ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	char p[256];
-
-	cv_store_close(f->s);
-	static const char *suffix[] = { "", "-wal", "-shm", ".lock" };
-	for (size_t i = 0; i < 4; i++) {
-		snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
-	free(f);
+	pgtest_store_free(*state);
 	return 0;
 }
 
@@ -85,7 +62,7 @@ struct hit { int64_t at; bool allowed; };
  * answer; the SQL and the C rule must both give it. */
 static void test_sequences(void **state)
 {
-	struct fixture *f = *state;
+	struct pgtest_store *f = *state;
 	static const struct {
 		const char *bucket;
 		int rpm;
@@ -136,7 +113,7 @@ static void test_sequences(void **state)
 
 static void test_rpm_plus_one(void **state)
 {
-	struct fixture *f = *state;
+	struct pgtest_store *f = *state;
 	/* RPM requests 10 ms apart, then three refused 30 s later; retry
 	 * is when the first request fits again */
 	static const struct { const char *bucket; int rpm, retry[3]; } rows[] = {
@@ -190,7 +167,7 @@ static void test_retry_after(void **state)
 
 static void test_buckets(void **state)
 {
-	struct fixture *f = *state;
+	struct pgtest_store *f = *state;
 	struct cv_config on = { 0 }, off = { 0 };
 	char err[128];
 	on.auth_required = true;
@@ -280,7 +257,7 @@ static void test_respond(void **state)
  * an eighth of what is left, the last tokens one by one. */
 static void test_grants(void **state)
 {
-	struct fixture *f = *state;
+	struct pgtest_store *f = *state;
 	static const struct {
 		const char *bucket;
 		int rpm, want;
@@ -332,7 +309,7 @@ static void test_block_size(void **state)
  * could have changed, and the budget comes back after the window. */
 static void test_leases(void **state)
 {
-	struct fixture *f = *state;
+	struct pgtest_store *f = *state;
 	struct cv_rl_leases l = { 0 };
 	int ok = 0, retry = 0;
 	bool allowed;
@@ -398,7 +375,7 @@ static int child_hits(const char *path, const char *bucket, int tries,
 
 static void test_processes_share_budget(void **state)
 {
-	struct fixture *f = *state;
+	struct pgtest_store *f = *state;
 	/* with leases, each process may leave one block unused */
 	static const struct { int procs, tries, rpm; bool leased; } rows[] = {
 		{ 4, 40, 100, false }, { 3, 10, 30, false }, { 2, 50, 7, false },
