@@ -485,6 +485,16 @@ int farm_stop(void)
 	return 0;
 }
 
+int farm_stop_with_pg(char *pg_dir)
+{
+	int rc = farm_stop();
+
+	if (pg_dir[0])
+		it_pg_scratch("stop", pg_dir, NULL, 0);
+	pg_dir[0] = '\0';
+	return rc;
+}
+
 int farm_port(void)
 {
 	return farm.port;

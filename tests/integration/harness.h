@@ -60,6 +60,11 @@ int farm_start(const char *const *env_overrides);
  */
 int farm_stop(void);
 
+/* farm_stop(), then the scratch PostgreSQL server in pg_dir (from
+ * it_pg_scratch "start") when pg_dir is not "", which is emptied so a
+ * second call stops nothing.  Returns farm_stop()'s result. */
+int farm_stop_with_pg(char *pg_dir);
+
 /* The running farm's port, var dir and SQLite file (borrowed). */
 int farm_port(void);
 /* "http://127.0.0.1:<port>" of the running farm (borrowed). */

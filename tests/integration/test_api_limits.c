@@ -656,13 +656,8 @@ static void test_two_farms_postgres(void **state)
 
 static int stop_pg(void **state)
 {
-	int rc = farm_stop();
-
 	(void)state;
-	if (pg_dir[0])
-		it_pg_scratch("stop", pg_dir, NULL, 0);
-	pg_dir[0] = '\0';
-	return rc;
+	return farm_stop_with_pg(pg_dir);
 }
 
 static int farm_down(void **state)

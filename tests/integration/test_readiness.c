@@ -516,13 +516,8 @@ static int stop_farm(void **state)
 
 static int stop_pg_farm(void **state)
 {
-	int rc = farm_stop();
-
 	(void)state;
-	if (pg_dir[0])
-		it_pg_scratch("stop", pg_dir, NULL, 0);
-	pg_dir[0] = '\0';
-	return rc;
+	return farm_stop_with_pg(pg_dir);
 }
 
 int main(void)
