@@ -485,6 +485,12 @@ int farm_stop(void)
 	return 0;
 }
 
+int farm_teardown(void **state)
+{
+	(void)state;
+	return farm_stop();
+}
+
 int farm_stop_with_pg(char *pg_dir)
 {
 	int rc = farm_stop();

@@ -60,6 +60,10 @@ int farm_start(const char *const *env_overrides);
  */
 int farm_stop(void);
 
+/* farm_stop() as a cmocka setup/teardown function (group or test); a
+ * per-test one also stops a farm a failed assertion left running. */
+int farm_teardown(void **state);
+
 /* farm_stop(), then the scratch PostgreSQL server in pg_dir (from
  * it_pg_scratch "start") when pg_dir is not "", which is emptied so a
  * second call stops nothing.  Returns farm_stop()'s result. */

@@ -660,12 +660,6 @@ static int stop_pg(void **state)
 	return farm_stop_with_pg(pg_dir);
 }
 
-static int farm_down(void **state)
-{
-	(void)state;
-	return farm_stop();
-}
-
 int main(void)
 {
 	if (!farm_available())
@@ -681,5 +675,5 @@ int main(void)
 	};
 
 	return cmocka_run_group_tests_name("api_limits", tests, limited_farm,
-	    farm_down);
+	    farm_teardown);
 }

@@ -197,12 +197,6 @@ static int farm_up(void **state)
 	return farm_start(env) == 0 ? 0 : -1;
 }
 
-static int farm_down(void **state)
-{
-	(void)state;
-	return farm_stop();
-}
-
 int main(void)
 {
 	if (!farm_available())
@@ -212,5 +206,5 @@ int main(void)
 	};
 
 	return cmocka_run_group_tests_name("full_disk", tests, farm_up,
-	    farm_down);
+	    farm_teardown);
 }

@@ -146,12 +146,6 @@ static int farm_up(void **state)
 	return farm_start(NULL) == 0 ? 0 : -1;
 }
 
-static int farm_down(void **state)
-{
-	(void)state;
-	return farm_stop();
-}
-
 int main(void)
 {
 	if (!farm_available())
@@ -161,5 +155,5 @@ int main(void)
 		cmocka_unit_test(test_down_leaves_nothing),
 	};
 
-	return cmocka_run_group_tests_name("health_http", tests, farm_up, farm_down);
+	return cmocka_run_group_tests_name("health_http", tests, farm_up, farm_teardown);
 }

@@ -506,14 +506,6 @@ static void test_probes_under_load(void **state)
 	assert_int_equal(farm_stop(), 0);
 }
 
-/* A failed assertion leaves the farm running; the next test needs it
- * gone. */
-static int stop_farm(void **state)
-{
-	(void)state;
-	return farm_stop();
-}
-
 static int stop_pg_farm(void **state)
 {
 	(void)state;
@@ -523,11 +515,11 @@ static int stop_pg_farm(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_writes_survive_kill9, stop_farm),
+		cmocka_unit_test_teardown(test_writes_survive_kill9, farm_teardown),
 		cmocka_unit_test(test_lock_recovery),
 		cmocka_unit_test(test_factory_no_fallback),
 		cmocka_unit_test_teardown(test_postgres_farm, stop_pg_farm),
-		cmocka_unit_test_teardown(test_probes_under_load, stop_farm),
+		cmocka_unit_test_teardown(test_probes_under_load, farm_teardown),
 	};
 
 	if (!farm_available()) {

@@ -461,12 +461,6 @@ static int farm_up(void **state)
 	return farm_start(env) == 0 ? 0 : -1;
 }
 
-static int farm_down(void **state)
-{
-	(void)state;
-	return farm_stop();
-}
-
 /* 1,000 client connections need more descriptors than a default 1024. */
 static void raise_fd_limit(void)
 {
@@ -499,5 +493,5 @@ int main(void)
 		return 99;
 	raise_fd_limit();
 	return cmocka_run_group_tests_name("smoke_" CV_SMOKE_FRONT, tests,
-	    farm_up, farm_down);
+	    farm_up, farm_teardown);
 }

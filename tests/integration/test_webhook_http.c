@@ -1308,12 +1308,6 @@ static int devmode_up(void **state)
 	return farm_start(env) == 0 ? 0 : -1;
 }
 
-static int farm_down(void **state)
-{
-	(void)state;
-	return farm_stop();
-}
-
 int main(void)
 {
 	const struct CMUnitTest signed_tests[] = {
@@ -1348,9 +1342,9 @@ int main(void)
 	failed += cmocka_run_group_tests_name("webhook_signed", signed_tests,
 	    signed_up, signed_down);
 	failed += cmocka_run_group_tests_name("webhook_locked", locked_tests,
-	    locked_up, farm_down);
+	    locked_up, farm_teardown);
 	failed += cmocka_run_group_tests_name("webhook_devmode", devmode_tests,
-	    devmode_up, farm_down);
+	    devmode_up, farm_teardown);
 	fake_github_stop(&gh);
 	return failed ? 1 : 0;
 }
