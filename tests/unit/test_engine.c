@@ -82,6 +82,17 @@ static void add_intent(struct fx *f, const char *id, const char *level,
 	upsert_doc(f, doc);
 }
 
+/* Points stored intent id at another source branch. */
+static void set_source(struct fx *f, const char *id, const char *source)
+{
+	json_t *in = NULL;
+
+	assert_int_equal(cv_intent_get(f->s, id, &in), CV_OK);
+	json_object_set_new(in, "source", json_string(source));
+	assert_int_equal(cv_intent_upsert(f->s, in), CV_OK);
+	json_decref(in);
+}
+
 static void add_sim(struct fx *f, const char *id, bool ok, const char *conf,
     const char *files)
 {
@@ -430,11 +441,7 @@ static void test_real_repo_flow(void **state)
 	json_decref(d);
 	/* D-8: a ref that exists nowhere is said, never "Merge conflicts". */
 	add_intent(f, "ghost-ref", "low", "READY", 3, 0, NULL);
-	json_t *gi = NULL;
-	assert_int_equal(cv_intent_get(f->s, "ghost-ref", &gi), CV_OK);
-	json_object_set_new(gi, "source", json_string("refs/heads/nowhere"));
-	assert_int_equal(cv_intent_upsert(f->s, gi), CV_OK);
-	json_decref(gi);
+	set_source(f, "ghost-ref", "refs/heads/nowhere");
 	d = cv_engine_validate(&f->e, "ghost-ref", &fresh);
 	assert_string_equal(cv_json_str(d, "decision", ""), "blocked");
 	assert_string_equal(cv_json_str(d, "reason", ""),
@@ -489,11 +496,7 @@ static void test_real_merge_failed(void **state)
 	repo_write(repo, "src/app.py", "print('local edit')\n");
 	f->e.repo_dir = repo;
 	add_intent(f, "touch", "low", "VALIDATED", 3, 0, NULL);
-	json_t *in = NULL;
-	assert_int_equal(cv_intent_get(f->s, "touch", &in), CV_OK);
-	json_object_set_new(in, "source", json_string("feature/touch"));
-	assert_int_equal(cv_intent_upsert(f->s, in), CV_OK);
-	json_decref(in);
+	set_source(f, "touch", "feature/touch");
 	before = repo_run(repo, "git", "rev-parse", "main", NULL);
 	size_t mark = event_count(f);
 	res = cv_engine_queue_run(&f->e, &q);
