@@ -22,6 +22,7 @@
 
 #include "harness.h"
 #include "itutil.h"
+#include "itgit.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -274,51 +275,6 @@ static inline int farm_stop_off_repo(const char *repo)
 	it_remove_tree(repo);
 	return rc;
 }
-
-/* Runs argv in dir with a fixed git identity; aborts the test on failure. */
-static inline void run_in(const char *dir, const char *const *argv)
-{
-	int status;
-	pid_t pid;
-
-	fflush(NULL);
-	if ((pid = fork()) == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		if (chdir(dir) != 0)
-			_exit(126);
-		dup2(null, STDOUT_FILENO);
-		setenv("GIT_AUTHOR_NAME", "Converge Test", 1);
-		setenv("GIT_AUTHOR_EMAIL", "test@converge.invalid", 1);
-		setenv("GIT_COMMITTER_NAME", "Converge Test", 1);
-		setenv("GIT_COMMITTER_EMAIL", "test@converge.invalid", 1);
-		setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-		setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0)
-		fail_msg("%s %s failed in %s", argv[0], argv[1], dir);
-}
-
-static inline void write_file(const char *dir, const char *rel,
-    const char *content)
-{
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/%s", dir, rel);
-	if (!(f = fopen(path, "w")))
-		fail_msg("cannot write %s: %s", path, strerror(errno));
-	fputs(content, f);
-	fclose(f);
-}
-
-#define GIT(dir, ...) do { \
-	const char *argv_[] = { "git", __VA_ARGS__, NULL }; \
-	run_in((dir), argv_); \
-} while (0)
 
 /*
  * A repository in a new temp dir (path copied into dir) with branch main

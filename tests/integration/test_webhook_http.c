@@ -36,6 +36,8 @@
 #include "harness.h"
 #include "webhook_util.h"
 #include "farm_db.h"
+#include "itgit.h"
+#include "itutil.h"
 #include "../fakegithub/harness.h"
 
 #define SECRET "it-webhook-secret"
@@ -307,77 +309,30 @@ static void deliver_pr(const struct pr *p, struct http_resp *r)
 		fail_msg("pull_request %s: %ld %s", p->action, r->status, r->body);
 }
 
-/* Runs argv in dir; fails the test unless it exits 0. */
-static void run_in(const char *dir, char *const argv[])
-{
-	int status;
-	pid_t pid;
-
-	fflush(NULL);
-	if ((pid = fork()) == 0) {
-		if (chdir(dir) != 0)
-			_exit(126);
-		int devnull = open("/dev/null", O_WRONLY);
-		if (devnull >= 0)
-			dup2(devnull, 1);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	assert_true(pid > 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail_msg("%s %s failed in %s", argv[0], argv[1], dir);
-}
-
-static void write_file(const char *dir, const char *name, const char *text)
-{
-	char path[PATH_MAX + 64];
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	assert_non_null(f = fopen(path, "w"));
-	fputs(text, f);
-	fclose(f);
-}
-
 /* A git repository with main and the merge group's head branch, one
  * clean change apart, so the worker's simulation succeeds. */
 static int make_repo(void)
 {
-	static char *const init[] = { "git", "init", "-q", "-b", "main", ".", NULL };
-	static char *const name[] = { "git", "config", "user.name", "it", NULL };
-	static char *const mail[] = { "git", "config", "user.email", "it@example.org", NULL };
-	static char *const add[] = { "git", "add", "-A", NULL };
-	static char *const c1[] = { "git", "commit", "-q", "-m", "base", NULL };
-	static char *const br[] = { "git", "checkout", "-q", "-b", MG_HEAD_REF, NULL };
-	static char *const c2[] = { "git", "commit", "-q", "-m", "queued change", NULL };
-	static char *const back[] = { "git", "checkout", "-q", "main", NULL };
-
 	snprintf(repo_dir, sizeof repo_dir, "/tmp/cv-it-repo-XXXXXX");
 	if (mkdtemp(repo_dir) == NULL)
 		return -1;
-	run_in(repo_dir, init);
-	run_in(repo_dir, name);
-	run_in(repo_dir, mail);
+	GIT(repo_dir, "init", "-q", "-b", "main", ".");
 	write_file(repo_dir, "README.md", "base\n");
 	/* the merge group's checks (lint, unit_tests) are make targets */
 	write_file(repo_dir, "Makefile", "lint:\n\t@true\ntest:\n\t@true\n");
-	run_in(repo_dir, add);
-	run_in(repo_dir, c1);
-	run_in(repo_dir, br);
+	GIT(repo_dir, "add", "-A");
+	GIT(repo_dir, "commit", "-q", "-m", "base");
+	GIT(repo_dir, "checkout", "-q", "-b", MG_HEAD_REF);
 	write_file(repo_dir, "queued.txt", "from the merge queue\n");
-	run_in(repo_dir, add);
-	run_in(repo_dir, c2);
-	run_in(repo_dir, back);
+	GIT(repo_dir, "add", "-A");
+	GIT(repo_dir, "commit", "-q", "-m", "queued change");
+	GIT(repo_dir, "checkout", "-q", "main");
 	return 0;
 }
 
 static void remove_repo(void)
 {
-	char *const rm[] = { "rm", "-rf", "--", repo_dir, NULL };
-
-	if (*repo_dir)
-		run_in("/", rm);
+	it_remove_tree(repo_dir);
 }
 
 /* ---- concurrent deliveries (libcurl multi) ---------------------------------- */
@@ -834,7 +789,7 @@ static void create_intent(const struct push_row *row)
 	assert_int_equal(json_dump_file(doc, file, JSON_COMPACT), 0);
 	json_decref(doc);
 	setenv("CONVERGE_DB_PATH", farm_db_path(), 1);
-	run_in(farm_var_dir(), argv);
+	run_in(farm_var_dir(), (const char *const *)argv);
 	unsetenv("CONVERGE_DB_PATH");
 	unlink(file);
 }
