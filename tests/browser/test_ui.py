@@ -208,10 +208,19 @@ class Browser:
             "return document.readyState") == "complete")
 
     def login(self, base, key):
-        self.d.get(base + "/ui/login")
-        self.d.find_element("name", "api_key").send_keys(key)
-        self.click(self.d.find_element("css selector",
-                                       "form.login input[type=submit]"))
+        """Signs in; a form node that went stale under the driver (seen on
+        a loaded machine) means loading the form again, not a failure."""
+        from selenium.common.exceptions import WebDriverException
+        for attempt in range(3):
+            try:
+                self.d.get(base + "/ui/login")
+                self.d.find_element("name", "api_key").send_keys(key)
+                self.click(self.d.find_element(
+                    "css selector", "form.login input[type=submit]"))
+                return
+            except WebDriverException:
+                if attempt == 2:
+                    raise
 
 
 def run_cases(cases):
