@@ -26,6 +26,7 @@
 #include "../fakegithub/harness.h"
 #include "intents.h"
 #include "jsonx.h"
+#include "log.h"
 #include "policy.h"
 #include "mirror.h"
 #include "repos.h"
@@ -1005,6 +1006,17 @@ static void test_https_token(void **state)
 	setenv("PATH", newpath, 1);
 	setenv("GIT_SSL_NO_VERIFY", "1", 1);
 
+	/* Our own log lines, at their most talkative, go to a file
+	 * (the refused fetch below writes one). */
+	char ourlog[4200];
+	snprintf(ourlog, sizeof ourlog, "%s/converge.log", bin);
+	int saved_err = dup(2), logfd = open(ourlog,
+	    O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved_err >= 0 && logfd >= 0);
+	fflush(stderr);
+	dup2(logfd, 2);
+	close(logfd);
+	cv_log_set_level(CV_DEBUG);
 	/* Without the token, the remote refuses: the token opens it. */
 	e.github = NULL;
 	struct cv_validate_opts vo = { NULL, false, false };
@@ -1023,15 +1035,32 @@ static void test_https_token(void **state)
 	assert_string_equal(cv_json_str(json_array_get(res, 0), "decision", ""),
 	    "merged");
 	json_decref(res);
+	fflush(stderr);
+	dup2(saved_err, 2);
+	close(saved_err);
+	cv_log_set_level(CV_INFO);
 	setenv("PATH", old_path, 1);
 	unsetenv("GIT_SSL_NO_VERIFY");
 	char *tip = head_of(srv, "main");
 	assert_string_equal(tip, cand);      /* landed over https */
 	free(tip);
 
-	/* Hygiene: argv, URLs (nginx's log), the mirror's config. */
+	/* Hygiene: argv, URLs (nginx's log), our log lines and events, the
+	 * mirror's config. */
 	assert_true(file_contains(log, "ENV Authorization: Basic "));
 	assert_false(file_contains(log, "ghs_fake"));
+	assert_true(file_contains(ourlog, "\"level\""));  /* it did log */
+	assert_false(file_contains(ourlog, "ghs_fake"));
+	assert_false(file_contains(ourlog, "Basic "));
+	json_t *events = NULL;
+	assert_int_equal(cv_db_query(s, "SELECT payload FROM events", NULL, 0,
+	    &events), CV_OK);
+	char *dump = json_dumps(events, JSON_COMPACT);
+	assert_non_null(dump);
+	assert_null(strstr(dump, "ghs_fake"));
+	assert_null(strstr(dump, "Basic "));
+	free(dump);
+	json_decref(events);
 	snprintf(path, sizeof path, "%s/access.log", dir);
 	assert_true(file_contains(path, "git-receive-pack"));
 	assert_false(file_contains(path, "ghs_fake"));
