@@ -442,7 +442,7 @@ static void json_pre(struct cv_html *h, const json_t *v)
 
 	cv_html_raw(h, "<pre>");
 	if (text && strlen(text) > 4000)
-		strcpy(text + 3990, " …");
+		memcpy(text + 3990, " …", sizeof " …");  /* within the 4000 */
 	cv_html_text(h, text ? text : "");
 	cv_html_raw(h, "</pre>");
 	free(text);

@@ -291,9 +291,9 @@ static char *join_str(const json_t *arr)
 	if (!(out = calloc(1, n)))
 		return NULL;
 	json_array_foreach(arr, i, v) {
-		if (i)
-			strcat(out, ", ");
-		strcat(out, json_string_value(v) ? json_string_value(v) : "");
+		size_t cur = strlen(out);
+		snprintf(out + cur, n - cur, "%s%s", i ? ", " : "",
+		    json_string_value(v) ? json_string_value(v) : "");
 	}
 	return out;
 }

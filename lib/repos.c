@@ -79,7 +79,7 @@ char *cv_repo_url_redact_dup(const char *url)
 	for (p = url, w = out; *p;) {
 		const char *sep = strstr(p, "://");
 		if (!sep) {
-			strcpy(w, p);
+			memcpy(w, p, strlen(p) + 1);  /* room: the bound above */
 			return out;
 		}
 		host = sep + 3;
