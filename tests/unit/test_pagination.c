@@ -11,12 +11,20 @@
 #include "intents.h"
 #include "jsonx.h"
 #include "pgtest.h"
+#include "repos.h"
 #include "viewcache.h"
 
 extern const struct cv_family cv_family_events;
 extern const struct cv_family cv_family_intents;
 extern const struct cv_family cv_family_risk;
 extern const struct cv_family cv_family_queue;
+extern const struct cv_family cv_family_agents;
+extern const struct cv_family cv_family_compliance;
+
+#define ADMIN_A "{\"role\":\"admin\",\"actor\":\"adm-a\",\"tenant\":\"team-a\"}"
+#define ADMIN_B "{\"role\":\"admin\",\"actor\":\"adm-b\",\"tenant\":\"team-b\"}"
+#define ADMIN "{\"role\":\"admin\",\"actor\":\"adm\",\"tenant\":null}"
+#define VIEW "{\"role\":\"viewer\",\"actor\":\"v\",\"tenant\":null}"
 
 #define VIEW_A "{\"role\":\"viewer\",\"actor\":\"v-a\",\"tenant\":\"team-a\"}"
 #define VIEW_B "{\"role\":\"viewer\",\"actor\":\"v-b\",\"tenant\":\"team-b\"}"
@@ -33,7 +41,9 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
 	static const char *const wipe[] = { "DELETE FROM events",
-	    "DELETE FROM intents" };
+	    "DELETE FROM intents", "DELETE FROM agent_policies",
+	    "DELETE FROM repositories", "DELETE FROM risk_policies",
+	    "DELETE FROM compliance_thresholds" };
 
 	if (!f || !(f->t = pgtest_store_new(pg_dsn)))
 		return -1;
@@ -305,6 +315,170 @@ static void test_event_lists(void **state)
 	}
 }
 
+/* Rows of the keyed lists: n of each, named so that their order is not
+ * the order they are written in. */
+static void put_keyed(struct cv_store *s, int n, const char *tenant)
+{
+	char name[64], url[128];
+
+	for (int i = 0; i < n; i++) {
+		int k = (i * 7) % n;
+		const char *err = NULL;
+		json_t *doc;
+
+		snprintf(name, sizeof name, "%s-%02d", tenant, k);
+		doc = json_pack("{s:s,s:s}", "agent_id", name, "tenant_id",
+		    tenant);
+		assert_int_equal(cv_agent_policy_upsert(s, doc), CV_OK);
+		json_object_set_new(doc, "tenant_id", json_string("team-z"));
+		assert_int_equal(cv_agent_policy_upsert(s, doc), CV_OK);
+		json_decref(doc);
+		doc = json_pack("{s:i}", "max_risk_score", k);
+		assert_int_equal(cv_risk_policy_upsert(s, name, doc, NULL), CV_OK);
+		assert_int_equal(cv_compliance_thresholds_upsert(s, name, doc),
+		    CV_OK);
+		json_decref(doc);
+		snprintf(name, sizeof name, "acme/%s-%02d", tenant, k);
+		snprintf(url, sizeof url, "https://example.com/%s.git", name);
+		doc = cv_repo_build(name, url, NULL, NULL, tenant, "test", &err);
+		assert_non_null(doc);
+		assert_int_equal(cv_repo_add(s, doc), CV_OK);
+		json_decref(doc);
+	}
+}
+
+/* Rows written while a client pages through a keyed list: some sort
+ * before the page it is on, some after. */
+static void add_keyed(struct fixture *f, int page)
+{
+	static int added;
+	char tenant[32], name[64], url[128];
+	const char *err = NULL;
+	json_t *doc;
+
+	snprintf(tenant, sizeof tenant, "%s-new%d", page % 2 ? "team-a" :
+	    "team-0", added++);
+	put_keyed(f->app.store, 1, tenant);
+	/* and in team-a, between its rows */
+	snprintf(name, sizeof name, "team-a-05-%d", added);
+	doc = json_pack("{s:s,s:s}", "agent_id", name, "tenant_id", "team-a");
+	assert_int_equal(cv_agent_policy_upsert(f->app.store, doc), CV_OK);
+	json_decref(doc);
+	snprintf(name, sizeof name, "acme/team-a-05-%d", added);
+	snprintf(url, sizeof url, "https://example.com/%s.git", name);
+	doc = cv_repo_build(name, url, NULL, NULL, "team-a", "test", &err);
+	assert_int_equal(cv_repo_add(f->app.store, doc), CV_OK);
+	json_decref(doc);
+}
+
+/* The value of key in row, "" for null. */
+static const char *key_of(const json_t *row, const char *key)
+{
+	return cv_json_str(row, key, "");
+}
+
+/* paged holds every row of before once, no row twice, and is ordered by
+ * (k1, k2). */
+static void keyed_rows(const json_t *paged, const json_t *before,
+    const char *k1, const char *k2)
+{
+	size_t i, j, found;
+
+	for (i = 1; i < json_array_size(paged); i++) {
+		const json_t *a = json_array_get(paged, i - 1);
+		const json_t *b = json_array_get(paged, i);
+		int c = strcmp(key_of(a, k1), key_of(b, k1));
+
+		if (c == 0 && k2)
+			c = strcmp(key_of(a, k2), key_of(b, k2));
+		if (c >= 0)
+			fail_msg("rows %zu, %zu out of order: %s %s", i - 1, i,
+			    key_of(a, k1), key_of(b, k1));
+	}
+	for (i = 0; i < json_array_size(before); i++) {
+		const json_t *want = json_array_get(before, i);
+
+		for (j = 0, found = 0; j < json_array_size(paged); j++) {
+			const json_t *got = json_array_get(paged, j);
+			if (!strcmp(key_of(got, k1), key_of(want, k1)) &&
+			    (!k2 || !strcmp(key_of(got, k2), key_of(want, k2))))
+				found++;
+		}
+		if (found != 1)
+			fail_msg("%s seen %zu times", key_of(want, k1), found);
+	}
+}
+
+/* The lists without a limit in 0.1.0: whole without `limit`/`after`,
+ * in pages with them, every row once while rows are added. */
+static void test_keyed_lists(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const struct cv_family *fam;
+		const char *path, *principal, *list_key, *k1, *k2;
+	} lists[] = {
+		{ &cv_family_agents, "/v1/agent/policy", VIEW, NULL, "agent_id",
+		    "tenant_id" },
+		{ &cv_family_agents, "/v1/agent/policy", VIEW_A, NULL, "agent_id",
+		    NULL },
+		{ &cv_family_risk, "/v1/risk/policy", VIEW, NULL, "tenant_id",
+		    NULL },
+		{ &cv_family_compliance, "/v1/compliance/thresholds", VIEW, NULL,
+		    "tenant_id", NULL },
+		{ &cv_family_queue, "/v1/repos", ADMIN, "repositories", "name",
+		    NULL },
+		{ &cv_family_queue, "/v1/repos", ADMIN_A, "repositories", "name",
+		    NULL },
+	};
+	json_t *whole, *rows, *paged;
+	int pages;
+
+	put_keyed(f->app.store, 11, "team-a");
+	put_keyed(f->app.store, 4, "team-b");
+	for (size_t i = 0; i < CV_ARRAY_LEN(lists); i++) {
+		whole = get_json(f, lists[i].fam, lists[i].path, NULL,
+		    lists[i].principal, 200);
+		rows = lists[i].list_key ? json_object_get(whole,
+		    lists[i].list_key) : whole;
+		assert_true(json_array_size(rows) >= 11);
+		paged = walk(lists[i].fam, f, lists[i].path, "limit=3",
+		    lists[i].principal, lists[i].list_key, add_keyed, &pages);
+		assert_true(pages >= 4);
+		keyed_rows(paged, rows, lists[i].k1, lists[i].k2);
+		json_decref(paged);
+		json_decref(whole);
+	}
+}
+
+/* A keyed list's cursor: not another tenant's, not another list's. */
+static void test_keyed_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct cv_response resp;
+	char *p = NULL, *q = NULL;
+
+	put_keyed(f->app.store, 5, "team-a");
+	put_keyed(f->app.store, 5, "team-b");
+	fam_request(&cv_family_queue, &f->app, "GET", "/v1/repos", "limit=2",
+	    NULL, 0, ADMIN_A, &resp);
+	assert_int_equal(resp.status, 200);
+	assert_true(next_link(&resp, &p, &q));
+	assert_null(strstr(resp.body, "team-b"));
+	cv_response_free(&resp);
+	json_decref(get_json(f, &cv_family_queue, "/v1/repos", q, ADMIN_B,
+	    400));
+	json_decref(get_json(f, &cv_family_queue, "/v1/repos", q, ADMIN, 400));
+	json_decref(get_json(f, &cv_family_agents, "/v1/agent/policy", q,
+	    VIEW_A, 400));
+	json_decref(get_json(f, &cv_family_queue, "/v1/repos", q, ADMIN_A,
+	    200));
+	json_decref(get_json(f, &cv_family_queue, "/v1/repos", "after=x",
+	    ADMIN_A, 400));
+	free(p);
+	free(q);
+}
+
 /* GET path as principal; *etag_out: its ETag (new string). The status. */
 static int get_tagged(struct fixture *f, const struct cv_family *fam,
     const char *path, const char *inm, char **etag_out)
@@ -389,6 +563,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_event_lists, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_summary_etag, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_keyed_lists, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_keyed_refused, setup,
 		    teardown),
 	};
 	const char *dsn = getenv("CONVERGE_TEST_PG_DSN");
