@@ -1,8 +1,9 @@
-/* test_pagination.c - keyset pages (`limit`, `after`, the rel="next"
- * Link) on the list routes, through their families: every row once, in
- * the list's order, while rows are being added; cursors of another list
- * or tenant and malformed ones refused with 400. Runs on SQLite and, with
- * CONVERGE_TEST_PG_DSN, on PostgreSQL too. */
+/* test_pagination.c - lists and summaries at scale, through their route
+ * families: keyset pages (`limit`, `after`, the rel="next" Link) give
+ * every row once, in the list's order, while rows are being added;
+ * cursors of another list or tenant and malformed ones are refused with
+ * 400; the cached summaries' ETag depends on the data only. Runs on
+ * SQLite and, with CONVERGE_TEST_PG_DSN, on PostgreSQL too. */
 #include "famtest.h"
 
 #include "db.h"
@@ -10,10 +11,12 @@
 #include "intents.h"
 #include "jsonx.h"
 #include "pgtest.h"
+#include "viewcache.h"
 
 extern const struct cv_family cv_family_events;
 extern const struct cv_family cv_family_intents;
 extern const struct cv_family cv_family_risk;
+extern const struct cv_family cv_family_queue;
 
 #define VIEW_A "{\"role\":\"viewer\",\"actor\":\"v-a\",\"tenant\":\"team-a\"}"
 #define VIEW_B "{\"role\":\"viewer\",\"actor\":\"v-b\",\"tenant\":\"team-b\"}"
@@ -34,6 +37,7 @@ static int setup(void **state)
 
 	if (!f || !(f->t = pgtest_store_new(pg_dsn)))
 		return -1;
+	cv_view_reset();
 	/* the PostgreSQL schema outlives a test: start each one empty */
 	for (size_t i = 0; pg_dsn[0] && i < CV_ARRAY_LEN(wipe); i++)
 		if (cv_db_exec(f->t->s, wipe[i], NULL, 0, NULL) != CV_OK)
@@ -301,12 +305,90 @@ static void test_event_lists(void **state)
 	}
 }
 
+/* GET path as principal; *etag_out: its ETag (new string). The status. */
+static int get_tagged(struct fixture *f, const struct cv_family *fam,
+    const char *path, const char *inm, char **etag_out)
+{
+	char m[] = "REQUEST_METHOD=GET", uri[256], h[128];
+	char *env[] = { m, uri, h, NULL };
+	struct cv_request req;
+	struct cv_response resp;
+	const char *etag;
+	int status;
+
+	snprintf(uri, sizeof uri, "REQUEST_URI=%s", path);
+	snprintf(h, sizeof h, "HTTP_IF_NONE_MATCH=%s", inm ? inm : "");
+	if (!inm)
+		env[2] = NULL;
+	assert_int_equal(cv_request_init(&req, env), CV_OK);
+	cv_response_init(&resp);
+	cv_farm_dispatch(fam, &f->app, &req, &resp);
+	status = resp.status;
+	assert_non_null(etag = cv_response_get_header(&resp, "ETag"));
+	*etag_out = strdup(etag);
+	cv_response_free(&resp);
+	cv_request_free(&req);
+	return status;
+}
+
+/* The summary's ETag is the data's: recomputed over the same data (the
+ * cache emptied, as in another responder process) it is the same, so
+ * If-None-Match still gets 304, though the snapshot's timestamp moved;
+ * changed data gives another. The queue state's likewise. */
+static void test_summary_etag(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const struct cv_family *fam;
+		const char *path;
+	} views[] = {
+		{ &cv_family_intents, "/v1/summary" },
+		{ &cv_family_queue, "/v1/queue/state" },
+	};
+	char *e1, *e2, *e3, *e4;
+
+	put_event(f->app.store, "risk.evaluated", "i-1", NULL, NULL, 1);
+	for (size_t i = 0; i < CV_ARRAY_LEN(views); i++) {
+		cv_view_reset();
+		assert_int_equal(get_tagged(f, views[i].fam, views[i].path, NULL,
+		    &e1), 200);
+		assert_int_equal(strncmp(e1, "W/\"", 3), 0);
+		/* the clock moves on: a snapshot of another microsecond */
+		usleep(2000);
+		cv_view_reset();
+		assert_int_equal(get_tagged(f, views[i].fam, views[i].path, NULL,
+		    &e2), 200);
+		assert_string_equal(e1, e2);
+		cv_view_reset();
+		assert_int_equal(get_tagged(f, views[i].fam, views[i].path, e1,
+		    &e3), 304);
+		assert_string_equal(e1, e3);
+		/* new data: another tag, and the old one gets the body */
+		json_t *doc = json_pack("{s:s,s:s,s:s}", "id", views[i].path,
+		    "source", "feature/x", "status", "READY");
+		const char *err = NULL;
+		json_t *it = cv_intent_build(doc, false, NULL, &err);
+		assert_int_equal(cv_intent_upsert(f->app.store, it), CV_OK);
+		json_decref(it);
+		json_decref(doc);
+		assert_int_equal(get_tagged(f, views[i].fam, views[i].path, e1,
+		    &e4), 200);
+		assert_string_not_equal(e1, e4);
+		free(e1);
+		free(e2);
+		free(e3);
+		free(e4);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_lists, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_summary_etag, setup,
 		    teardown),
 	};
 	const char *dsn = getenv("CONVERGE_TEST_PG_DSN");
