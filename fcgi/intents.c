@@ -20,6 +20,7 @@
 #include "intents.h"
 #include "jsonx.h"
 #include "log.h"
+#include "page.h"
 #include "repos.h"
 #include "publish.h"
 #include "viewcache.h"
@@ -292,21 +293,26 @@ static void get_intent(struct cv_ctx *ctx)
 		cv_response_json(ctx->resp, 200, in);
 }
 
+/* GET /intents/{id}/events: newest first, `limit` (default 200) per
+ * page, `after` from the Link header (page.h). */
 static void intent_events(struct cv_ctx *ctx)
 {
+	static const char *const keep[] = { "tenant_id", NULL };
 	struct cv_store *s = cv_api_want_store(ctx);
-	long long limit;
-	json_t *in, *list;
+	struct cv_page pg;
+	json_t *in;
 
-	if (!s || !cv_api_want_int(ctx, "limit", 200, 1, 10000, &limit) ||
-	    !(in = visible_intent(ctx, s)))
+	if (!s || !cv_api_want_page(ctx, "intent-events", 2, 200, 10000, &pg))
 		return;
+	if (!(in = visible_intent(ctx, s))) {
+		cv_page_free(&pg);
+		return;
+	}
 	/* Events by (intent, tenant): another tenant's event about this id
 	 * is not part of this intent's timeline (D-8). */
-	if (!(list = cv_api_intent_events(s, in, (int)limit)))
-		cv_api_fail(ctx, "intent events");
-	else
-		cv_response_json(ctx->resp, 200, list);
+	struct cv_event_filter f = { .intent_id = cv_json_str(in, "id", ""),
+	    .tenant_id = cv_json_str(in, "tenant_id", NULL) };
+	cv_api_answer_events(ctx, "intent-events", &f, &pg, keep);
 	json_decref(in);
 }
 
