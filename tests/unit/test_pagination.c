@@ -479,6 +479,81 @@ static void test_keyed_refused(void **state)
 	free(q);
 }
 
+static void put_intent(struct cv_store *s, const char *id, int priority,
+    const char *tenant)
+{
+	json_t *doc = json_pack("{s:s,s:s,s:s,s:i,s:s}", "id", id, "source",
+	    "feature/x", "status", "READY", "priority", priority, "tenant_id",
+	    tenant);
+	const char *err = NULL;
+	json_t *it = cv_intent_build(doc, false, NULL, &err);
+
+	assert_non_null(it);
+	assert_int_equal(cv_intent_upsert(s, it), CV_OK);
+	json_decref(it);
+	json_decref(doc);
+}
+
+static void add_intents(struct fixture *f, int page)
+{
+	char id[32];
+
+	snprintf(id, sizeof id, "new-a-%d", page);
+	put_intent(f->app.store, id, page % 4, "team-a");
+	snprintf(id, sizeof id, "new-b-%d", page);
+	put_intent(f->app.store, id, page % 4, "team-b");
+}
+
+/* GET /intents: the tenant's list once, in order, while intents are
+ * added; its cursor is refused for another tenant and another list. */
+static void test_intents(void **state)
+{
+	struct fixture *f = *state;
+	json_t *whole, *paged;
+	char id[32], *p = NULL, *q = NULL;
+	struct cv_response resp;
+	size_t i, j = 0;
+	int pages;
+
+	for (int n = 0; n < 23; n++) {
+		snprintf(id, sizeof id, "i-%02d", (n * 5) % 23);
+		put_intent(f->app.store, id, n % 4, n % 5 ? "team-a" : "team-b");
+	}
+	whole = get_json(f, &cv_family_intents, "/v1/intents", NULL, VIEW_A,
+	    200);
+	paged = walk(&cv_family_intents, f, "/v1/intents", "limit=4", VIEW_A,
+	    NULL, add_intents, &pages);
+	assert_true(pages >= 5);
+	/* the first list, in its order, within the paged one; no id twice */
+	for (i = 0; i < json_array_size(paged); i++) {
+		const char *got = cv_json_str(json_array_get(paged, i), "id", "");
+		assert_string_equal(cv_json_str(json_array_get(paged, i),
+		    "tenant_id", ""), "team-a");
+		for (size_t k = 0; k < i; k++)
+			assert_string_not_equal(got, cv_json_str(json_array_get(
+			    paged, k), "id", ""));
+		if (j < json_array_size(whole) && !strcmp(got, cv_json_str(
+		    json_array_get(whole, j), "id", "")))
+			j++;
+	}
+	assert_int_equal(j, json_array_size(whole));
+	json_decref(paged);
+	json_decref(whole);
+
+	fam_request(&cv_family_intents, &f->app, "GET", "/v1/intents",
+	    "limit=2", NULL, 0, VIEW_A, &resp);
+	assert_true(next_link(&resp, &p, &q));
+	cv_response_free(&resp);
+	json_decref(get_json(f, &cv_family_intents, "/v1/intents", q, VIEW_B,
+	    400));
+	json_decref(get_json(f, &cv_family_events, "/v1/events", q, VIEW_A,
+	    400));
+	json_decref(get_json(f, &cv_family_intents, "/v1/intents", q, VIEW_A,
+	    200));
+	free(p);
+	free(q);
+}
+
 /* GET path as principal; *etag_out: its ETag (new string). The status. */
 static int get_tagged(struct fixture *f, const struct cv_family *fam,
     const char *path, const char *inm, char **etag_out)
@@ -566,6 +641,7 @@ int main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_keyed_lists, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_intents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keyed_refused, setup,
 		    teardown),
 	};
