@@ -6,6 +6,7 @@
  * SQLite and, with CONVERGE_TEST_PG_DSN, on PostgreSQL too. */
 #include "famtest.h"
 
+#include "clock.h"
 #include "db.h"
 #include "eventlog.h"
 #include "intents.h"
@@ -20,6 +21,7 @@ extern const struct cv_family cv_family_risk;
 extern const struct cv_family cv_family_queue;
 extern const struct cv_family cv_family_agents;
 extern const struct cv_family cv_family_compliance;
+extern const struct cv_family cv_family_dashboard;
 
 #define ADMIN_A "{\"role\":\"admin\",\"actor\":\"adm-a\",\"tenant\":\"team-a\"}"
 #define ADMIN_B "{\"role\":\"admin\",\"actor\":\"adm-b\",\"tenant\":\"team-b\"}"
@@ -554,6 +556,59 @@ static void test_intents(void **state)
 	free(q);
 }
 
+/* The trends answer their spec's bound (500 here) as before, with a
+ * Link to the older ones; the pages together are every row once. */
+static void test_trends(void **state)
+{
+	struct fixture *f = *state;
+	char ts[40];
+	json_t *page, *rest;
+	char *p = NULL, *q = NULL;
+	struct cv_response resp;
+
+	assert_int_equal(cv_store_begin(f->app.store), CV_OK);
+	for (int n = 0; n < 520; n++) {
+		/* pairs share a timestamp, the 500th and 501st too */
+		int64_t us = cv_now_us() - (int64_t)((n + 1) / 2) * 1000000;
+		json_t *ev = cv_event_new("risk.evaluated", "i-1", NULL,
+		    "team-a", NULL, json_pack("{s:i}", "entropy_score", n), NULL);
+
+		cv_ts_from_us(ts, us);
+		json_object_set_new(ev, "timestamp", json_string(ts));
+		assert_int_equal(cv_event_append(f->app.store, ev), CV_OK);
+		json_decref(ev);
+	}
+	assert_int_equal(cv_store_commit(f->app.store), CV_OK);
+	fam_request(&cv_family_dashboard, &f->app, "GET",
+	    "/v1/health/entropy/trend", "limit=3", NULL, 0, VIEW_A, &resp);
+	assert_int_equal(resp.status, 200);
+	assert_non_null(page = json_loads(resp.body, 0, NULL));
+	assert_int_equal(json_array_size(page), 500);
+	assert_true(next_link(&resp, &p, &q));
+	cv_response_free(&resp);
+	assert_non_null(strstr(q, "limit=500"));
+	rest = get_json(f, &cv_family_dashboard, p, q, VIEW_A, 200);
+	assert_int_equal(json_array_size(rest), 20);
+	/* every event once: the scores are 0..519 */
+	bool seen[520] = { false };
+	json_array_extend(page, rest);
+	for (size_t i = 0; i < json_array_size(page); i++) {
+		long long n = (long long)json_number_value(json_object_get(
+		    json_array_get(page, i), "entropy_score"));
+		assert_true(n >= 0 && n < 520 && !seen[n]);
+		seen[n] = true;
+	}
+	json_decref(get_json(f, &cv_family_dashboard, p, q, VIEW_B, 400));
+	json_decref(page);
+	json_decref(rest);
+	free(p);
+	free(q);
+	page = get_json(f, &cv_family_dashboard, "/v1/health/repo/trend", NULL,
+	    VIEW_A, 200);
+	assert_int_equal(json_array_size(page), 0);
+	json_decref(page);
+}
+
 /* GET path as principal; *etag_out: its ETag (new string). The status. */
 static int get_tagged(struct fixture *f, const struct cv_family *fam,
     const char *path, const char *inm, char **etag_out)
@@ -642,6 +697,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keyed_lists, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_intents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keyed_refused, setup,
 		    teardown),
 	};
