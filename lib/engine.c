@@ -19,6 +19,7 @@
 #include "policy.h"
 #include "risk.h"
 #include "scm.h"
+#include "scmrun.h"
 
 static const char *repo(const struct cv_engine *e)
 {
@@ -320,9 +321,16 @@ static bool current_shas(struct run *r, char **source_sha,
 		}
 		return ok;
 	}
-	if (cv_scm_resolve_dup(repo(r->e), cv_json_str(r->intent, "source",
-	    ""), source_sha) == CV_OK && cv_scm_resolve_dup(repo(r->e),
-	    cv_json_str(r->intent, "target", "main"), target_sha) == CV_OK)
+	if (r->e->scm_run) {
+		if (cv_scm_run_resolve(r->e->scm_run, cv_json_str(r->intent,
+		    "source", ""), source_sha) == CV_OK && cv_scm_run_resolve(
+		    r->e->scm_run, cv_json_str(r->intent, "target", "main"),
+		    target_sha) == CV_OK)
+			return true;
+	} else if (cv_scm_resolve_dup(repo(r->e), cv_json_str(r->intent,
+	    "source", ""), source_sha) == CV_OK && cv_scm_resolve_dup(repo(
+	    r->e), cv_json_str(r->intent, "target", "main"), target_sha) ==
+	    CV_OK)
 		return true;
 	free(*source_sha);
 	*source_sha = NULL;
@@ -389,6 +397,14 @@ static int step_simulation(struct run *r, const struct cv_validate_opts *o,
 		append_sim(r->e, r->sim, r->id, r->tenant, r->trace);
 		return 0;
 	}
+	if (r->e->scm_run) {
+		/* The run's cache resolves both refs and simulates exactly
+		 * those commits; the Simulation carries their shas. */
+		err = cv_scm_run_simulate(r->e->scm_run, cv_json_str(r->intent,
+		    "source", ""), cv_json_str(r->intent, "target", "main"), NULL,
+		    &r->sim, &msg);
+		goto simulated;
+	}
 	/* Resolved first, so the shas recorded are never newer than what
 	 * was simulated: a reuse then finds the refs moved, not the reverse. */
 	current_shas(r, &src_sha, &tgt_sha);
@@ -400,6 +416,7 @@ static int step_simulation(struct run *r, const struct cv_validate_opts *o,
 	}
 	free(src_sha);
 	free(tgt_sha);
+simulated:
 	if (err != CV_OK) {
 		char reason[1200];
 		/* An unknown ref is its own reason (D-8). */
@@ -767,8 +784,10 @@ static enum cv_land local_land(void *arg, struct cv_engine *e,
     const json_t *intent, char **commit_out, char **error_out)
 {
 	(void)arg;
-	if (cv_scm_merge(repo(e), cv_json_str(intent, "source", ""),
-	    cv_json_str(intent, "target", "main"), commit_out, error_out) ==
+	if ((e->scm_run ? cv_scm_run_merge(e->scm_run, cv_json_str(intent,
+	    "source", ""), cv_json_str(intent, "target", "main"), commit_out,
+	    error_out) : cv_scm_merge(repo(e), cv_json_str(intent, "source", ""),
+	    cv_json_str(intent, "target", "main"), commit_out, error_out)) ==
 	    CV_OK)
 		return CV_LAND_MERGED;
 	if (!*error_out)
@@ -1286,6 +1305,7 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 	if (!intents)
 		return NULL;
 	json_t *repos = json_array();
+	bool own_scm = !e->scm_run;
 	json_array_foreach(intents, i, intent) {
 		repo = NULL;
 		cv_repo_of_intent(e->store, intent, &repo);
@@ -1306,6 +1326,13 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 	}
 	c.locks = json_object();
 	results = json_array();
+	/* Local intents: their refs are resolved, and their files listed,
+	 * together (scmrun.h). */
+	json_array_foreach(intents, i, intent)
+		if (got && own_scm && json_is_null(json_array_get(repos, i)) &&
+		    (e->scm_run || (e->scm_run = cv_scm_run_new(e->repo_dir))))
+			cv_scm_run_expect(e->scm_run, cv_json_str(intent, "source",
+			    ""), cv_json_str(intent, "target", "main"));
 	/* The global lock is ours: a local landing still marked belongs to
 	 * a dead cycle; its intent is VALIDATED again for the next cycle. */
 	if (got)
@@ -1350,6 +1377,10 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 	json_decref(intents);
 	json_decref(repos);
 	cycle_free(&c);
+	if (own_scm) {
+		cv_scm_run_free(e->scm_run);
+		e->scm_run = NULL;
+	}
 	if (own_coupling) {
 		e->coupling = NULL;
 		e->coupling_injected = false;

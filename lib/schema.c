@@ -3,8 +3,8 @@
 
 /* 1: the tables of Converge 0.1.0, column for column, so both builds can
  * share a database. Its single-column event indexes on event_type,
- * intent_id, tenant_id and agent_id are no longer created here: 34
- * replaces them. */
+ * intent_id, tenant_id and agent_id are no longer created here: 34 and
+ * 36 replace them. */
 static const char *const m1[] = {
 	"CREATE TABLE IF NOT EXISTS events ("
 	" id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, timestamp TEXT NOT NULL,"
@@ -183,22 +183,33 @@ static const char *const m21[] = {
 };
 
 /* 34: fewer index pages written per event. idx_events_type is covered by
- * idx_events_type_time (same leading column). The intent, tenant and
- * agent indexes keep only rows where the column is set: every lookup is
- * "column = ?", which never matches NULL, and many events (a webhook's
- * webhook.received, anything without an agent or a tenant) have NULLs
- * there, which the full indexes stored and rewrote on every insert. */
+ * idx_events_type_time, idx_events_intent and idx_events_tenant by 36's
+ * (intent_id, timestamp) and (tenant_id, timestamp): same leading column.
+ * The agent index keeps only rows with an agent: its one lookup is
+ * "agent_id = ?", which never matches NULL, and most events (a webhook's
+ * among them) have none, which the full index stored on every insert. */
 static const char *const m34[] = {
 	"DROP INDEX IF EXISTS idx_events_type",
 	"DROP INDEX IF EXISTS idx_events_intent",
 	"DROP INDEX IF EXISTS idx_events_tenant",
 	"DROP INDEX IF EXISTS idx_events_agent",
-	"CREATE INDEX IF NOT EXISTS idx_events_intent_set ON events(intent_id)"
-	" WHERE intent_id IS NOT NULL",
-	"CREATE INDEX IF NOT EXISTS idx_events_tenant_set ON events(tenant_id)"
-	" WHERE tenant_id IS NOT NULL",
 	"CREATE INDEX IF NOT EXISTS idx_events_agent_set ON events(agent_id)"
 	" WHERE agent_id IS NOT NULL",
+	NULL
+};
+
+/* 36: keyset pages of the lists (page.h): a tenant's events, an intent's
+ * events, a tenant's agent policies and repositories, each walked in its
+ * list's order by index from where the cursor points. */
+static const char *const m36[] = {
+	"CREATE INDEX IF NOT EXISTS idx_events_tenant_time"
+	" ON events(tenant_id, timestamp)",
+	"CREATE INDEX IF NOT EXISTS idx_events_intent_time"
+	" ON events(intent_id, timestamp)",
+	"CREATE INDEX IF NOT EXISTS idx_agent_policies_tenant"
+	" ON agent_policies(tenant_id, agent_id)",
+	"CREATE INDEX IF NOT EXISTS idx_repositories_tenant_name"
+	" ON repositories(tenant_id, name)",
 	NULL
 };
 
@@ -217,6 +228,7 @@ const struct cv_migration cv_migrations[] = {
 	{ 19, m19 },
 	{ 21, m21 },
 	{ 34, m34 },
+	{ 36, m36 },
 };
 /* Counted, not written: two branches that each add a migration would
  * otherwise merge cleanly into a count that skips the last one. */

@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "cv.h"
+#include "proc.h"
 
 /* Limit on one git invocation. */
 #define CV_SCM_TIMEOUT_MS (120 * 1000)
@@ -81,6 +82,30 @@ enum cv_err cv_scm_merge(const char *repo_dir, const char *source,
  * with '-', CV_EEXEC/CV_ETIMEOUT when git cannot run. */
 enum cv_err cv_scm_resolve_dup(const char *repo_dir, const char *ref,
     char **sha_out);
+
+/* ---- for scmrun.c: the pieces a queue run's cache shares ---------------- */
+
+/* Runs git with argv in dir, stdin fed in[0..in_len) (in NULL: none).
+ * CV_OK when git ran to its end whatever its status; else *errmsg says
+ * why it could not (git missing, dir missing, timeout). r is always
+ * initialised and the caller's to free. */
+enum cv_err cv_scm_git(const char *dir, const char *const argv[],
+    const char *in, size_t in_len, struct cv_proc_result *r, char **errmsg);
+
+/* The error text for a git call that ran and failed: git's own message,
+ * else "<what> exited with status N". NULL on allocation failure. */
+char *cv_scm_failure_dup(const char *what, const struct cv_proc_result *r);
+
+/* The non-empty lines of text as a JSON array of strings (valid UTF-8).
+ * NULL on allocation failure. */
+json_t *cv_scm_lines_build(const char *text, size_t len);
+
+/* A Simulation {mergeable, conflicts, files_changed, timestamp, source,
+ * target}; takes both arrays (released on failure too). NULL on
+ * allocation failure. */
+json_t *cv_scm_simulation_new(bool mergeable, json_t *conflicts_take,
+    json_t *files_take, const char *ts, const char *source,
+    const char *target);
 
 /* Writes "simulated-" + the first 8 characters of intent_id into buf. */
 void cv_scm_simulated_sha(char *buf, size_t size, const char *intent_id);
