@@ -686,7 +686,7 @@ static void test_summary_etag(void **state)
 	}
 }
 
-#ifdef CV_FAULT_ENABLED
+#if CV_FAULT_ENABLED
 /* One GET through the family with auth off; the harness's own
  * allocations are not counted. The status; *clean: a JSON error. */
 static int faulty_get(struct fixture *f, const struct cv_family *fam,
@@ -783,7 +783,7 @@ int main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_intents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trends, setup, teardown),
-#ifdef CV_FAULT_ENABLED
+#if CV_FAULT_ENABLED
 		cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
 #endif
 		cmocka_unit_test_setup_teardown(test_keyed_refused, setup,
