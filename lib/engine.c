@@ -1175,6 +1175,8 @@ struct cycle {
 	int ttl;
 	int max_retries;
 	json_t *locks;             /* lock name -> true (held) / false (busy) */
+	const json_t *intents;     /* the run's intents, and their */
+	const json_t *repos;       /* registrations (null: local) */
 	char *names[CYCLE_REPOS];
 	struct cv_landing *lands[CYCLE_REPOS];
 	int n;
@@ -1234,6 +1236,15 @@ static struct cv_landing *cycle_landing(struct cycle *c, const json_t *repo,
 			return c->lands[i];
 	if (cv_landing_open(c->e, intent, &l, reason) != CV_OK || !l)
 		return NULL;
+	/* The refs of all the run's intents on this repository at once. */
+	json_t *mine = json_array(), *it;
+	size_t i;
+	json_array_foreach(c->intents, i, it)
+		if (strcmp(cv_json_str(json_array_get(c->repos, i), "name", ""),
+		    name) == 0)
+			json_array_append(mine, it);
+	cv_landing_prefetch(l, mine);
+	json_decref(mine);
 	if (c->n < CYCLE_REPOS) {
 		c->names[c->n] = strdup(name);
 		c->lands[c->n++] = l;
@@ -1325,6 +1336,8 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 		return lock_busy(e);
 	}
 	c.locks = json_object();
+	c.intents = intents;
+	c.repos = repos;
 	results = json_array();
 	/* Local intents: their refs are resolved, and their files listed,
 	 * together (scmrun.h). */

@@ -20,6 +20,18 @@ bool cv_scm_ref_ok(const char *ref)
 	return ref != NULL && ref[0] != '\0' && ref[0] != '-';
 }
 
+bool cv_scm_ref_plain(const char *ref)
+{
+	size_t n = ref ? strlen(ref) : 0;
+
+	if (n == 0 || n > 255 || ref[0] == '-' || ref[0] == '/' ||
+	    ref[0] == '.' || ref[n - 1] == '.' || ref[n - 1] == '/' ||
+	    strstr(ref, "..") != NULL)
+		return false;
+	return strspn(ref, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789/_.+-") == n;
+}
+
 /* A JSON string of s[0..n), made valid UTF-8. NULL on allocation failure. */
 static json_t *text_json(const char *s, size_t n)
 {

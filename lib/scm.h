@@ -27,6 +27,12 @@
  * starting with '-'. */
 bool cv_scm_ref_ok(const char *ref);
 
+/* True when ref is a plain name (letters, digits, "/_.+-", no "..") that
+ * `git rev-parse a^{commit} b^{commit} ...` answers with exactly one line:
+ * such refs can be resolved many in one child. Ranges, "@{...}", ":path"
+ * and the like are resolved one at a time. */
+bool cv_scm_ref_plain(const char *ref);
+
 /*
  * Top level of the work tree containing repo_dir (NULL: the current
  * directory), from `git rev-parse --show-toplevel`.

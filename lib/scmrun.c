@@ -61,22 +61,10 @@ static bool is_sha(const char *s, size_t n)
 	return true;
 }
 
-/*
- * A ref that `git rev-parse a^{commit} b^{commit}` resolves one line per
- * argument: a plain name. Anything else (ranges "a..b", "x^@", "@{...}",
- * ":path") could print several lines or none, so it is resolved on its
- * own with --verify as before.
- */
+/* Plain refs are resolved many per child (cv_scm_ref_plain). */
 static bool batchable(const char *ref)
 {
-	size_t n = strlen(ref);
-
-	if (n == 0 || n > 255 || ref[0] == '-' || ref[0] == '/' ||
-	    ref[0] == '.' || ref[n - 1] == '.' || ref[n - 1] == '/' ||
-	    strstr(ref, "..") != NULL)
-		return false;
-	return strspn(ref, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789/_.+-") == n;
+	return cv_scm_ref_plain(ref);
 }
 
 struct cv_scm_run *cv_scm_run_new(const char *repo_dir)
