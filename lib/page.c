@@ -31,8 +31,10 @@ bool cv_api_want_page(struct cv_ctx *ctx, const char *kind, size_t nkey,
 	memset(pg, 0, sizeof *pg);
 	if (nkey > CV_PAGE_MAX_KEY)
 		return false;
-	if (!cv_api_want_int(ctx, "limit", def > 0 ? def : CV_PAGE_DEFAULT, 1,
-	    max, &pg->limit))
+	if (max <= 0)   /* a fixed page: `limit` is not this list's */
+		pg->limit = def;
+	else if (!cv_api_want_int(ctx, "limit", def > 0 ? def :
+	    CV_PAGE_DEFAULT, 1, max, &pg->limit))
 		return false;
 	pg->paged = def > 0 || after || cv_request_query(ctx->req, "limit");
 	if (!after)
@@ -114,4 +116,13 @@ void cv_api_answer_events(struct cv_ctx *ctx, const char *kind,
 	json_decref(pos);
 	cv_page_free(pg);
 	cv_response_json(ctx->resp, 200, events);
+}
+
+const json_t *cv_page_cut(const struct cv_page *pg, json_t *list)
+{
+	if (!pg->paged || json_array_size(list) <= (size_t)pg->limit)
+		return NULL;
+	while (json_array_size(list) > (size_t)pg->limit)
+		json_array_remove(list, json_array_size(list) - 1);
+	return json_array_get(list, (size_t)pg->limit - 1);
 }
