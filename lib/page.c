@@ -59,7 +59,7 @@ void cv_api_page_link(struct cv_ctx *ctx, const char *kind,
     long long limit)
 {
 	const char *f[CV_PAGE_MAX_KEY + 2];
-	const char *values[16];
+	const char *names[16], *values[16];
 	char *after, *link;
 	size_t i;
 
@@ -69,12 +69,14 @@ void cv_api_page_link(struct cv_ctx *ctx, const char *kind,
 	f[1] = tenant_of(ctx);
 	for (i = 0; i < nkey; i++)
 		f[i + 2] = key[i];
-	for (i = 0; keep[i] && i < 15; i++)
+	for (i = 0; keep[i] && i < 15; i++) {
+		names[i] = keep[i];
 		values[i] = cv_request_query(ctx->req, keep[i]);
-	values[i] = NULL;
+	}
+	names[i] = values[i] = NULL;
 	if (!(after = cv_cursor_encode(f, nkey + 2)))
 		return;
-	if ((link = cv_cursor_link(ctx->req->path, keep, values, limit,
+	if ((link = cv_cursor_link(ctx->req->path, names, values, limit,
 	    after)))
 		cv_response_header(ctx->resp, "Link", link);
 	free(link);

@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "db.h"
+#include "fault.h"
 #include "eventlog.h"
 #include "intents.h"
 #include "jsonx.h"
@@ -685,6 +686,90 @@ static void test_summary_etag(void **state)
 	}
 }
 
+#if CV_FAULT_ENABLED
+/* One GET through the family with auth off; the harness's own
+ * allocations are not counted. The status; *clean: a JSON error. */
+static int faulty_get(struct fixture *f, const struct cv_family *fam,
+    const char *uri, bool *clean)
+{
+	char m[] = "REQUEST_METHOD=GET", u[700];
+	char *env[] = { m, u, NULL };
+	struct cv_request req;
+	struct cv_response resp;
+	int status;
+
+	snprintf(u, sizeof u, "REQUEST_URI=%s", uri);
+	cv_fault_pause(true);
+	cv_response_init(&resp);
+	assert_int_equal(cv_request_init(&req, env), CV_OK);
+	cv_fault_pause(false);
+	cv_farm_dispatch(fam, &f->app, &req, &resp);
+	cv_fault_pause(true);
+	status = resp.status;
+	json_t *j = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) :
+	    NULL;
+	*clean = json_is_string(json_object_get(j, "error"));
+	json_decref(j);
+	cv_request_free(&req);
+	cv_response_free(&resp);
+	cv_fault_pause(false);
+	return status;
+}
+
+/* A failure at every allocation and statement of a paged read or of a
+ * summary: a 200 or a clear error, never a crash; then it works. */
+static void test_faults(void **state)
+{
+	struct fixture *f = *state;
+	struct cv_response resp;
+	char *p = NULL, *q = NULL, next[700];
+	static const char *const kinds[] = { "alloc", "db" };
+
+	seed_events(f->app.store);
+	put_keyed(f->app.store, 3, "team-a");
+	fam_request(&cv_family_events, &f->app, "GET", "/v1/events", "limit=2",
+	    NULL, 0, NULL, &resp);
+	assert_true(next_link(&resp, &p, &q));
+	cv_response_free(&resp);
+	snprintf(next, sizeof next, "%s?%s", p, q);
+	const struct {
+		const struct cv_family *fam;
+		const char *uri;
+	} reqs[] = {
+		{ &cv_family_events, next },
+		{ &cv_family_queue, "/v1/repos?limit=1" },
+		{ &cv_family_agents, "/v1/agent/policy?limit=1" },
+		{ &cv_family_intents, "/v1/intents?limit=1" },
+		{ &cv_family_intents, "/v1/summary" },
+		{ &cv_family_dashboard, "/v1/health/entropy/trend" },
+	};
+	for (size_t i = 0; i < CV_ARRAY_LEN(reqs); i++)
+		for (size_t k = 0; k < CV_ARRAY_LEN(kinds); k++)
+			for (int n = 1; n < 5000; n++) {
+				char spec[32];
+				bool clean = false, fired;
+				int status;
+
+				cv_view_reset();
+				snprintf(spec, sizeof spec, "%s:%d", kinds[k], n);
+				assert_int_equal(cv_fault_arm(spec), 0);
+				status = faulty_get(f, reqs[i].fam, reqs[i].uri,
+				    &clean);
+				fired = cv_fault_fired();
+				cv_fault_arm(NULL);
+				if (!fired) {
+					assert_int_equal(status, 200);
+					break;
+				}
+				if (status != 200 && !(status >= 400 && clean))
+					fail_msg("%s %s: %d", reqs[i].uri, spec,
+					    status);
+			}
+	free(p);
+	free(q);
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -698,6 +783,9 @@ int main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_intents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trends, setup, teardown),
+#if CV_FAULT_ENABLED
+		cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+#endif
 		cmocka_unit_test_setup_teardown(test_keyed_refused, setup,
 		    teardown),
 	};
