@@ -400,6 +400,12 @@ static int step_simulation(struct run *r, const struct cv_validate_opts *o,
 	}
 	free(src_sha);
 	free(tgt_sha);
+	if (err == CV_ENOMEM) {
+		/* No decision from a simulation that could not be held in
+		 * memory: an error (NULL), nothing recorded. */
+		free(msg);
+		return 1;
+	}
 	if (err != CV_OK) {
 		char reason[1200];
 		/* An unknown ref is its own reason (D-8). */
@@ -779,8 +785,12 @@ static enum cv_land local_land(void *arg, struct cv_engine *e,
 static json_t *landed(struct cv_engine *e, const json_t *intent,
     json_t *decision, const char *commit)
 {
-	json_object_set_new(decision, "decision", json_string("merged"));
-	json_object_set_new(decision, "merged_commit", json_string(commit));
+	/* A decision that cannot say "merged" records nothing: the intent
+	 * goes back in line (process_one) and the next cycle finds the
+	 * merge already on the target, as after a crash here. */
+	if (json_object_set_new(decision, "decision", json_string("merged")) ||
+	    json_object_set_new(decision, "merged_commit", json_string(commit)))
+		return NULL;
 	if (transition_as(e, intent, "MERGED", -1, "intent.merged",
 	    json_pack("{s:s,s:O,s:O}", "merged_commit", commit, "source",
 	    json_object_get(intent, "source"), "target",
