@@ -108,14 +108,27 @@ static void gate_report(struct cv_ctx *ctx)
 
 /* ---- policies -------------------------------------------------------------- */
 
+/* By tenant_id; page by page when `limit` or `after` is given. */
 static void policy_list(struct cv_ctx *ctx)
 {
+	static const char *const keep[] = { "tenant_id", NULL };
 	struct cv_store *s = cv_api_want_store(ctx);
+	const char *tenant = cv_api_read_tenant(ctx);
+	const json_t *last;
+	struct cv_page pg;
 	json_t *list;
 
-	if (!s)
+	if (!s || !cv_api_want_page(ctx, "risk-policies", 1, 0, LIMIT_MAX,
+	    &pg))
 		return;
-	if (!(list = cv_risk_policy_list(s, cv_api_read_tenant(ctx)))) {
+	list = pg.paged ? cv_risk_policy_page(s, tenant, pg.key[0],
+	    (int)pg.limit + 1) : cv_risk_policy_list(s, tenant);
+	if (list && (last = cv_page_cut(&pg, list))) {
+		const char *key[1] = { cv_json_str(last, "tenant_id", "") };
+		cv_api_page_link(ctx, "risk-policies", key, 1, keep, pg.limit);
+	}
+	cv_page_free(&pg);
+	if (!list) {
 		cv_api_fail(ctx, "risk policy list");
 		return;
 	}

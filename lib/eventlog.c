@@ -234,9 +234,19 @@ enum cv_err cv_event_page(struct cv_store *s, const struct cv_event_filter *f,
 	    CV_TEXT(after_pos) };
 	if ((e = cv_db_query(s, sql, p, after_ts ? 9 : 7, &rows)) != CV_OK)
 		return e;
-	*positions = json_array();
-	json_array_foreach(rows, i, row)
-		json_array_append(*positions, json_array_get(row, 9));
+	/* the positions first: cv_json_map_take consumes rows */
+	if ((*positions = json_array()) != NULL)
+		json_array_foreach(rows, i, row)
+			if (json_array_append(*positions,
+			    json_array_get(row, 9)) != 0)
+				break;
+	if (!*positions ||
+	    json_array_size(*positions) != json_array_size(rows)) {
+		json_decref(rows);
+		json_decref(*positions);
+		*positions = NULL;
+		return CV_ENOMEM;
+	}
 	if (!(*events = cv_json_map_take(rows, row_to_event))) {
 		json_decref(*positions);
 		*positions = NULL;

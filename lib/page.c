@@ -31,8 +31,10 @@ bool cv_api_want_page(struct cv_ctx *ctx, const char *kind, size_t nkey,
 	memset(pg, 0, sizeof *pg);
 	if (nkey > CV_PAGE_MAX_KEY)
 		return false;
-	if (!cv_api_want_int(ctx, "limit", def > 0 ? def : CV_PAGE_DEFAULT, 1,
-	    max, &pg->limit))
+	if (max <= 0)   /* a fixed page: `limit` is not this list's */
+		pg->limit = def;
+	else if (!cv_api_want_int(ctx, "limit", def > 0 ? def :
+	    CV_PAGE_DEFAULT, 1, max, &pg->limit))
 		return false;
 	pg->paged = def > 0 || after || cv_request_query(ctx->req, "limit");
 	if (!after)
@@ -57,7 +59,7 @@ void cv_api_page_link(struct cv_ctx *ctx, const char *kind,
     long long limit)
 {
 	const char *f[CV_PAGE_MAX_KEY + 2];
-	const char *values[16];
+	const char *names[16], *values[16];
 	char *after, *link;
 	size_t i;
 
@@ -67,12 +69,14 @@ void cv_api_page_link(struct cv_ctx *ctx, const char *kind,
 	f[1] = tenant_of(ctx);
 	for (i = 0; i < nkey; i++)
 		f[i + 2] = key[i];
-	for (i = 0; keep[i] && i < 15; i++)
+	for (i = 0; keep[i] && i < 15; i++) {
+		names[i] = keep[i];
 		values[i] = cv_request_query(ctx->req, keep[i]);
-	values[i] = NULL;
+	}
+	names[i] = values[i] = NULL;
 	if (!(after = cv_cursor_encode(f, nkey + 2)))
 		return;
-	if ((link = cv_cursor_link(ctx->req->path, keep, values, limit,
+	if ((link = cv_cursor_link(ctx->req->path, names, values, limit,
 	    after)))
 		cv_response_header(ctx->resp, "Link", link);
 	free(link);
@@ -114,4 +118,13 @@ void cv_api_answer_events(struct cv_ctx *ctx, const char *kind,
 	json_decref(pos);
 	cv_page_free(pg);
 	cv_response_json(ctx->resp, 200, events);
+}
+
+const json_t *cv_page_cut(const struct cv_page *pg, json_t *list)
+{
+	if (!pg->paged || json_array_size(list) <= (size_t)pg->limit)
+		return NULL;
+	while (json_array_size(list) > (size_t)pg->limit)
+		json_array_remove(list, json_array_size(list) - 1);
+	return json_array_get(list, (size_t)pg->limit - 1);
 }

@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "app.h"
 #include "eventlog.h"
 
@@ -33,7 +35,9 @@ struct cv_page {
  * Reads `limit` and `after` for list kind with nkey key fields. def is
  * the list's default page size (0: the list had no limit in 0.1.0; it
  * stays whole unless `limit` or `after` is given, and then pages of
- * CV_PAGE_DEFAULT). limit is clamped into 1..max (D12). Returns false
+ * CV_PAGE_DEFAULT). limit is clamped into 1..max (D12); max 0: pages
+ * are def rows whatever `limit` says (a list whose size the spec fixes
+ * and whose `limit` 0.1.0 ignored). Returns false
  * after answering 400 (bad integer, or a cursor that is not one of this
  * list and tenant); *pg then needs no free.
  */
@@ -53,6 +57,11 @@ void cv_page_free(struct cv_page *pg);
 void cv_api_page_link(struct cv_ctx *ctx, const char *kind,
     const char *const *key, size_t nkey, const char *const *keep,
     long long limit);
+
+/* When list (a page fetched with pg->limit + 1 rows) has a next page:
+ * cuts it to pg->limit rows and returns the last one (borrowed from
+ * list), whose key the caller hands to cv_api_page_link. Else NULL. */
+const json_t *cv_page_cut(const struct cv_page *pg, json_t *list);
 
 /*
  * Answers an event list (f: its filters; f->limit is set here) with the
