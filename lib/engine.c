@@ -1304,6 +1304,28 @@ static json_t *process_registered(struct cycle *c, json_t *intent,
 	return res;
 }
 
+/* The registered repository of each intent (JSON null: a local one), in
+ * the order of intents; *any set when one has. NULL when one could not be
+ * read: an intent must not be taken for a local one by mistake. */
+static json_t *repos_of(struct cv_engine *e, const json_t *intents,
+    bool *any)
+{
+	json_t *repos = json_array(), *intent, *repo;
+	size_t i;
+
+	json_array_foreach(intents, i, intent) {
+		repo = NULL;
+		if (!repos || cv_repo_of_intent(e->store, intent, &repo) !=
+		    CV_OK || json_array_append_new(repos, repo ? repo :
+		    json_null()) != 0) {
+			json_decref(repos);
+			return NULL;
+		}
+		*any = *any || repo;
+	}
+	return repos;
+}
+
 json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 {
 	long long holder = o->holder ? o->holder : (long long)getpid();
@@ -1325,13 +1347,11 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 	    ignore_dependencies ? limit : limit + CV_QUEUE_DEP_LOOKAHEAD);
 	if (!intents)
 		return NULL;
-	json_t *repos = json_array();
+	json_t *repos = repos_of(e, intents, &any_repo);
 	bool own_scm = !e->scm_run;
-	json_array_foreach(intents, i, intent) {
-		repo = NULL;
-		cv_repo_of_intent(e->store, intent, &repo);
-		any_repo = any_repo || repo;
-		json_array_append_new(repos, repo ? repo : json_null());
+	if (!repos) {
+		json_decref(intents);
+		return NULL;
 	}
 	/* The global lock guards the local (0.1.0) queue; each registered
 	 * repository and target has a queue and a lock of its own. */
@@ -1349,6 +1369,18 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 	c.intents = intents;
 	c.repos = repos;
 	results = json_array();
+	/* Before anything lands: an outcome with no answer to go in
+	 * would be one nobody hears of. */
+	if (!c.locks || !results) {
+		json_decref(results);
+		json_decref(intents);
+		json_decref(repos);
+		cycle_free(&c);
+		bool released;
+		if (got)
+			cv_lock_release(e->store, "queue", holder, &released);
+		return NULL;
+	}
 	/* Local intents: their refs are resolved, and their files listed,
 	 * together (scmrun.h). */
 	json_array_foreach(intents, i, intent)
