@@ -604,6 +604,13 @@ static int step_repository(struct run *r, struct cv_landing *land,
 	r->land_owned = true;
 	if (err == CV_OK)
 		return 0;
+	/* The registration could not be read (store, memory): no decision
+	 * about the intent, which stays as it is (a NULL answer). */
+	if (err != CV_EEXEC) {
+		free(reason);
+		*blocked = NULL;
+		return 1;
+	}
 	*blocked = block(r, reason ? reason : "Fetch failed", true);
 	free(reason);
 	return 1;
@@ -1057,6 +1064,26 @@ static json_t *land_registered(struct cv_engine *e, json_t *intent,
 	return d;
 }
 
+/* The answer for an intent whose outcome could not be recorded (the
+ * store failed): never "merged" when the database does not say so. A
+ * push that happened is found on the target and recorded by the next
+ * cycle (already_landed). */
+static void unrecorded(json_t *d, enum cv_land outcome, const char *cand)
+{
+	char msg[200];
+
+	snprintf(msg, sizeof msg, "%s, but the outcome could not be recorded "
+	    "(store error); the next cycle records it", outcome ==
+	    CV_LAND_MERGED ? "Pushed" : "Not landed");
+	if (outcome == CV_LAND_MERGED) {
+		json_object_set_new(d, "decision", json_string(
+		    "merge_unrecorded"));
+		json_object_del(d, "merged_commit");
+		json_object_set_new(d, "pushed_commit", json_string(cand));
+	}
+	json_object_set_new(d, "error", json_string(msg));
+}
+
 /* Pushes the train's last candidate once and records every intent of
  * the train by the outcome: MERGED (each with its own candidate, all in
  * the pushed tip's history), or nothing spent when the target moved. */
@@ -1082,9 +1109,12 @@ static void train_flush(struct cv_engine *e, struct cv_landing *land,
 		    "candidate_sha", ""));
 		/* The result list holds d too: it sees the outcome. */
 		json_incref(d);
-		json_decref(cv_engine_land_record(e, json_object_get(p, "intent"),
-		    d, outcome, outcome == CV_LAND_MERGED ? cand : NULL, error,
-		    max_retries));
+		json_t *rec = cv_engine_land_record(e, json_object_get(p,
+		    "intent"), d, outcome, outcome == CV_LAND_MERGED ? cand :
+		    NULL, error, max_retries);
+		if (!rec)
+			unrecorded(d, outcome, cand);
+		json_decref(rec);
 	}
 	json_array_clear(land->pending);
 	free(commit);
@@ -1181,24 +1211,32 @@ static void cycle_free(struct cycle *c)
 }
 
 /* The queue lock of the intent's repository and target: taken on first
- * use in this run, extended after. false when another worker holds it. */
+ * use in this run, extended after. false when another worker holds it,
+ * or with *failed when the store could not say (then asked again for
+ * the next intent: a failure is not "busy"). */
 static bool cycle_lock(struct cycle *c, const json_t *repo,
-    const json_t *intent)
+    const json_t *intent, bool *failed)
 {
 	char name[700];
 	json_t *state;
 	bool ok = false;
 
+	*failed = false;
 	snprintf(name, sizeof name, "queue:%s@%s", cv_json_str(repo, "name", ""),
 	    cv_json_str(intent, "target", "main"));
 	if ((state = json_object_get(c->locks, name))) {
-		if (json_is_true(state))
-			cv_lock_heartbeat(c->e->store, name, c->holder, c->ttl, &ok);
-	} else {
-		cv_lock_acquire(c->e->store, name, c->holder, c->ttl, &ok);
+		if (json_is_true(state) && cv_lock_heartbeat(c->e->store, name,
+		    c->holder, c->ttl, &ok) != CV_OK)
+			*failed = true;
+	} else if (cv_lock_acquire(c->e->store, name, c->holder, c->ttl, &ok) !=
+	    CV_OK)
+		*failed = true;
+	else
 		json_object_set_new(c->locks, name, json_boolean(ok));
-	}
-	return ok;
+	if (*failed)
+		cv_log(CV_WARNING, "converge.engine", "queue lock %s: the store "
+		    "failed; its intents wait for the next cycle", name);
+	return ok && !*failed;
 }
 
 /* The landing context of repo for this run (fetched once), or NULL with
@@ -1234,7 +1272,13 @@ static json_t *process_registered(struct cycle *c, json_t *intent,
 	json_t *res;
 
 	*skipped = false;
-	if (!cycle_lock(c, repo, intent)) {
+	bool failed;
+	if (!cycle_lock(c, repo, intent, &failed)) {
+		if (failed)
+			return json_pack("{s:O,s:s}", "intent_id",
+			    json_object_get(intent, "id"), "error", "The queue "
+			    "lock could not be taken (store error); left for the "
+			    "next cycle");
 		*skipped = true;
 		return NULL;
 	}
@@ -1288,7 +1332,13 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 	json_t *repos = json_array();
 	json_array_foreach(intents, i, intent) {
 		repo = NULL;
-		cv_repo_of_intent(e->store, intent, &repo);
+		/* An unread registration is no registration: the intent would
+		 * be merged in repo_dir instead of its remote. */
+		if (cv_repo_of_intent(e->store, intent, &repo) != CV_OK) {
+			json_decref(intents);
+			json_decref(repos);
+			return NULL;
+		}
 		any_repo = any_repo || repo;
 		json_array_append_new(repos, repo ? repo : json_null());
 	}
@@ -1344,6 +1394,16 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 		if (!res || strcmp(cv_json_str(res, "decision", ""),
 		    "dependency_blocked") != 0)
 			handled++;
+		/* A step that failed (the store, memory) decided nothing and
+		 * wrote nothing whole: said so, not left out of the answer. */
+		if (!res) {
+			cv_log(CV_WARNING, "converge.engine", "intent %s: the "
+			    "queue step failed; left for the next cycle",
+			    cv_json_str(intent, "id", ""));
+			res = json_pack("{s:O,s:s}", "intent_id", json_object_get(
+			    intent, "id"), "error", "The queue step failed (store "
+			    "error); left for the next cycle");
+		}
 		if (res)
 			json_array_append_new(results, res);
 	}
