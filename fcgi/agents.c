@@ -15,19 +15,45 @@
 #include "insight.h"
 #include "intents.h"
 #include "jsonx.h"
+#include "page.h"
 #include "store.h"
 
 /* ---- policies (8.1) --------------------------------------------------------- */
+
+/* The stored policies of the read tenant, page by page when `limit` or
+ * `after` is given (page.h), else all of them as in 0.1.0. */
+static json_t *stored_policies(struct cv_ctx *ctx, struct cv_store *s,
+    const struct cv_page *pg)
+{
+	static const char *const keep[] = { "tenant_id", NULL };
+	const char *tenant = cv_api_read_tenant(ctx);
+	const json_t *last;
+	json_t *stored;
+
+	if (!pg->paged)
+		return cv_agent_policy_list(s, tenant);
+	stored = cv_agent_policy_page(s, tenant, pg->key[0], pg->key[1],
+	    (int)pg->limit + 1);
+	if (stored && (last = cv_page_cut(pg, stored))) {
+		const char *key[2] = { cv_json_str(last, "agent_id", ""),
+		    cv_json_str(last, "tenant_id", "") };
+		cv_api_page_link(ctx, "agent-policies", key, 2, keep, pg->limit);
+	}
+	return stored;
+}
 
 static void policy_list(struct cv_ctx *ctx)
 {
 	struct cv_store *s = cv_api_want_store(ctx);
 	json_t *stored, *out, *doc;
+	struct cv_page pg;
 	size_t i;
 
-	if (!s)
+	if (!s || !cv_api_want_page(ctx, "agent-policies", 2, 0, 10000, &pg))
 		return;
-	if (!(stored = cv_agent_policy_list(s, cv_api_read_tenant(ctx)))) {
+	stored = stored_policies(ctx, s, &pg);
+	cv_page_free(&pg);
+	if (!stored) {
 		cv_api_fail(ctx, "agent policy list");
 		return;
 	}

@@ -11,6 +11,7 @@
 #include "farm.h"
 #include "insight.h"
 #include "jsonx.h"
+#include "page.h"
 #include "store.h"
 
 #define HISTORY_LIMIT 50
@@ -50,15 +51,26 @@ static void alerts(struct cv_ctx *ctx)
 	json_decref(r);
 }
 
+/* By tenant_id; page by page when `limit` or `after` is given. */
 static void thresholds_list(struct cv_ctx *ctx)
 {
+	static const char *const keep[] = { "tenant_id", NULL };
 	struct cv_store *s = cv_api_want_store(ctx);
+	const char *tenant = cv_api_read_tenant(ctx);
+	const json_t *last;
+	struct cv_page pg;
 	json_t *list;
 
-	if (!s)
+	if (!s || !cv_api_want_page(ctx, "thresholds", 1, 0, 10000, &pg))
 		return;
-	if (!(list = cv_compliance_thresholds_list(s,
-	    cv_api_read_tenant(ctx)))) {
+	list = pg.paged ? cv_compliance_thresholds_page(s, tenant, pg.key[0],
+	    (int)pg.limit + 1) : cv_compliance_thresholds_list(s, tenant);
+	if (list && (last = cv_page_cut(&pg, list))) {
+		const char *key[1] = { cv_json_str(last, "tenant_id", "") };
+		cv_api_page_link(ctx, "thresholds", key, 1, keep, pg.limit);
+	}
+	cv_page_free(&pg);
+	if (!list) {
 		cv_api_fail(ctx, "compliance thresholds list");
 		return;
 	}
@@ -124,22 +136,20 @@ static void thresholds_set(struct cv_ctx *ctx)
 	    "tenant_id", tenant));
 }
 
+/* The newest changes first, HISTORY_LIMIT per page (page.h). */
 static void thresholds_history(struct cv_ctx *ctx)
 {
+	static const char *const keep[] = { "tenant_id", NULL };
 	struct cv_event_filter f = { 0 };
-	struct cv_store *s = cv_api_want_store(ctx);
-	json_t *evs;
+	struct cv_page pg;
 
-	if (!s)
+	/* at most 50 a page, whatever `limit` says (http-api 5.5) */
+	if (!cv_api_want_store(ctx) || !cv_api_want_page(ctx,
+	    "thresholds-history", 2, HISTORY_LIMIT, 0, &pg))
 		return;
 	f.event_type = "compliance.thresholds_updated";
 	f.tenant_id = cv_api_read_tenant(ctx);
-	f.limit = HISTORY_LIMIT;
-	if (!(evs = cv_event_query(s, &f))) {
-		cv_api_fail(ctx, "compliance thresholds history");
-		return;
-	}
-	cv_response_json(ctx->resp, 200, evs);
+	cv_api_answer_events(ctx, "thresholds-history", &f, &pg, keep);
 }
 
 static const struct cv_route routes[] = {

@@ -10,24 +10,19 @@
 #include "farm.h"
 #include "insight.h"
 #include "jsonx.h"
+#include "page.h"
 #include "projections.h"
 
-static void answer_events(struct cv_ctx *ctx, const struct cv_event_filter *f)
-{
-	json_t *list = cv_event_query(ctx->app->store, f);
-
-	if (!list)
-		cv_api_fail(ctx, "event query");
-	else
-		cv_response_json(ctx->resp, 200, list);
-}
-
+/* GET /events: newest first, `limit` (default 100) per page; `after` (a
+ * cursor from the Link header) continues where a page ended (page.h). */
 static void events(struct cv_ctx *ctx)
 {
-	long long limit;
+	static const char *const keep[] = { "type", "intent_id", "agent_id",
+	    "tenant_id", "since", NULL };
+	struct cv_page pg;
 
 	if (!cv_api_want_store(ctx) ||
-	    !cv_api_want_int(ctx, "limit", 100, 1, 10000, &limit))
+	    !cv_api_want_page(ctx, "events", 2, 100, 10000, &pg))
 		return;
 	struct cv_event_filter f = {
 		.event_type = cv_request_query(ctx->req, "type"),
@@ -35,31 +30,33 @@ static void events(struct cv_ctx *ctx)
 		.agent_id = cv_request_query(ctx->req, "agent_id"),
 		.tenant_id = cv_api_read_tenant(ctx),
 		.since = cv_request_query(ctx->req, "since"),
-		.limit = (int)limit,
 	};
-	answer_events(ctx, &f);
+	cv_api_answer_events(ctx, "events", &f, &pg, keep);
 }
 
-static void typed_recent(struct cv_ctx *ctx, const char *type, long long def)
+/* The recent events of one type (NULL: all), paged like /events. */
+static void typed_recent(struct cv_ctx *ctx, const char *kind,
+    const char *type, long long def)
 {
-	long long limit;
+	static const char *const keep[] = { "tenant_id", NULL };
+	struct cv_page pg;
 
 	if (!cv_api_want_store(ctx) ||
-	    !cv_api_want_int(ctx, "limit", def, 1, 10000, &limit))
+	    !cv_api_want_page(ctx, kind, 2, def, 10000, &pg))
 		return;
 	struct cv_event_filter f = { .event_type = type,
-	    .tenant_id = cv_api_read_tenant(ctx), .limit = (int)limit };
-	answer_events(ctx, &f);
+	    .tenant_id = cv_api_read_tenant(ctx) };
+	cv_api_answer_events(ctx, kind, &f, &pg, keep);
 }
 
 static void audit_recent(struct cv_ctx *ctx)
 {
-	typed_recent(ctx, NULL, 100);
+	typed_recent(ctx, "audit", NULL, 100);
 }
 
 static void policy_recent(struct cv_ctx *ctx)
 {
-	typed_recent(ctx, "policy.evaluated", 50);
+	typed_recent(ctx, "policy", "policy.evaluated", 50);
 }
 
 static void integration_metrics(struct cv_ctx *ctx)

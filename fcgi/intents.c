@@ -10,7 +10,6 @@
 #include "github.h"
 #include "auth.h"
 #include "clock.h"
-#include "cursor.h"
 #include "engine.h"
 #include "eventlog.h"
 #include "farm.h"
@@ -20,6 +19,7 @@
 #include "intents.h"
 #include "jsonx.h"
 #include "log.h"
+#include "page.h"
 #include "repos.h"
 #include "publish.h"
 #include "viewcache.h"
@@ -30,66 +30,59 @@
 static void link_next(struct cv_ctx *ctx, const json_t *last,
     long long limit)
 {
-	char prio[32], *after, *link;
+	static const char *const keep[] = { "status", "tenant_id", NULL };
+	char prio[32];
 	const char *key[3] = { prio, cv_json_str(last, "created_at", ""),
 	    cv_json_str(last, "id", "") };
-	static const char *const keep[] = { "status", "tenant_id", NULL };
-	const char *values[] = { cv_request_query(ctx->req, "status"),
-	    cv_request_query(ctx->req, "tenant_id"), NULL };
 
 	snprintf(prio, sizeof prio, "%lld", cv_json_int(last, "priority", 3));
-	if (!(after = cv_cursor_encode(key, 3)))
-		return;
-	if ((link = cv_cursor_link(ctx->req->path, keep, values, limit,
-	    after)))
-		cv_response_header(ctx->resp, "Link", link);
-	free(link);
-	free(after);
+	cv_api_page_link(ctx, "intents", key, 3, keep, limit);
 }
 
 /* GET /intents: at most 200 per page (`limit`), in the list's order;
- * `after` (a cursor from the Link header) continues where a page ended. */
+ * `after` (a cursor from the Link header, page.h) continues where a page
+ * ended. */
 static void list_intents(struct cv_ctx *ctx)
 {
 	struct cv_store *s = cv_api_want_store(ctx);
 	const char *status = cv_request_query(ctx->req, "status");
-	const char *after = cv_request_query(ctx->req, "after");
 	struct cv_intent_key key, *from = NULL;
-	const char *f[3];
-	char *buf = NULL, *end;
-	long long limit;
+	struct cv_page pg;
+	char *end;
 	json_t *list;
 
-	if (!s || !cv_api_want_int(ctx, "limit", 200, 1, 200, &limit))
+	if (!s || !cv_api_want_page(ctx, "intents", 3, 200, 200, &pg))
 		return;
 	if (status && !cv_status_valid(status)) {
 		/* An unknown status matches nothing (http-api 5.1). */
+		cv_page_free(&pg);
 		cv_response_json(ctx->resp, 200, json_array());
 		return;
 	}
-	if (after) {
-		if (!cv_cursor_decode(after, &buf, f, 3) ||
-		    (key.priority = strtoll(f[0], &end, 10), *end || !*f[0])) {
-			free(buf);
+	if (pg.has_after) {
+		key.priority = strtoll(pg.key[0], &end, 10);
+		if (*end || !*pg.key[0]) {
+			cv_page_free(&pg);
 			cv_api_invalid(ctx, "query.after", "Not a cursor of "
 			    "this list");
 			return;
 		}
-		key.created_at = f[1];
-		key.id = f[2];
+		key.created_at = pg.key[1];
+		key.id = pg.key[2];
 		from = &key;
 	}
 	/* One more than the page: whether a next page exists. */
 	list = cv_intent_list_after(s, status, cv_api_read_tenant(ctx),
-	    (int)limit + 1, from);
-	free(buf);
+	    (int)pg.limit + 1, from);
+	cv_page_free(&pg);
 	if (!list) {
 		cv_api_fail(ctx, "intent list");
 		return;
 	}
-	if (json_array_size(list) > (size_t)limit) {
-		json_array_remove(list, (size_t)limit);
-		link_next(ctx, json_array_get(list, (size_t)limit - 1), limit);
+	if (json_array_size(list) > (size_t)pg.limit) {
+		json_array_remove(list, (size_t)pg.limit);
+		link_next(ctx, json_array_get(list, (size_t)pg.limit - 1),
+		    pg.limit);
 	}
 	cv_response_json(ctx->resp, 200, list);
 }
@@ -292,21 +285,26 @@ static void get_intent(struct cv_ctx *ctx)
 		cv_response_json(ctx->resp, 200, in);
 }
 
+/* GET /intents/{id}/events: newest first, `limit` (default 200) per
+ * page, `after` from the Link header (page.h). */
 static void intent_events(struct cv_ctx *ctx)
 {
+	static const char *const keep[] = { "tenant_id", NULL };
 	struct cv_store *s = cv_api_want_store(ctx);
-	long long limit;
-	json_t *in, *list;
+	struct cv_page pg;
+	json_t *in;
 
-	if (!s || !cv_api_want_int(ctx, "limit", 200, 1, 10000, &limit) ||
-	    !(in = visible_intent(ctx, s)))
+	if (!s || !cv_api_want_page(ctx, "intent-events", 2, 200, 10000, &pg))
 		return;
+	if (!(in = visible_intent(ctx, s))) {
+		cv_page_free(&pg);
+		return;
+	}
 	/* Events by (intent, tenant): another tenant's event about this id
 	 * is not part of this intent's timeline (D-8). */
-	if (!(list = cv_api_intent_events(s, in, (int)limit)))
-		cv_api_fail(ctx, "intent events");
-	else
-		cv_response_json(ctx->resp, 200, list);
+	struct cv_event_filter f = { .intent_id = cv_json_str(in, "id", ""),
+	    .tenant_id = cv_json_str(in, "tenant_id", NULL) };
+	cv_api_answer_events(ctx, "intent-events", &f, &pg, keep);
 	json_decref(in);
 }
 

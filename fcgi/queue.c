@@ -9,6 +9,7 @@
 #include "farm.h"
 #include "jsonx.h"
 #include "log.h"
+#include "page.h"
 #include "repos.h"
 #include "insight.h"
 #include "intents.h"
@@ -58,15 +59,26 @@ static void summary(struct cv_ctx *ctx)
 
 /* ---- repositories (decisions.md D-9), admin only ------------------------- */
 
+/* By name; page by page when `limit` or `after` is given (page.h). */
 static void repos_list(struct cv_ctx *ctx)
 {
+	static const char *const keep[] = { "tenant_id", NULL };
 	struct cv_store *s = cv_api_want_store(ctx);
-	json_t *out;
+	const char *tenant = cv_api_read_tenant(ctx);
+	const json_t *last;
+	struct cv_page pg;
+	json_t *list, *out;
 
-	if (!s)
+	if (!s || !cv_api_want_page(ctx, "repos", 1, 0, 10000, &pg))
 		return;
-	if (!(out = cv_json_map_take(cv_repo_list(s, cv_api_read_tenant(ctx)),
-	    cv_repo_view_new))) {
+	list = pg.paged ? cv_repo_page(s, tenant, pg.key[0],
+	    (int)pg.limit + 1) : cv_repo_list(s, tenant);
+	if (list && (last = cv_page_cut(&pg, list))) {
+		const char *key[1] = { cv_json_str(last, "name", "") };
+		cv_api_page_link(ctx, "repos", key, 1, keep, pg.limit);
+	}
+	cv_page_free(&pg);
+	if (!(out = cv_json_map_take(list, cv_repo_view_new))) {
 		cv_api_fail(ctx, "repository list");
 		return;
 	}

@@ -13,42 +13,42 @@
 #include "insight.h"
 #include "intents.h"
 #include "jsonx.h"
+#include "page.h"
 #include "risk.h"
 #include "store.h"
 
 #define LIMIT_DEFAULT 50
 #define LIMIT_MAX 10000           /* D12 */
 
-/* Answers the newest events of one type for the read tenant, as many as
- * the query's `limit` (default 50, clamped into 1..10000). */
-static void send_events(struct cv_ctx *ctx, const char *type)
+/* Answers the newest events of one type for the read tenant, a page of
+ * the query's `limit` (default 50, clamped into 1..10000) continued by
+ * `after` (page.h). */
+static void send_events(struct cv_ctx *ctx, const char *kind,
+    const char *type)
 {
+	static const char *const keep[] = { "tenant_id", NULL };
 	struct cv_event_filter f = { 0 };
-	struct cv_store *s;
-	long long limit;
-	json_t *evs;
+	struct cv_page pg;
 
-	if (!cv_api_want_int(ctx, "limit", LIMIT_DEFAULT, 1, LIMIT_MAX, &limit) ||
-	    !(s = cv_api_want_store(ctx)))
+	if (!cv_api_want_page(ctx, kind, 2, LIMIT_DEFAULT, LIMIT_MAX, &pg))
 		return;
-	f.event_type = type;
-	f.tenant_id = cv_api_read_tenant(ctx);
-	f.limit = (int)limit;
-	if (!(evs = cv_event_query(s, &f))) {
-		cv_api_fail(ctx, type);
+	if (!cv_api_want_store(ctx)) {
+		cv_page_free(&pg);
 		return;
 	}
-	cv_response_json(ctx->resp, 200, evs);
+	f.event_type = type;
+	f.tenant_id = cv_api_read_tenant(ctx);
+	cv_api_answer_events(ctx, kind, &f, &pg, keep);
 }
 
 static void risk_recent(struct cv_ctx *ctx)
 {
-	send_events(ctx, "risk.evaluated");
+	send_events(ctx, "risk", "risk.evaluated");
 }
 
 static void shadow_recent(struct cv_ctx *ctx)
 {
-	send_events(ctx, "risk.shadow_evaluated");
+	send_events(ctx, "shadow", "risk.shadow_evaluated");
 }
 
 /* ---- review (9.3) ------------------------------------------------------- */
@@ -108,14 +108,27 @@ static void gate_report(struct cv_ctx *ctx)
 
 /* ---- policies -------------------------------------------------------------- */
 
+/* By tenant_id; page by page when `limit` or `after` is given. */
 static void policy_list(struct cv_ctx *ctx)
 {
+	static const char *const keep[] = { "tenant_id", NULL };
 	struct cv_store *s = cv_api_want_store(ctx);
+	const char *tenant = cv_api_read_tenant(ctx);
+	const json_t *last;
+	struct cv_page pg;
 	json_t *list;
 
-	if (!s)
+	if (!s || !cv_api_want_page(ctx, "risk-policies", 1, 0, LIMIT_MAX,
+	    &pg))
 		return;
-	if (!(list = cv_risk_policy_list(s, cv_api_read_tenant(ctx)))) {
+	list = pg.paged ? cv_risk_policy_page(s, tenant, pg.key[0],
+	    (int)pg.limit + 1) : cv_risk_policy_list(s, tenant);
+	if (list && (last = cv_page_cut(&pg, list))) {
+		const char *key[1] = { cv_json_str(last, "tenant_id", "") };
+		cv_api_page_link(ctx, "risk-policies", key, 1, keep, pg.limit);
+	}
+	cv_page_free(&pg);
+	if (!list) {
 		cv_api_fail(ctx, "risk policy list");
 		return;
 	}

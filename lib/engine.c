@@ -19,6 +19,7 @@
 #include "policy.h"
 #include "risk.h"
 #include "scm.h"
+#include "scmrun.h"
 
 static const char *repo(const struct cv_engine *e)
 {
@@ -320,9 +321,16 @@ static bool current_shas(struct run *r, char **source_sha,
 		}
 		return ok;
 	}
-	if (cv_scm_resolve_dup(repo(r->e), cv_json_str(r->intent, "source",
-	    ""), source_sha) == CV_OK && cv_scm_resolve_dup(repo(r->e),
-	    cv_json_str(r->intent, "target", "main"), target_sha) == CV_OK)
+	if (r->e->scm_run) {
+		if (cv_scm_run_resolve(r->e->scm_run, cv_json_str(r->intent,
+		    "source", ""), source_sha) == CV_OK && cv_scm_run_resolve(
+		    r->e->scm_run, cv_json_str(r->intent, "target", "main"),
+		    target_sha) == CV_OK)
+			return true;
+	} else if (cv_scm_resolve_dup(repo(r->e), cv_json_str(r->intent,
+	    "source", ""), source_sha) == CV_OK && cv_scm_resolve_dup(repo(
+	    r->e), cv_json_str(r->intent, "target", "main"), target_sha) ==
+	    CV_OK)
 		return true;
 	free(*source_sha);
 	*source_sha = NULL;
@@ -389,6 +397,14 @@ static int step_simulation(struct run *r, const struct cv_validate_opts *o,
 		append_sim(r->e, r->sim, r->id, r->tenant, r->trace);
 		return 0;
 	}
+	if (r->e->scm_run) {
+		/* The run's cache resolves both refs and simulates exactly
+		 * those commits; the Simulation carries their shas. */
+		err = cv_scm_run_simulate(r->e->scm_run, cv_json_str(r->intent,
+		    "source", ""), cv_json_str(r->intent, "target", "main"), NULL,
+		    &r->sim, &msg);
+		goto simulated;
+	}
 	/* Resolved first, so the shas recorded are never newer than what
 	 * was simulated: a reuse then finds the refs moved, not the reverse. */
 	current_shas(r, &src_sha, &tgt_sha);
@@ -400,6 +416,7 @@ static int step_simulation(struct run *r, const struct cv_validate_opts *o,
 	}
 	free(src_sha);
 	free(tgt_sha);
+simulated:
 	if (err != CV_OK) {
 		char reason[1200];
 		/* An unknown ref is its own reason (D-8). */
@@ -774,8 +791,10 @@ static enum cv_land local_land(void *arg, struct cv_engine *e,
     const json_t *intent, char **commit_out, char **error_out)
 {
 	(void)arg;
-	if (cv_scm_merge(repo(e), cv_json_str(intent, "source", ""),
-	    cv_json_str(intent, "target", "main"), commit_out, error_out) ==
+	if ((e->scm_run ? cv_scm_run_merge(e->scm_run, cv_json_str(intent,
+	    "source", ""), cv_json_str(intent, "target", "main"), commit_out,
+	    error_out) : cv_scm_merge(repo(e), cv_json_str(intent, "source", ""),
+	    cv_json_str(intent, "target", "main"), commit_out, error_out)) ==
 	    CV_OK)
 		return CV_LAND_MERGED;
 	if (!*error_out)
@@ -1186,6 +1205,8 @@ struct cycle {
 	int ttl;
 	int max_retries;
 	json_t *locks;             /* lock name -> true (held) / false (busy) */
+	const json_t *intents;     /* the run's intents, and their */
+	const json_t *repos;       /* registrations (null: local) */
 	char *names[CYCLE_REPOS];
 	struct cv_landing *lands[CYCLE_REPOS];
 	int n;
@@ -1253,6 +1274,15 @@ static struct cv_landing *cycle_landing(struct cycle *c, const json_t *repo,
 			return c->lands[i];
 	if (cv_landing_open(c->e, intent, &l, reason) != CV_OK || !l)
 		return NULL;
+	/* The refs of all the run's intents on this repository at once. */
+	json_t *mine = json_array(), *it;
+	size_t i;
+	json_array_foreach(c->intents, i, it)
+		if (strcmp(cv_json_str(json_array_get(c->repos, i), "name", ""),
+		    name) == 0)
+			json_array_append(mine, it);
+	cv_landing_prefetch(l, mine);
+	json_decref(mine);
 	if (c->n < CYCLE_REPOS) {
 		c->names[c->n] = strdup(name);
 		c->lands[c->n++] = l;
@@ -1330,6 +1360,7 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 	if (!intents)
 		return NULL;
 	json_t *repos = json_array();
+	bool own_scm = !e->scm_run;
 	json_array_foreach(intents, i, intent) {
 		repo = NULL;
 		/* An unread registration is no registration: the intent would
@@ -1355,7 +1386,16 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 		return lock_busy(e);
 	}
 	c.locks = json_object();
+	c.intents = intents;
+	c.repos = repos;
 	results = json_array();
+	/* Local intents: their refs are resolved, and their files listed,
+	 * together (scmrun.h). */
+	json_array_foreach(intents, i, intent)
+		if (got && own_scm && json_is_null(json_array_get(repos, i)) &&
+		    (e->scm_run || (e->scm_run = cv_scm_run_new(e->repo_dir))))
+			cv_scm_run_expect(e->scm_run, cv_json_str(intent, "source",
+			    ""), cv_json_str(intent, "target", "main"));
 	/* The global lock is ours: a local landing still marked belongs to
 	 * a dead cycle; its intent is VALIDATED again for the next cycle. */
 	if (got)
@@ -1410,6 +1450,10 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 	json_decref(intents);
 	json_decref(repos);
 	cycle_free(&c);
+	if (own_scm) {
+		cv_scm_run_free(e->scm_run);
+		e->scm_run = NULL;
+	}
 	if (own_coupling) {
 		e->coupling = NULL;
 		e->coupling_injected = false;

@@ -58,6 +58,9 @@ struct cv_engine {
 	const char *var_dir;       /* mirrors root; NULL = $CONVERGE_VAR_DIR */
 	struct cv_github *github;  /* installation tokens for https; NULL */
 	long long installation_id; /* when the intent names none; 0 = none */
+	/* Set by cv_engine_queue_run for its local intents (scmrun.h):
+	 * what git said once is not asked again within the run. */
+	struct cv_scm_run *scm_run;
 };
 
 struct cv_validate_opts {

@@ -120,21 +120,34 @@ static const char *opt(const char *v)
  * equalities and uses the (event_type, timestamp) index; a catch-all
  * "? IS NULL OR col = ?" would hide every index and scan the table. Values
  * are always bound (?1..?7); the text is built once per combination and
- * kept, so its statement is prepared once per process. */
+ * kept, so its statement is prepared once per process.
+ *
+ * Bits 6 and 7 are the keyset page (cv_event_page): bit 7 adds each row's
+ * position (rowid, ctid on PostgreSQL) as a last column, bit 6 keeps the
+ * rows after the position ?8/?9 in the list's order. The position is
+ * bound as text and cast: "tid" is PostgreSQL's row-position type and,
+ * to SQLite, a name with numeric affinity, so one text serves both. The
+ * "timestamp <= ?8" term is what lets the index range start at the
+ * cursor instead of filtering from the newest row. The position column
+ * has a name of its own: unnamed, PostgreSQL would call it "ctid" and
+ * ORDER BY would sort its text. */
 static const char *query_sql(unsigned mask)
 {
-	static char *texts[64];
+	static char *texts[256];
 	static const char *const terms[] = { " AND event_type = ?1",
 	    " AND intent_id = ?2", " AND agent_id = ?3", " AND tenant_id = ?4",
-	    " AND timestamp >= ?5", " AND timestamp <= ?6" };
+	    " AND timestamp >= ?5", " AND timestamp <= ?6",
+	    " AND timestamp <= ?8 AND (timestamp < ?8 OR"
+	    " rowid < CAST(?9 AS tid))" };
 	char buf[1024];
 	size_t n;
 
 	if (texts[mask])
 		return texts[mask];
-	n = (size_t)snprintf(buf, sizeof buf, "SELECT " EVENT_COLUMNS
-	    " FROM events WHERE 1 = 1");
-	for (unsigned i = 0; i < 6; i++)
+	n = (size_t)snprintf(buf, sizeof buf, "SELECT " EVENT_COLUMNS "%s"
+	    " FROM events WHERE 1 = 1", (mask & 128u) ?
+	    ", CAST(rowid AS TEXT) AS position" : "");
+	for (unsigned i = 0; i < 7; i++)
 		if (mask & (1u << i))
 			n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", terms[i]);
 	snprintf(buf + n, sizeof buf - n, " ORDER BY timestamp DESC, rowid DESC"
@@ -143,18 +156,30 @@ static const char *query_sql(unsigned mask)
 	return texts[mask];
 }
 
+/* The filter's mask bits 0..5 (query_sql) and its values. */
+static unsigned filter_mask(const struct cv_event_filter *f, const char *v[6])
+{
+	unsigned mask = 0;
+
+	v[0] = opt(f->event_type);
+	v[1] = opt(f->intent_id);
+	v[2] = opt(f->agent_id);
+	v[3] = opt(f->tenant_id);
+	v[4] = opt(f->since);
+	v[5] = opt(f->until);
+	for (unsigned k = 0; k < 6; k++)
+		if (v[k])
+			mask |= 1u << k;
+	return mask;
+}
+
 json_t *cv_event_query(struct cv_store *s, const struct cv_event_filter *f)
 {
 	json_t *rows = NULL;
 	int limit = f->limit > 0 ? f->limit : 200;
-	const char *v[6] = { opt(f->event_type), opt(f->intent_id),
-	    opt(f->agent_id), opt(f->tenant_id), opt(f->since), opt(f->until) };
-	unsigned mask = 0;
-	const char *sql;
+	const char *v[6], *sql;
+	unsigned mask = filter_mask(f, v);
 
-	for (unsigned k = 0; k < 6; k++)
-		if (v[k])
-			mask |= 1u << k;
 	if (!(sql = query_sql(mask)))
 		return NULL;
 	struct cv_param p[] = { CV_TEXT(v[0]), CV_TEXT(v[1]), CV_TEXT(v[2]),
@@ -162,6 +187,72 @@ json_t *cv_event_query(struct cv_store *s, const struct cv_event_filter *f)
 	if (cv_db_query(s, sql, p, 7, &rows) != CV_OK)
 		return NULL;
 	return cv_json_map_take(rows, row_to_event);
+}
+
+bool cv_event_pos_valid(const char *pos)
+{
+	const char *p = pos;
+	size_t digits = 0;
+
+	if (*p != '(') {                       /* SQLite: a rowid */
+		while (*p >= '0' && *p <= '9' && digits < 19)
+			p++, digits++;
+		return digits > 0 && *p == '\0';
+	}
+	/* PostgreSQL: "(block,offset)" */
+	for (int part = 0; part < 2; part++) {
+		p++;
+		for (digits = 0; *p >= '0' && *p <= '9' && digits < 10; digits++)
+			p++;
+		if (digits == 0 || *p != (part ? ')' : ','))
+			return false;
+	}
+	return p[1] == '\0';
+}
+
+enum cv_err cv_event_page(struct cv_store *s, const struct cv_event_filter *f,
+    const char *after_ts, const char *after_pos, json_t **events,
+    json_t **positions)
+{
+	json_t *rows = NULL, *row;
+	const char *v[6], *sql;
+	unsigned mask = filter_mask(f, v) | 128u;
+	enum cv_err e;
+	size_t i;
+
+	*events = *positions = NULL;
+	if (after_ts) {
+		if (!after_pos || !cv_event_pos_valid(after_pos))
+			return CV_EINVAL;
+		mask |= 64u;
+	}
+	if (!(sql = query_sql(mask)))
+		return CV_ENOMEM;
+	struct cv_param p[] = { CV_TEXT(v[0]), CV_TEXT(v[1]), CV_TEXT(v[2]),
+	    CV_TEXT(v[3]), CV_TEXT(v[4]), CV_TEXT(v[5]),
+	    CV_INT(f->limit > 0 ? f->limit : 200), CV_TEXT(after_ts),
+	    CV_TEXT(after_pos) };
+	if ((e = cv_db_query(s, sql, p, after_ts ? 9 : 7, &rows)) != CV_OK)
+		return e;
+	/* the positions first: cv_json_map_take consumes rows */
+	if ((*positions = json_array()) != NULL)
+		json_array_foreach(rows, i, row)
+			if (json_array_append(*positions,
+			    json_array_get(row, 9)) != 0)
+				break;
+	if (!*positions ||
+	    json_array_size(*positions) != json_array_size(rows)) {
+		json_decref(rows);
+		json_decref(*positions);
+		*positions = NULL;
+		return CV_ENOMEM;
+	}
+	if (!(*events = cv_json_map_take(rows, row_to_event))) {
+		json_decref(*positions);
+		*positions = NULL;
+		return CV_ENOMEM;
+	}
+	return CV_OK;
 }
 
 enum cv_err cv_event_latest(struct cv_store *s, const char *event_type,

@@ -41,6 +41,22 @@ enum cv_err cv_event_emit(struct cv_store *s, const char *event_type,
  * and evidence decoded. Returns a new array, or NULL on store failure. */
 json_t *cv_event_query(struct cv_store *s, const struct cv_event_filter *f);
 
+/*
+ * A page of cv_event_query's list: at most f->limit events, in its order,
+ * after the event at (after_ts, after_pos) when after_ts is not NULL
+ * (else from the newest). *positions: each event's position in the log
+ * (a string, parallel to *events), which with its timestamp is where
+ * the next page starts. Both new; NULL unless CV_OK. CV_EINVAL when
+ * after_pos is not a position (cv_event_pos_valid).
+ */
+enum cv_err cv_event_page(struct cv_store *s, const struct cv_event_filter *f,
+    const char *after_ts, const char *after_pos, json_t **events,
+    json_t **positions);
+
+/* Whether pos has the form of an event position: a rowid (digits) or a
+ * PostgreSQL row position "(block,offset)". */
+bool cv_event_pos_valid(const char *pos);
+
 /* The newest event of type for the intent, or NULL (*out) when none. */
 enum cv_err cv_event_latest(struct cv_store *s, const char *event_type,
     const char *intent_id, json_t **out);

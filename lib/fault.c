@@ -2,8 +2,11 @@
 #include "fault.h"
 
 #ifdef CV_FAULT_INJECTION
+#include <errno.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,10 +17,6 @@ static long seen;            /* calls of armed_kind since arming */
 static bool fired;
 static int paused;
 
-static void *fault_malloc(size_t n)
-{
-	return cv_fault_hit(CV_FAULT_ALLOC) ? NULL : malloc(n);
-}
 
 int cv_fault_arm(const char *spec)
 {
@@ -75,11 +74,114 @@ bool cv_fault_hit(enum cv_fault_kind kind)
 	return true;
 }
 
+/* ---- our own allocations ------------------------------------------------
+ * The fault-injection build links every program of libconverge with
+ * -Wl,--wrap=malloc,... (configure.ac, FAULT_LIBS): the linker sends the
+ * calls of our own objects (lib/, fcgi/, worker/, the tests) to the
+ * __wrap_ functions below, the __real_ ones being libc's (or the
+ * sanitizer's). Shared libraries (jansson, SQLite, libcurl, libfcgi) keep
+ * calling malloc directly: jansson is counted through
+ * json_set_alloc_funcs, the others not at all. A failure is what libc
+ * reports when memory runs out: NULL (-1 for asprintf) and ENOMEM. */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t count, size_t size);
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+char *__real_strndup(const char *s, size_t n);
+int __real_vasprintf(char **out, const char *fmt, va_list ap);
+int __real___vasprintf_chk(char **out, int flag, const char *fmt, va_list ap);
+FILE *__real_open_memstream(char **buf, size_t *len);
+
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t count, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+char *__wrap_strndup(const char *s, size_t n);
+int __wrap_asprintf(char **out, const char *fmt, ...);
+int __wrap_vasprintf(char **out, const char *fmt, va_list ap);
+int __wrap___asprintf_chk(char **out, int flag, const char *fmt, ...);
+int __wrap___vasprintf_chk(char **out, int flag, const char *fmt, va_list ap);
+FILE *__wrap_open_memstream(char **buf, size_t *len);
+
+/* true (errno ENOMEM) when this allocation must fail. */
+static bool alloc_fails(void)
+{
+	if (!cv_fault_hit(CV_FAULT_ALLOC))
+		return false;
+	errno = ENOMEM;
+	return true;
+}
+
+void *__wrap_malloc(size_t n)
+{
+	return alloc_fails() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t count, size_t size)
+{
+	return alloc_fails() ? NULL : __real_calloc(count, size);
+}
+
+/* A failed realloc leaves p allocated, as libc's does. */
+void *__wrap_realloc(void *p, size_t n)
+{
+	return alloc_fails() ? NULL : __real_realloc(p, n);
+}
+
+char *__wrap_strdup(const char *s)
+{
+	return alloc_fails() ? NULL : __real_strdup(s);
+}
+
+char *__wrap_strndup(const char *s, size_t n)
+{
+	return alloc_fails() ? NULL : __real_strndup(s, n);
+}
+
+/* On failure *out is left as it was (libc leaves it undefined). */
+int __wrap_vasprintf(char **out, const char *fmt, va_list ap)
+{
+	return alloc_fails() ? -1 : __real_vasprintf(out, fmt, ap);
+}
+
+int __wrap_asprintf(char **out, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = __wrap_vasprintf(out, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* The _FORTIFY_SOURCE forms of the two above. */
+int __wrap___vasprintf_chk(char **out, int flag, const char *fmt, va_list ap)
+{
+	return alloc_fails() ? -1 : __real___vasprintf_chk(out, flag, fmt, ap);
+}
+
+int __wrap___asprintf_chk(char **out, int flag, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = __wrap___vasprintf_chk(out, flag, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+FILE *__wrap_open_memstream(char **buf, size_t *len)
+{
+	return alloc_fails() ? NULL : __real_open_memstream(buf, len);
+}
+
 /* The environment arms the process before main; jansson allocates through
  * the countdown from then on (its default allocator otherwise). */
 __attribute__((constructor)) static void fault_init(void)
 {
-	json_set_alloc_funcs(fault_malloc, free);
+	json_set_alloc_funcs(__wrap_malloc, free);
 	cv_fault_arm(getenv("CONVERGE_FAULT"));
 }
 #endif

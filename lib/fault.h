@@ -7,8 +7,12 @@
  * fault was armed:
  *   db:N     the Nth DB statement (cv_db_exec/cv_db_query, begin, commit)
  *            fails with CV_ESTORE;
- *   alloc:N  the Nth allocation of jansson (json_set_alloc_funcs) returns
- *            NULL;
+ *   alloc:N  the Nth allocation returns NULL (errno ENOMEM): our own
+ *            malloc, calloc, realloc, strdup, strndup, asprintf,
+ *            vasprintf and open_memstream in lib/, fcgi/, worker/ and the
+ *            tests (the build links them with -Wl,--wrap, fault.c) and
+ *            jansson's (json_set_alloc_funcs); not those of the other
+ *            shared libraries (SQLite, libcurl, libfcgi, libc itself);
  *   proc:N   the Nth external command (cv_proc_run) fails with CV_EEXEC;
  *   kill:N   the process SIGKILLs itself at the Nth step, a step being a
  *            DB statement or an external command: a crash at that point.
@@ -36,7 +40,8 @@ bool cv_fault_fired(void);
  * CV_FAULT_KILL it does not return). */
 bool cv_fault_hit(enum cv_fault_kind kind);
 
-/* While paused (calls nest) allocations are not counted. */
+/* While paused (calls nest) allocations are not counted: a test's own
+ * harness work while a fault is armed. */
 void cv_fault_pause(bool on);
 
 #define CV_FAULT_ENABLED 1

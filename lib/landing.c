@@ -14,6 +14,7 @@
 #include "jsonx.h"
 #include "log.h"
 #include "repos.h"
+#include "scm.h"
 
 /* "<what>: <msg>" with any credentials of a quoted URL removed. */
 static char *reason_dup(const char *what, const char *msg)
@@ -96,6 +97,7 @@ void cv_landing_free(struct cv_landing *l)
 	}
 	json_decref(l->repo);
 	json_decref(l->pending);
+	json_decref(l->known);
 	if (l->token) {
 		explicit_bzero(l->token, strlen(l->token));
 		free(l->token);
@@ -120,6 +122,11 @@ static enum cv_err resolve(struct cv_landing *l, const char *ref,
 	enum cv_err err;
 
 	full_ref(ref, full, sizeof full);
+	const char *k = json_string_value(json_object_get(l->known, full));
+	if (k) {
+		snprintf(sha, CV_SHA_LEN, "%s", k);
+		return CV_OK;
+	}
 	err = cv_mirror_resolve(&l->mirror, full, sha, &msg);
 	if (err == CV_ENOTFOUND || err == CV_EINVAL) {
 		if (asprintf(reason, "Unknown ref: %s", ref) < 0)
@@ -159,6 +166,63 @@ enum cv_err cv_landing_heads(struct cv_landing *l, const json_t *intent,
 	memcpy(l->heads_t, target_sha, CV_SHA_LEN);
 	memcpy(l->heads_s, source_sha, CV_SHA_LEN);
 	return CV_OK;
+}
+
+#define PREFETCH_CHUNK 256
+
+/* Resolves refs[0..n) in one child and keeps what git answered. */
+static void prefetch_chunk(struct cv_landing *l, const char *const *refs,
+    size_t n)
+{
+	char (*shas)[CV_SHA_LEN] = calloc(n, CV_SHA_LEN), *msg = NULL;
+
+	if (shas && cv_mirror_resolve_many(&l->mirror, refs, n, shas, &msg) ==
+	    CV_OK)
+		for (size_t i = 0; i < n; i++)
+			if (shas[i][0])
+				json_object_set_new(l->known, refs[i],
+				    json_string(shas[i]));
+	free(msg);
+	free(shas);
+}
+
+void cv_landing_prefetch(struct cv_landing *l, const json_t *intents)
+{
+	const char *refs[PREFETCH_CHUNK];
+	char (*full)[1100] = calloc(PREFETCH_CHUNK, sizeof(*full));
+	json_t *seen = json_object(), *it;
+	size_t i, n = 0;
+
+	if (!l->known)
+		l->known = json_object();
+	if (!full || !seen || !l->known)
+		goto out;
+	json_array_foreach(intents, i, it) {
+		const char *pinned = cv_json_str(cv_json_obj(it, "technical"),
+		    "head_sha", "");
+		const char *two[] = { cv_json_str(it, "target", "main"),
+		    *pinned ? pinned : cv_json_str(it, "source", "") };
+
+		for (size_t j = 0; j < 2; j++) {
+			if (!cv_scm_ref_ok(two[j]) || strlen(two[j]) > 1000)
+				continue;
+			full_ref(two[j], full[n], sizeof full[n]);
+			if (json_object_get(seen, full[n]) ||
+			    json_object_get(l->known, full[n]))
+				continue;
+			json_object_set_new(seen, full[n], json_true());
+			refs[n] = full[n];
+			if (++n == PREFETCH_CHUNK) {
+				prefetch_chunk(l, refs, n);
+				n = 0;
+			}
+		}
+	}
+	if (n)
+		prefetch_chunk(l, refs, n);
+out:
+	json_decref(seen);
+	free(full);
 }
 
 void cv_landing_set_tip(struct cv_landing *l, const char *branch,
@@ -278,6 +342,13 @@ enum cv_land cv_landing_push(struct cv_landing *l, const json_t *intent,
 	*commit_out = NULL;
 	*error_out = NULL;
 	err = cv_mirror_push(&l->mirror, candidate_sha, target, &refused, &msg);
+	/* The push moved the target, or found it moved: ask the mirror. */
+	if (l->known) {
+		char full[1100];
+
+		full_ref(target, full, sizeof full);
+		json_object_del(l->known, full);
+	}
 	if (err != CV_OK) {
 		*error_out = reason_dup("git push", msg);
 		free(msg);

@@ -29,6 +29,9 @@ struct cv_landing {
 	char tip[CV_SHA_LEN];      /* its tip as this run knows it */
 	json_t *pending;           /* [{intent, decision}] not yet pushed */
 	char *worktree;            /* checks' worktree, reused within a run */
+	json_t *known;             /* full ref -> sha: what the mirror's
+	                            * refs named when prefetched (the
+	                            * mirror changes only by our pushes) */
 	const json_t *heads_of;    /* intent whose heads are cached */
 	char heads_t[CV_SHA_LEN], heads_s[CV_SHA_LEN];
 };
@@ -47,6 +50,12 @@ enum cv_err cv_landing_open(struct cv_engine *e, const json_t *intent,
     struct cv_landing **out, char **reason);
 
 void cv_landing_free(struct cv_landing *l);
+
+/* Resolves the targets and sources (or pinned heads) of intents on the
+ * mirror together, one `git rev-parse` per 256 refs instead of one per
+ * ref; cv_landing_heads then answers from that. Refs git cannot resolve
+ * are left to be asked (and reported) one at a time. */
+void cv_landing_prefetch(struct cv_landing *l, const json_t *intents);
 
 /* The target and source of intent as shas on the mirror: the target
  * branch's tip (the run's known tip when set), and the source pinned to technical.head_sha when the

@@ -267,6 +267,54 @@ enum cv_err cv_mirror_resolve(struct cv_mirror *m, const char *ref,
 	return e;
 }
 
+enum cv_err cv_mirror_resolve_many(struct cv_mirror *m,
+    const char *const refs[], size_t n, char (*shas)[CV_SHA_LEN],
+    char **errmsg)
+{
+	const char **argv = calloc(n + 3, sizeof(*argv));
+	char **specs = calloc(n + 1, sizeof(*specs));
+	size_t *which = calloc(n + 1, sizeof(*which)), k = 0;
+	struct cv_proc_result r = { 0 };
+	enum cv_err e = CV_OK;
+
+	*errmsg = NULL;
+	for (size_t i = 0; i < n; i++)
+		shas[i][0] = '\0';
+	if (!argv || !specs || !which) {
+		e = CV_ENOMEM;
+		goto done;
+	}
+	argv[0] = "git";
+	argv[1] = "rev-parse";
+	for (size_t i = 0; i < n; i++) {
+		if (!cv_scm_ref_plain(refs[i]))
+			continue;
+		if (asprintf(&specs[k], "%s^{commit}", refs[i]) < 0) {
+			specs[k] = NULL;
+			e = CV_ENOMEM;
+			goto done;
+		}
+		which[k] = i;
+		argv[2 + k] = specs[k];
+		k++;
+	}
+	if (k == 0 || (e = git(m, m->dir, argv, &r, errmsg)) != CV_OK)
+		goto done;
+	/* One line per argument, up to the first git could not resolve
+	 * (printed back as given, not a sha). */
+	for (size_t j = 0, off = 0; j < k && off < r.out_len &&
+	    hex_sha(r.out + off); j++, off += 41)
+		snprintf(shas[which[j]], CV_SHA_LEN, "%.40s", r.out + off);
+done:
+	cv_proc_result_free(&r);
+	for (size_t j = 0; specs && j < k; j++)
+		free(specs[j]);
+	free(specs);
+	free(which);
+	free(argv);
+	return e;
+}
+
 /* Non-empty lines as a JSON array of strings. */
 static json_t *lines(const char *text)
 {

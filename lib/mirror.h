@@ -62,6 +62,15 @@ enum cv_err cv_mirror_sync(struct cv_mirror *m, char **errmsg);
 enum cv_err cv_mirror_resolve(struct cv_mirror *m, const char *ref,
     char sha[CV_SHA_LEN], char **errmsg);
 
+/* Many refs as cv_mirror_resolve takes them, in one `git rev-parse`:
+ * shas[i] is the commit of refs[i], or "" when git did not answer it (git
+ * stops at the first ref it cannot resolve; ask those one at a time).
+ * Refs that are not plain (cv_scm_ref_plain) are not sent and stay "".
+ * CV_EEXEC/CV_ETIMEOUT with *errmsg when git could not run. */
+enum cv_err cv_mirror_resolve_many(struct cv_mirror *m,
+    const char *const refs[], size_t n, char (*shas)[CV_SHA_LEN],
+    char **errmsg);
+
 /*
  * The candidate merge commit of source_sha into target_sha (merge-tree
  * --write-tree, commit-tree; no work tree). *out = {mergeable,

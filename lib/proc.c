@@ -150,13 +150,13 @@ static void child_fail(int rep, int stage, int err)
  * its own stdio closed, so pipe() can hand out 0, 1 or 2).
  */
 static void child_exec(const char *const argv[], const struct cv_proc_opts *o,
-    char **envp, int out_w, int err_w, int rep_w)
+    char **envp, int in_r, int out_w, int err_w, int rep_w)
 {
 	int fds[4], i;
 	sigset_t none;
 
 	setpgid(0, 0);
-	fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	fds[0] = in_r >= 0 ? in_r : open("/dev/null", O_RDONLY | O_CLOEXEC);
 	fds[1] = out_w;
 	fds[2] = err_w;
 	fds[3] = rep_w;
@@ -209,7 +209,7 @@ struct spawn_args {
 	const char *const *argv;
 	const struct cv_proc_opts *o;
 	char **envp;
-	int out_w, err_w, rep_w;
+	int in_r, out_w, err_w, rep_w;
 };
 
 #define CHILD_STACK_BYTES (256 * 1024)
@@ -240,7 +240,8 @@ static int child_main(void *p)
 			sigaction(sig, &sa, NULL);
 		}
 	}
-	child_exec(a->argv, a->o, a->envp, a->out_w, a->err_w, a->rep_w);
+	child_exec(a->argv, a->o, a->envp, a->in_r, a->out_w, a->err_w,
+	    a->rep_w);
 	return 127;
 }
 
@@ -269,8 +270,8 @@ static pid_t spawn(const struct spawn_args *a)
 			return pid;
 	}
 	if ((pid = fork()) == 0)
-		child_exec(a->argv, a->o, a->envp, a->out_w, a->err_w,
-		    a->rep_w);
+		child_exec(a->argv, a->o, a->envp, a->in_r, a->out_w,
+		    a->err_w, a->rep_w);
 	return pid;
 }
 
@@ -493,13 +494,40 @@ static void close_pair(int p[2])
 	p[0] = p[1] = -1;
 }
 
+/*
+ * The child's stdin when the caller gives it bytes: a pipe already
+ * holding all of them, its write end closed. Written before the child
+ * exists, so no SIGPIPE and no deadlock whatever the child does (in_len
+ * is bounded by CV_PROC_IN_MAX, below any pipe's capacity). p[1] is -1
+ * on return; false with errno on failure.
+ */
+static bool input_pipe(const char *in, size_t len, int p[2])
+{
+	size_t off = 0;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return false;
+	while (off < len) {
+		ssize_t w = write(p[1], in + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		off += (size_t)w;
+	}
+	close(p[1]);
+	p[1] = -1;
+	return true;
+}
+
 enum cv_err cv_proc_run(const char *const argv[], const struct cv_proc_opts *opts,
     struct cv_proc_result *res)
 {
 	static const struct cv_proc_opts defaults;
 	const struct cv_proc_opts *o = opts ? opts : &defaults;
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, rep[2] = { -1, -1 };
-	int pidfd = -1;
+	int in[2] = { -1, -1 }, pidfd = -1;
 	struct child_report r;
 	struct sigaction old_chld;
 	char **envp = NULL;
@@ -509,7 +537,8 @@ enum cv_err cv_proc_run(const char *const argv[], const struct cv_proc_opts *opt
 
 	memset(res, 0, sizeof(*res));
 	res->exit_code = -1;
-	if (argv == NULL || argv[0] == NULL)
+	if (argv == NULL || argv[0] == NULL ||
+	    (o->in != NULL && o->in_len > CV_PROC_IN_MAX))
 		return CV_EINVAL;
 	if (cv_fault_hit(CV_FAULT_PROC)) {
 		res->error = strdup("injected fault: cannot run the program");
@@ -532,11 +561,13 @@ enum cv_err cv_proc_run(const char *const argv[], const struct cv_proc_opts *opt
 		sigaction(SIGCHLD, &dfl, NULL);
 	}
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
-	    pipe2(rep, O_CLOEXEC) < 0) {
+	    pipe2(rep, O_CLOEXEC) < 0 ||
+	    (o->in != NULL && !input_pipe(o->in, o->in_len, in))) {
 		e = sys_error(res, "pipe");
 		goto done;
 	}
-	struct spawn_args sa = { argv, o, envp, out[1], err[1], rep[1] };
+	struct spawn_args sa = { argv, o, envp, in[0], out[1], err[1],
+	    rep[1] };
 	if ((pid = spawn(&sa)) < 0) {
 		e = sys_error(res, "fork");
 		goto done;
@@ -547,6 +578,7 @@ enum cv_err cv_proc_run(const char *const argv[], const struct cv_proc_opts *opt
 	close(err[1]);
 	close(rep[1]);
 	out[1] = err[1] = rep[1] = -1;
+	close_pair(in);
 	do
 		n = read(rep[0], &r, sizeof(r));
 	while (n < 0 && errno == EINTR);
@@ -562,6 +594,7 @@ enum cv_err cv_proc_run(const char *const argv[], const struct cv_proc_opts *opt
 	e = supervise(pid, pidfd, o, out[0], err[0], res);
 	out[0] = err[0] = -1;
 done:
+	close_pair(in);
 	close_pair(out);
 	close_pair(err);
 	close_pair(rep);

@@ -7,7 +7,8 @@
  * child gets /dev/null on stdin, fresh pipes on stdout/stderr, and no other
  * inherited descriptor (the FastCGI listening socket on fd 0 and the DB
  * connection must not leak into git or make). It installs no signal
- * handlers and reaps only its own child, by pid.
+ * handlers and reaps only its own child, by pid. A caller may hand the
+ * child a few bytes on stdin instead (cv_proc_opts.in).
  *
  * Ownership follows cv.h; cv_proc_result_free releases a result.
  */
@@ -22,6 +23,11 @@
 /* Default cap on each captured stream. Output past the cap is read and
  * dropped so that the child never blocks on a full pipe. */
 #define CV_PROC_CAP_DEFAULT ((size_t)4 * 1024 * 1024)
+
+/* Most bytes cv_proc_opts.in may hold: they are written into the pipe
+ * before the child starts, so they must fit in its buffer (Linux gives
+ * every pipe at least 64 KiB); nothing then waits on the child reading. */
+#define CV_PROC_IN_MAX ((size_t)60 * 1024)
 
 /* Resource limits (setrlimit) the child takes before exec; they hold for
  * everything it starts. 0 leaves a limit as inherited. */
@@ -44,6 +50,9 @@ struct cv_proc_opts {
 	const struct cv_proc_limits *limits;  /* NULL: none set */
 	bool kill_group;            /* once the program ended, kill what it
 	                             * left running in its process group */
+	const char *in;             /* NULL: stdin is /dev/null; else the
+	                             * child reads in[0..in_len) then EOF */
+	size_t in_len;              /* at most CV_PROC_IN_MAX, else CV_EINVAL */
 };
 
 struct cv_proc_result {
@@ -69,7 +78,8 @@ struct cv_proc_result {
  *               output captured so far is in res;
  *   CV_EEXEC    the program could not be started (not found, cwd missing,
  *               fork/pipe failure); res->error says why;
- *   CV_EINVAL   argv empty; CV_ENOMEM allocation failure.
+ *   CV_EINVAL   argv empty, or in_len over CV_PROC_IN_MAX;
+ *   CV_ENOMEM   allocation failure.
  */
 enum cv_err cv_proc_run(const char *const argv[], const struct cv_proc_opts *opts,
     struct cv_proc_result *res);

@@ -229,6 +229,25 @@ json_t *cv_repo_list(struct cv_store *s, const char *tenant_id)
 	return cv_json_map_take(rows, repo_from_row);
 }
 
+json_t *cv_repo_page(struct cv_store *s, const char *tenant_id,
+    const char *after_name, int limit)
+{
+	json_t *rows = NULL;
+	struct cv_param p[] = { CV_TEXT(tenant_id),
+	    CV_TEXT(after_name ? after_name : ""), CV_INT(limit) };
+	/* by name (the primary key), or idx_repositories_tenant_name */
+	enum cv_err err = tenant_id ?
+	    cv_db_query(s, "SELECT " REPO_COLUMNS " FROM repositories"
+	    " WHERE tenant_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3", p, 3,
+	    &rows) :
+	    cv_db_query(s, "SELECT " REPO_COLUMNS " FROM repositories"
+	    " WHERE name > ?2 ORDER BY name LIMIT ?3", p, 3, &rows);
+
+	if (err != CV_OK)
+		return NULL;
+	return cv_json_map_take(rows, repo_from_row);
+}
+
 enum cv_err cv_repo_remove(struct cv_store *s, const char *name,
     bool *removed)
 {

@@ -58,6 +58,11 @@ enum cv_err cv_repo_get(struct cv_store *s, const char *name, json_t **out);
 /* Registrations ordered by name; tenant_id NULL = all. NULL on failure. */
 json_t *cv_repo_list(struct cv_store *s, const char *tenant_id);
 
+/* A keyset page of that list (page.h): at most limit repositories named
+ * after after_name (NULL: from the first). New array, NULL on failure. */
+json_t *cv_repo_page(struct cv_store *s, const char *tenant_id,
+    const char *after_name, int limit);
+
 /* Deletes the registration; *removed false when there was none. */
 enum cv_err cv_repo_remove(struct cv_store *s, const char *name,
     bool *removed);

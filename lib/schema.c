@@ -184,6 +184,21 @@ static const char *const m21[] = {
 	NULL
 };
 
+/* 36: keyset pages of the lists (page.h): a tenant's events, an intent's
+ * events, a tenant's agent policies and repositories, each walked in its
+ * list's order by index from where the cursor points. */
+static const char *const m36[] = {
+	"CREATE INDEX IF NOT EXISTS idx_events_tenant_time"
+	" ON events(tenant_id, timestamp)",
+	"CREATE INDEX IF NOT EXISTS idx_events_intent_time"
+	" ON events(intent_id, timestamp)",
+	"CREATE INDEX IF NOT EXISTS idx_agent_policies_tenant"
+	" ON agent_policies(tenant_id, agent_id)",
+	"CREATE INDEX IF NOT EXISTS idx_repositories_tenant_name"
+	" ON repositories(tenant_id, name)",
+	NULL
+};
+
 const struct cv_migration cv_migrations[] = {
 	{ 1, m1 },
 	{ 2, m2 },
@@ -198,6 +213,7 @@ const struct cv_migration cv_migrations[] = {
 	{ 17, m17 },
 	{ 19, m19 },
 	{ 21, m21 },
+	{ 36, m36 },
 };
 /* Counted, not written: two branches that each add a migration would
  * otherwise merge cleanly into a count that skips the last one. */

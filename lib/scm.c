@@ -20,6 +20,18 @@ bool cv_scm_ref_ok(const char *ref)
 	return ref != NULL && ref[0] != '\0' && ref[0] != '-';
 }
 
+bool cv_scm_ref_plain(const char *ref)
+{
+	size_t n = ref ? strlen(ref) : 0;
+
+	if (n == 0 || n > 255 || ref[0] == '-' || ref[0] == '/' ||
+	    ref[0] == '.' || ref[n - 1] == '.' || ref[n - 1] == '/' ||
+	    strstr(ref, "..") != NULL)
+		return false;
+	return strspn(ref, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789/_.+-") == n;
+}
+
 /* A JSON string of s[0..n), made valid UTF-8. NULL on allocation failure. */
 static json_t *text_json(const char *s, size_t n)
 {
@@ -37,7 +49,7 @@ static json_t *text_json(const char *s, size_t n)
  * The error text for a git call that ran but failed: git's own message
  * (stderr, else stdout) when it said something, else the exit status.
  */
-static char *git_failure_dup(const char *what, const struct cv_proc_result *r)
+char *cv_scm_failure_dup(const char *what, const struct cv_proc_result *r)
 {
 	const char *msg = r->err_len ? r->err : r->out;
 	size_t len = r->err_len ? r->err_len : r->out_len;
@@ -59,21 +71,32 @@ static char *git_failure_dup(const char *what, const struct cv_proc_result *r)
  * exit status: callers decide what a non-zero status means); otherwise
  * *errmsg explains (git missing, dir missing, timeout).
  */
+enum cv_err cv_scm_git(const char *dir, const char *const argv[],
+    const char *in, size_t in_len, struct cv_proc_result *r, char **errmsg)
+{
+	struct cv_proc_opts o = { .cwd = dir, .timeout_ms = CV_SCM_TIMEOUT_MS,
+	    .env = git_env, .in = in, .in_len = in_len };
+	enum cv_err e = cv_proc_run(argv, &o, r);
+	const char *what = argv[1];
+
+	/* "git -c k=v ... merge": name the command, not the option. */
+	for (size_t i = 1; argv[i] && argv[i + 1] && strcmp(argv[i], "-c") == 0;
+	    i += 2)
+		what = argv[i + 2];
+	if (e == CV_ETIMEOUT) {
+		if (asprintf(errmsg, "git %s timed out after %d seconds",
+		    what ? what : "", CV_SCM_TIMEOUT_MS / 1000) < 0)
+			*errmsg = NULL;
+	} else if (e == CV_EEXEC) {
+		*errmsg = strdup(r->error ? r->error : "cannot run git");
+	}
+	return e;
+}
+
 static enum cv_err git_run(const char *dir, const char *const argv[],
     struct cv_proc_result *r, char **errmsg)
 {
-	struct cv_proc_opts o = { .cwd = dir, .timeout_ms = CV_SCM_TIMEOUT_MS,
-	    .env = git_env };
-	enum cv_err e = cv_proc_run(argv, &o, r);
-
-	if (e == CV_ETIMEOUT) {
-		if (asprintf(errmsg, "git %s timed out after %d seconds",
-		    argv[1], CV_SCM_TIMEOUT_MS / 1000) < 0)
-			*errmsg = NULL;
-	} else if (e == CV_EEXEC) {
-		*errmsg = strdup(r->error);
-	}
-	return e;
+	return cv_scm_git(dir, argv, NULL, 0, r, errmsg);
 }
 
 enum cv_err cv_scm_toplevel_dup(const char *repo_dir, char **top_out,
@@ -87,7 +110,7 @@ enum cv_err cv_scm_toplevel_dup(const char *repo_dir, char **top_out,
 	*errmsg = NULL;
 	e = git_run(repo_dir, argv, &r, errmsg);
 	if (e == CV_OK && r.exit_code != 0) {
-		*errmsg = git_failure_dup("git rev-parse --show-toplevel", &r);
+		*errmsg = cv_scm_failure_dup("git rev-parse --show-toplevel", &r);
 		e = CV_EEXEC;
 	}
 	if (e == CV_OK) {
@@ -204,8 +227,7 @@ json_t *cv_scm_conflicts_build(const char *out, const char *err)
 	return arr;
 }
 
-/* Non-empty lines of text, in order. NULL on allocation failure. */
-static json_t *lines_build(const char *text, size_t len)
+json_t *cv_scm_lines_build(const char *text, size_t len)
 {
 	json_t *arr = json_array();
 	const char *p = text, *end = text + len;
@@ -223,8 +245,9 @@ static json_t *lines_build(const char *text, size_t len)
 	return arr;
 }
 
-static json_t *simulation_build(bool mergeable, json_t *conflicts_take,
-    json_t *files_take, const char *ts, const char *source, const char *target)
+json_t *cv_scm_simulation_new(bool mergeable, json_t *conflicts_take,
+    json_t *files_take, const char *ts, const char *source,
+    const char *target)
 {
 	json_t *sim = json_object();
 
@@ -347,8 +370,8 @@ enum cv_err cv_scm_simulate(const char *repo_dir, const char *source,
 		json_decref(conflicts);
 		goto out;
 	}
-	*sim_out = simulation_build(mr.exit_code == 0, conflicts,
-	    dr.exit_code == 0 ? lines_build(dr.out, dr.out_len) : json_array(),
+	*sim_out = cv_scm_simulation_new(mr.exit_code == 0, conflicts,
+	    dr.exit_code == 0 ? cv_scm_lines_build(dr.out, dr.out_len) : json_array(),
 	    ts, source, target);
 	e = *sim_out ? CV_OK : CV_ENOMEM;
 out:
@@ -369,7 +392,7 @@ static enum cv_err merge_step(const char *top, const char *const argv[],
 	if (e != CV_OK || r->exit_code == 0)
 		return e;
 	snprintf(what, sizeof(what), "git %s", argv[1]);
-	if ((msg = git_failure_dup(what, r)) == NULL)
+	if ((msg = cv_scm_failure_dup(what, r)) == NULL)
 		return CV_ENOMEM;
 	if (asprintf(errmsg, "%s failed: %s", what, msg) < 0)
 		*errmsg = NULL;

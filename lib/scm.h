@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "cv.h"
+#include "proc.h"
 
 /* Limit on one git invocation. */
 #define CV_SCM_TIMEOUT_MS (120 * 1000)
@@ -25,6 +26,12 @@
 /* True when ref may be handed to git as a revision: non-empty and not
  * starting with '-'. */
 bool cv_scm_ref_ok(const char *ref);
+
+/* True when ref is a plain name (letters, digits, "/_.+-", no "..") that
+ * `git rev-parse a^{commit} b^{commit} ...` answers with exactly one line:
+ * such refs can be resolved many in one child. Ranges, "@{...}", ":path"
+ * and the like are resolved one at a time. */
+bool cv_scm_ref_plain(const char *ref);
 
 /*
  * Top level of the work tree containing repo_dir (NULL: the current
@@ -81,6 +88,30 @@ enum cv_err cv_scm_merge(const char *repo_dir, const char *source,
  * with '-', CV_EEXEC/CV_ETIMEOUT when git cannot run. */
 enum cv_err cv_scm_resolve_dup(const char *repo_dir, const char *ref,
     char **sha_out);
+
+/* ---- for scmrun.c: the pieces a queue run's cache shares ---------------- */
+
+/* Runs git with argv in dir, stdin fed in[0..in_len) (in NULL: none).
+ * CV_OK when git ran to its end whatever its status; else *errmsg says
+ * why it could not (git missing, dir missing, timeout). r is always
+ * initialised and the caller's to free. */
+enum cv_err cv_scm_git(const char *dir, const char *const argv[],
+    const char *in, size_t in_len, struct cv_proc_result *r, char **errmsg);
+
+/* The error text for a git call that ran and failed: git's own message,
+ * else "<what> exited with status N". NULL on allocation failure. */
+char *cv_scm_failure_dup(const char *what, const struct cv_proc_result *r);
+
+/* The non-empty lines of text as a JSON array of strings (valid UTF-8).
+ * NULL on allocation failure. */
+json_t *cv_scm_lines_build(const char *text, size_t len);
+
+/* A Simulation {mergeable, conflicts, files_changed, timestamp, source,
+ * target}; takes both arrays (released on failure too). NULL on
+ * allocation failure. */
+json_t *cv_scm_simulation_new(bool mergeable, json_t *conflicts_take,
+    json_t *files_take, const char *ts, const char *source,
+    const char *target);
 
 /* Writes "simulated-" + the first 8 characters of intent_id into buf. */
 void cv_scm_simulated_sha(char *buf, size_t size, const char *intent_id);

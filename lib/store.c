@@ -319,6 +319,26 @@ json_t *cv_agent_policy_list(struct cv_store *s, const char *tenant_id)
 	return err == CV_OK ? docs_with(rows, NULL, NULL) : NULL;
 }
 
+json_t *cv_agent_policy_page(struct cv_store *s, const char *tenant_id,
+    const char *after_agent, const char *after_tenant, int limit)
+{
+	json_t *rows = NULL;
+	struct cv_param p[] = { CV_TEXT(tenant_id),
+	    CV_TEXT(after_agent ? after_agent : ""),
+	    CV_TEXT(after_tenant ? after_tenant : ""), CV_INT(limit) };
+	/* (agent_id, tenant_id) after the cursor, in the primary key's order
+	 * (idx_agent_policies_tenant within a tenant); the ">=" term is the
+	 * index range, the OR only decides ties. */
+	enum cv_err err = tenant_id && *tenant_id ?
+	    cv_db_query(s, "SELECT data FROM agent_policies WHERE tenant_id = ?1"
+	    " AND agent_id > ?2 ORDER BY agent_id LIMIT ?4", p, 4, &rows) :
+	    cv_db_query(s, "SELECT data FROM agent_policies WHERE agent_id >= ?2"
+	    " AND (agent_id > ?2 OR tenant_id > ?3) ORDER BY agent_id, tenant_id"
+	    " LIMIT ?4", p, 4, &rows);
+
+	return err == CV_OK ? docs_with(rows, NULL, NULL) : NULL;
+}
+
 enum cv_err cv_risk_policy_upsert(struct cv_store *s, const char *tenant_id,
     const json_t *doc, long long *version_out)
 {
@@ -378,6 +398,22 @@ json_t *cv_risk_policy_list(struct cv_store *s, const char *tenant_id)
 	return err == CV_OK ? docs_with(rows, "tenant_id", "version") : NULL;
 }
 
+json_t *cv_risk_policy_page(struct cv_store *s, const char *tenant_id,
+    const char *after_tenant, int limit)
+{
+	json_t *rows = NULL;
+	struct cv_param p[] = { CV_TEXT(tenant_id),
+	    CV_TEXT(after_tenant ? after_tenant : ""), CV_INT(limit) };
+	enum cv_err err = tenant_id && *tenant_id ?
+	    cv_db_query(s, "SELECT data, tenant_id, version FROM risk_policies"
+	    " WHERE tenant_id = ?1 AND tenant_id > ?2 ORDER BY tenant_id"
+	    " LIMIT ?3", p, 3, &rows) :
+	    cv_db_query(s, "SELECT data, tenant_id, version FROM risk_policies"
+	    " WHERE tenant_id > ?2 ORDER BY tenant_id LIMIT ?3", p, 3, &rows);
+
+	return err == CV_OK ? docs_with(rows, "tenant_id", "version") : NULL;
+}
+
 enum cv_err cv_compliance_thresholds_upsert(struct cv_store *s,
     const char *tenant_id, const json_t *doc)
 {
@@ -416,6 +452,22 @@ json_t *cv_compliance_thresholds_list(struct cv_store *s,
 	    " WHERE tenant_id = ? ORDER BY tenant_id", p, 1, &rows) :
 	    cv_db_query(s, "SELECT data, tenant_id FROM compliance_thresholds"
 	    " ORDER BY tenant_id", NULL, 0, &rows);
+
+	return err == CV_OK ? docs_with(rows, "tenant_id", NULL) : NULL;
+}
+
+json_t *cv_compliance_thresholds_page(struct cv_store *s,
+    const char *tenant_id, const char *after_tenant, int limit)
+{
+	json_t *rows = NULL;
+	struct cv_param p[] = { CV_TEXT(tenant_id),
+	    CV_TEXT(after_tenant ? after_tenant : ""), CV_INT(limit) };
+	enum cv_err err = tenant_id && *tenant_id ?
+	    cv_db_query(s, "SELECT data, tenant_id FROM compliance_thresholds"
+	    " WHERE tenant_id = ?1 AND tenant_id > ?2 ORDER BY tenant_id"
+	    " LIMIT ?3", p, 3, &rows) :
+	    cv_db_query(s, "SELECT data, tenant_id FROM compliance_thresholds"
+	    " WHERE tenant_id > ?2 ORDER BY tenant_id LIMIT ?3", p, 3, &rows);
 
 	return err == CV_OK ? docs_with(rows, "tenant_id", NULL) : NULL;
 }

@@ -103,6 +103,12 @@ enum cv_err cv_agent_policy_upsert(struct cv_store *s, const json_t *doc);
 enum cv_err cv_agent_policy_get(struct cv_store *s, const char *agent_id,
     const char *tenant_id, json_t **out);
 json_t *cv_agent_policy_list(struct cv_store *s, const char *tenant_id);
+/* Keyset pages of the lists (page.h): at most limit stored documents
+ * after the key (NULL: from the start) in the list's order, tenant_id
+ * filtering as in the lists; agent policies by (agent_id, tenant_id),
+ * with "" for no tenant. New array, NULL on failure. */
+json_t *cv_agent_policy_page(struct cv_store *s, const char *tenant_id,
+    const char *after_agent, const char *after_tenant, int limit);
 
 /* Version = previous + 1 in one statement. *version_out may be NULL. */
 enum cv_err cv_risk_policy_upsert(struct cv_store *s, const char *tenant_id,
@@ -110,6 +116,8 @@ enum cv_err cv_risk_policy_upsert(struct cv_store *s, const char *tenant_id,
 enum cv_err cv_risk_policy_get(struct cv_store *s, const char *tenant_id,
     json_t **out);
 json_t *cv_risk_policy_list(struct cv_store *s, const char *tenant_id);
+json_t *cv_risk_policy_page(struct cv_store *s, const char *tenant_id,
+    const char *after_tenant, int limit);
 
 enum cv_err cv_compliance_thresholds_upsert(struct cv_store *s,
     const char *tenant_id, const json_t *doc);
@@ -117,6 +125,8 @@ enum cv_err cv_compliance_thresholds_get(struct cv_store *s,
     const char *tenant_id, json_t **out);
 json_t *cv_compliance_thresholds_list(struct cv_store *s,
     const char *tenant_id);
+json_t *cv_compliance_thresholds_page(struct cv_store *s,
+    const char *tenant_id, const char *after_tenant, int limit);
 
 /* ---- queue lock (operations.md 3) ---------------------------------------- */
 

@@ -84,13 +84,47 @@ const struct cv_view *cv_view_get(const char *key, const char *version,
 	return v;
 }
 
-const struct cv_view *cv_view_put(const char *key, const char *version,
-    char *body_take, size_t len, int64_t now_ms)
+/* A copy of v without the members named "timestamp" of its objects (at
+ * any depth, but not inside arrays, where timestamps are those of the
+ * data itself). New reference. */
+static json_t *without_clock(const json_t *v)
+{
+	json_t *copy, *member;
+	const char *name;
+
+	if (!json_is_object(v))
+		return json_deep_copy(v);
+	copy = json_object();
+	json_object_foreach((json_t *)v, name, member)
+		if (strcmp(name, "timestamp") != 0)
+			json_object_set_new(copy, name, without_clock(member));
+	return copy;
+}
+
+bool cv_view_etag(const json_t *doc, char out[CV_VIEW_ETAG_LEN])
+{
+	char hex[CV_SHA256_HEX_LEN], *text;
+	json_t *data = without_clock(doc);
+
+	/* sorted keys: the same data gives the same text in every process */
+	text = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS |
+	    JSON_ENCODE_ANY) : NULL;
+	json_decref(data);
+	if (!text)
+		return false;
+	cv_sha256_hex(text, strlen(text), hex);
+	free(text);
+	snprintf(out, CV_VIEW_ETAG_LEN, "W/\"%.32s\"", hex);
+	return true;
+}
+
+const struct cv_view *cv_view_put_tagged(const char *key,
+    const char *version, char *body_take, size_t len, const char *etag,
+    int64_t now_ms)
 {
 	struct cv_view *v = find(key);
-	char hex[CV_SHA256_HEX_LEN];
 
-	if (!version || !body_take) {
+	if (!version || !body_take || !etag) {
 		free(body_take);
 		return NULL;
 	}
@@ -112,23 +146,35 @@ const struct cv_view *cv_view_put(const char *key, const char *version,
 	v->len = len;
 	v->at_ms = now_ms;
 	v->used = ++clock_ticks;
-	cv_sha256_hex(body_take, len, hex);
-	hex[32] = '\0';
-	v->etag[0] = '"';
-	memcpy(v->etag + 1, hex, 32);
-	memcpy(v->etag + 33, "\"", 2);
+	snprintf(v->etag, sizeof v->etag, "%s", etag);
 	return v;
 }
 
-/* If-None-Match: "*" or a list of entity tags, weak ones included
- * (a GET compares weakly, RFC 9110 13.1.2). */
+const struct cv_view *cv_view_put(const char *key, const char *version,
+    char *body_take, size_t len, int64_t now_ms)
+{
+	char etag[CV_VIEW_ETAG_LEN];
+	json_t *doc = body_take ? json_loadb(body_take, len, JSON_DECODE_ANY,
+	    NULL) : NULL;
+	bool ok = doc && cv_view_etag(doc, etag);
+
+	json_decref(doc);
+	return cv_view_put_tagged(key, version, body_take, len, ok ? etag :
+	    NULL, now_ms);
+}
+
+/* If-None-Match: "*" or a list of entity tags. A GET compares weakly
+ * (RFC 9110 13.1.2): W/"x" and "x" name the same entity, so the quoted
+ * opaque part of etag is what is looked for. */
 static bool etag_named(const char *header, const char *etag)
 {
-	if (!header)
+	const char *opaque = strchr(etag, '"');
+
+	if (!header || !opaque)
 		return false;
 	while (*header == ' ' || *header == '\t')
 		header++;
-	return strcmp(header, "*") == 0 || strstr(header, etag) != NULL;
+	return strcmp(header, "*") == 0 || strstr(header, opaque) != NULL;
 }
 
 void cv_view_respond(const struct cv_view *v, const struct cv_request *req,
@@ -152,7 +198,7 @@ enum cv_err cv_view_serve(struct cv_store *s, const char *key,
     struct cv_response *resp)
 {
 	int64_t now = cv_now_us() / 1000;
-	char *version = NULL, *text;
+	char *version = NULL, *text, etag[CV_VIEW_ETAG_LEN];
 	const struct cv_view *v = NULL;
 	json_t *out = NULL;
 	enum cv_err e;
@@ -169,18 +215,21 @@ enum cv_err cv_view_serve(struct cv_store *s, const char *key,
 		return e;
 	}
 	text = cv_json_dump(out);
-	json_decref(out);
-	if (!text) {
+	if (!text || !cv_view_etag(out, etag)) {
+		json_decref(out);
 		free(version);
+		free(text);
 		return CV_ENOMEM;
 	}
+	json_decref(out);
 	if (!version) {
 		cv_response_text(resp, 200, "application/json", text,
 		    strlen(text));
+		cv_response_header(resp, "ETag", etag);
 		free(text);
 		return CV_OK;
 	}
-	v = cv_view_put(key, version, text, strlen(text), now);
+	v = cv_view_put_tagged(key, version, text, strlen(text), etag, now);
 	free(version);
 	if (!v)
 		return CV_ENOMEM;

@@ -8,8 +8,12 @@
  * types the projections read and of any intent change, each one index
  * lookup) and for at most CV_VIEW_MAX_AGE_MS, which bounds what a version
  * cannot see: a write committed after a newer one, events leaving a time
- * window, a prune. Every answer carries an ETag (a digest of the body);
- * a request whose If-None-Match names it gets 304 without a body.
+ * window, a prune. Every answer carries a weak ETag: a digest of the body
+ * without its clock (the members named "timestamp" outside arrays, e.g.
+ * the HealthSnapshot's time of computation), so that recomputing
+ * unchanged data, in this process or another, gives the same tag, and
+ * changed data a new one. A request whose If-None-Match names it gets
+ * 304 without a body.
  *
  * The cache is process-wide state of this module, CV_VIEW_SLOTS entries,
  * least recently used replaced. Entries are owned by the cache: a
@@ -18,6 +22,7 @@
 #ifndef CV_VIEWCACHE_H
 #define CV_VIEWCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,13 +34,14 @@
 
 #define CV_VIEW_SLOTS 16
 #define CV_VIEW_MAX_AGE_MS 2000
+#define CV_VIEW_ETAG_LEN 40
 
 struct cv_view {
 	char *key;              /* e.g. "summary|<tenant>" */
 	char *version;
 	char *body;             /* JSON text */
 	size_t len;
-	char etag[40];          /* "\"<32 hex>\"" */
+	char etag[CV_VIEW_ETAG_LEN];  /* W/"<32 hex>" */
 	int64_t at_ms;          /* when it was computed */
 	uint64_t used;
 };
@@ -53,6 +59,16 @@ const struct cv_view *cv_view_get(const char *key, const char *version,
  * freed either way). A NULL version stores nothing and returns NULL. */
 const struct cv_view *cv_view_put(const char *key, const char *version,
     char *body_take, size_t len, int64_t now_ms);
+
+/* out = the weak ETag of the projection doc (see above); false when out
+ * of memory. */
+bool cv_view_etag(const json_t *doc, char out[CV_VIEW_ETAG_LEN]);
+
+/* Like cv_view_put with the ETag given (cv_view_etag of the document
+ * body_take is the text of); cv_view_put computes it from the text. */
+const struct cv_view *cv_view_put_tagged(const char *key,
+    const char *version, char *body_take, size_t len, const char *etag,
+    int64_t now_ms);
 
 /* The answer from v: 304 with its ETag when the request's If-None-Match
  * names it (or is "*"), else 200 with the body and the ETag. */

@@ -142,7 +142,7 @@ static void test_compliance(void **state)
 	assert_int_equal(n, 4);
 }
 
-/* History holds at most 50 events. */
+/* History holds at most 50 events a page; the Link names the next. */
 static void test_history_cap(void **state)
 {
 	struct fam_fixture *f = *state;
@@ -159,7 +159,21 @@ static void test_history_cap(void **state)
 	list = json_loads(resp.body, 0, NULL);
 	assert_int_equal(json_array_size(list), 50);
 	json_decref(list);
+	/* the rest on the next page, named by the Link */
+	const char *link = cv_response_get_header(&resp, "Link");
+	assert_non_null(link);
+	const char *q = strchr(link, '?') + 1;
+	char *query = strndup(q, (size_t)(strchr(q, '>') - q));
 	cv_response_free(&resp);
+	fam_request(&cv_family_compliance, &f->app, "GET",
+	    "/v1/compliance/thresholds/history", query, NULL, 0, NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	assert_null(cv_response_get_header(&resp, "Link"));
+	list = json_loads(resp.body, 0, NULL);
+	assert_int_equal(json_array_size(list), 10);
+	json_decref(list);
+	cv_response_free(&resp);
+	free(query);
 }
 
 /* http-api.md 11, rows 19-23 (D1: operator for the write). */

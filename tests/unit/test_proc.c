@@ -232,6 +232,34 @@ static void test_env_only(void **state)
 	cv_proc_result_free(&r);
 }
 
+/* opts.in: the child reads exactly those bytes, then EOF; a child that
+ * never reads them does not hang us; more than CV_PROC_IN_MAX is refused
+ * before anything runs. */
+static void test_stdin_bytes(void **state)
+{
+	static char big[CV_PROC_IN_MAX + 1];
+	struct cv_proc_opts o = { .in = "a\nb\0c", .in_len = 5,
+	    .timeout_ms = 10000 };
+	struct cv_proc_result r;
+
+	(void)state;
+	assert_int_equal(cv_proc_run(A("od", "-An", "-c"), &o, &r), CV_OK);
+	assert_non_null(strstr(r.out, "a  \\n   b  \\0   c"));
+	cv_proc_result_free(&r);
+	assert_int_equal(cv_proc_run(A("true"), &o, &r), CV_OK);
+	assert_int_equal(r.exit_code, 0);
+	cv_proc_result_free(&r);
+	memset(big, 'x', sizeof(big));
+	o.in = big;
+	o.in_len = CV_PROC_IN_MAX;
+	assert_int_equal(cv_proc_run(A("wc", "-c"), &o, &r), CV_OK);
+	assert_int_equal(atol(r.out), (long)CV_PROC_IN_MAX);
+	cv_proc_result_free(&r);
+	o.in_len = sizeof(big);
+	assert_int_equal(cv_proc_run(A("wc", "-c"), &o, &r), CV_EINVAL);
+	cv_proc_result_free(&r);
+}
+
 /* The soft limit on the /proc/<pid>/limits line named name, or -2. */
 static long long limit_of(const char *limits, const char *name)
 {
@@ -290,6 +318,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_env_only),
+		cmocka_unit_test(test_stdin_bytes),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_kill_group_leftovers),
 		cmocka_unit_test(test_run_table),

@@ -627,6 +627,55 @@ static void test_engine_failing_and_together(void **state)
 	qfix_free(&f);
 }
 
+/*
+ * The run resolves its intents' refs together (cv_landing_prefetch): git
+ * stops at an unknown source, the refs after it are asked one at a time,
+ * and the unknown one is still named as before. Direct: what
+ * cv_mirror_resolve_many answers, and what it leaves to the caller.
+ */
+static void test_engine_prefetch_unknown_between(void **state)
+{
+	struct qfix f;
+	char buf[32], *msg = NULL, shas[5][CV_SHA_LEN];
+	struct cv_mirror m;
+
+	(void)state;
+	qfix_new(&f);
+	/* x.txt and y.txt together fail the fixture's checks: w.txt. */
+	char *x = branch_push(&f.r, "x", "x.txt", "x\n");
+	free(branch_push(&f.r, "y", "w.txt", "w\n"));
+	intent_add(&f, "px", "x");
+	intent_add(&f, "pgone", "gone");
+	intent_add(&f, "py", "y");
+	for (const char *const *id = (const char *const[]){ "px", "pgone", "py",
+	    NULL }; *id; id++)
+		assert_int_equal(cv_intent_update_status(f.s, *id, "VALIDATED",
+		    -1), CV_OK);
+	struct cv_queue_opts o = { .max_retries = 3, .skip_checks = true };
+	json_t *res = cv_engine_queue_run(&f.e, &o);
+	assert_int_equal(json_array_size(res), 3);
+	assert_string_equal(cv_json_str(json_array_get(res, 1), "reason", ""),
+	    "Unknown ref: gone");
+	json_decref(res);
+	assert_string_equal(status_of(&f, "px", buf, sizeof buf), "MERGED");
+	assert_string_equal(status_of(&f, "py", buf, sizeof buf), "MERGED");
+	assert_string_equal(status_of(&f, "pgone", buf, sizeof buf), "READY");
+
+	assert_int_equal(cv_mirror_init(&m, f.r.var, "acme/w", f.r.bare, NULL),
+	    CV_OK);
+	const char *refs[] = { "refs/heads/x", "refs/heads/main..x",
+	    "refs/heads/gone", "refs/heads/y", x };
+	assert_int_equal(cv_mirror_resolve_many(&m, refs, 5, shas, &msg), CV_OK);
+	assert_null(msg);
+	assert_string_equal(shas[0], x);
+	assert_string_equal(shas[1], "");   /* not plain: not sent */
+	assert_string_equal(shas[2], "");   /* unknown: git stops here */
+	assert_string_equal(shas[3], "");
+	assert_string_equal(shas[4], "");
+	free(x);
+	qfix_free(&f);
+}
+
 static void test_engine_target_moved_conflict(void **state)
 {
 	struct qfix f;
@@ -1107,6 +1156,7 @@ int main(void)
 		cmocka_unit_test(test_plan_pins_head),
 		cmocka_unit_test(test_engine_lands_candidate),
 		cmocka_unit_test(test_engine_failing_and_together),
+		cmocka_unit_test(test_engine_prefetch_unknown_between),
 		cmocka_unit_test(test_engine_target_moved_conflict),
 		cmocka_unit_test(test_engine_crash_after_push),
 		cmocka_unit_test(test_https_token),

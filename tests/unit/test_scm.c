@@ -9,7 +9,9 @@
 #include <jansson.h>
 
 #include "gitrepo.h"
+#include "jsonx.h"
 #include "scm.h"
+#include "scmrun.h"
 
 #define L(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define NONE ((const char *const[]){ NULL })
@@ -167,6 +169,68 @@ static void test_simulate_table(void **state)
 	repo_remove(plain);
 }
 
+/*
+ * A queue run's cache (scmrun.h) answers every row of the table as
+ * cv_scm_simulate does, whether all rows were expected (answered from
+ * one rev-parse and one diff-tree --stdin, an unknown ref among them)
+ * or none were (asked one by one), plus the shas it simulated.
+ */
+static void test_run_simulate_table(void **state)
+{
+	char *plain = repo_tmpdir(), sub[4200];
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s/src", fixture);
+	for (int expect = 0; expect < 2; expect++) {
+		const char *dirs[] = { fixture, sub, plain,
+		    "/tmp/cv-test-missing-dir" };
+		struct cv_scm_run *runs[4];
+
+		for (size_t d = 0; d < 4; d++)
+			assert_non_null(runs[d] = cv_scm_run_new(dirs[d]));
+		for (size_t i = 0; expect && i < CV_ARRAY_LEN(sim_rows); i++)
+			cv_scm_run_expect(runs[sim_rows[i].dir], sim_rows[i].source,
+			    sim_rows[i].target);
+		for (size_t i = 0; i < CV_ARRAY_LEN(sim_rows); i++) {
+			const struct sim_row *w = &sim_rows[i];
+			json_t *sim = NULL, *old = NULL;
+			char *err = NULL, *oerr = NULL, *sha;
+			enum cv_err e;
+
+			print_message("expect %d, row %zu: %s\n", expect, i, w->name);
+			e = cv_scm_run_simulate(runs[w->dir], w->source, w->target,
+			    TS, &sim, &err);
+			assert_int_equal(e, w->want);
+			assert_int_equal(cv_scm_simulate(dirs[w->dir], w->source,
+			    w->target, TS, &old, &oerr), e);
+			if (e != CV_OK) {
+				assert_null(sim);
+				assert_string_equal(err, oerr);
+				free(err);
+				free(oerr);
+				continue;
+			}
+			sha = repo_run(fixture, "git", "rev-parse", w->source,
+			    (char *)NULL);
+			assert_memory_equal(cv_json_str(sim, "source_sha", ""), sha, 40);
+			free(sha);
+			sha = repo_run(fixture, "git", "rev-parse", w->target,
+			    (char *)NULL);
+			assert_memory_equal(cv_json_str(sim, "target_sha", ""), sha, 40);
+			free(sha);
+			json_object_del(sim, "source_sha");
+			json_object_del(sim, "target_sha");
+			check_sim(w, sim);
+			assert_true(json_equal(sim, old));
+			json_decref(sim);
+			json_decref(old);
+		}
+		for (size_t d = 0; d < 4; d++)
+			cv_scm_run_free(runs[d]);
+	}
+	repo_remove(plain);
+}
+
 /* Simulation never touches the work tree, the index or HEAD. */
 static void test_simulate_leaves_repo_alone(void **state)
 {
@@ -281,6 +345,93 @@ static void test_merge(void **state)
 	assert_string_equal(sim, "simulated-01234567");
 }
 
+/*
+ * The run's merge: the commit simulated is the one merged, even when the
+ * source moves on after the simulation; HEAD on another branch is
+ * checked out; the merge counts only when the target contains the
+ * source (D-8), also when nothing was left to merge; a refused merge
+ * leaves a clean tree and says why.
+ */
+static void test_run_merge(void **state)
+{
+	char *dir, *sha = NULL, *err = NULL, *parents, *tested, *status;
+	struct cv_scm_run *run;
+	json_t *sim = NULL;
+
+	(void)state;
+	dir = repo_new();
+	repo_write(dir, "a.txt", "one\n");
+	repo_commit(dir, "base");
+	repo_branch(dir, "feature/x", "b.txt", "two\n", "feature");
+	repo_branch(dir, "feature/bad", "a.txt", "bad\n", "bad");
+	repo_git(dir, "branch", "-q", "old", "main");
+	repo_write(dir, "a.txt", "main\n");
+	repo_commit(dir, "main edit");
+	assert_non_null(run = cv_scm_run_new(dir));
+	cv_scm_run_expect(run, "feature/x", "main");
+	cv_scm_run_expect(run, "feature/bad", "main");
+
+	assert_int_equal(cv_scm_run_simulate(run, "feature/x", "main", TS, &sim,
+	    &err), CV_OK);
+	tested = strdup(cv_json_str(sim, "source_sha", ""));
+	json_decref(sim);
+	/* The source moves on after the simulation, HEAD goes elsewhere. */
+	repo_git(dir, "checkout", "-q", "feature/x");
+	repo_write(dir, "c.txt", "untested\n");
+	repo_commit(dir, "untested");
+	repo_git(dir, "checkout", "-q", "feature/bad");
+	assert_int_equal(cv_scm_run_merge(run, "feature/x", "main", &sha, &err),
+	    CV_OK);
+	assert_null(err);
+	parents = repo_run(dir, "git", "rev-list", "--parents", "-n1", "main",
+	    (char *)NULL);
+	assert_int_equal(strlen(parents), 3 * 40 + 2 + 1);
+	assert_memory_equal(parents, sha, 40);
+	assert_memory_equal(parents + 82, tested, 40);
+	free(parents);
+	free(tested);
+	free(sha);
+	status = repo_run(dir, "git", "symbolic-ref", "HEAD", (char *)NULL);
+	assert_string_equal(status, "refs/heads/main\n");
+	free(status);
+
+	/* Nothing left to merge ("Already up to date"): no merge commit, and
+	 * merge-base still says main contains old. */
+	assert_int_equal(cv_scm_run_merge(run, "old", "main", &sha, &err), CV_OK);
+	free(sha);
+
+	assert_int_equal(cv_scm_run_merge(run, "feature/bad", "main", &sha, &err),
+	    CV_EEXEC);
+	assert_null(sha);
+	assert_non_null(strstr(err, "git merge failed"));
+	free(err);
+	status = repo_run(dir, "git", "status", "--porcelain", (char *)NULL);
+	assert_string_equal(status, "");
+	free(status);
+	assert_int_equal(cv_scm_run_merge(run, "nope", "main", &sha, &err),
+	    CV_ENOTFOUND);
+	assert_string_equal(err, "git merge failed: Unknown ref: nope");
+	free(err);
+	assert_int_equal(cv_scm_run_merge(run, "feature/x", "nope", &sha, &err),
+	    CV_EEXEC);
+	assert_non_null(strstr(err, "git checkout failed"));
+	free(err);
+	/* A tag as target: HEAD is detached there, the tag does not move, so
+	 * the merge does not count (D-8). */
+	repo_git(dir, "tag", "v1", "old");
+	repo_git(dir, "branch", "-q", "feature/y", "old");
+	repo_git(dir, "checkout", "-q", "feature/y");
+	repo_write(dir, "d.txt", "y\n");
+	repo_commit(dir, "y");
+	assert_int_equal(cv_scm_run_merge(run, "feature/y", "v1", &sha, &err),
+	    CV_EEXEC);
+	assert_null(sha);
+	assert_non_null(strstr(err, "v1 does not contain feature/y"));
+	free(err);
+	cv_scm_run_free(run);
+	repo_remove(dir);
+}
+
 static void test_merge_not_a_repo(void **state)
 {
 	char *dir = repo_tmpdir(), *sha = NULL, *err = NULL;
@@ -301,6 +452,8 @@ int main(void)
 		cmocka_unit_test(test_conflicts_table),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_not_a_repo),
+		cmocka_unit_test(test_run_simulate_table),
+		cmocka_unit_test(test_run_merge),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
