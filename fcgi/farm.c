@@ -417,8 +417,9 @@ int cv_farm_main(const struct cv_family *family, int argc, char **argv)
 			return 2;
 		}
 	}
-	if ((env = getenv("CONVERGE_LOG_LEVEL")) && strcmp(env, "DEBUG") == 0)
-		cv_log_set_level(CV_DEBUG);
+	/* WARNING or ERROR also drop the access line every request writes. */
+	cv_log_set_level(cv_log_level_parse(getenv("CONVERGE_LOG_LEVEL"),
+	    CV_INFO));
 	if (cv_config_load(&app.cfg, err, sizeof err) != CV_OK) {
 		cv_log(CV_ERROR, "converge.api", "%s: configuration: %s",
 		    family->name, err);

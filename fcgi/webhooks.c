@@ -53,39 +53,6 @@ static enum cv_err store_payload(struct delivery *d)
 	    " ON CONFLICT DO NOTHING", p, 5, NULL);
 }
 
-/* Claim, store, record and dispatch: all or nothing. *duplicate when the
- * delivery id was claimed before. */
-static enum cv_err process(struct delivery *d, bool *duplicate)
-{
-	bool claimed = true;
-	enum cv_err err;
-
-	*duplicate = false;
-	if ((err = cv_store_begin(d->s)) != CV_OK)
-		return err;
-	if (*d->id)
-		err = cv_delivery_claim(d->s, d->id, &claimed);
-	if (err == CV_OK && !claimed) {
-		*duplicate = true;
-		cv_store_rollback(d->s);
-		return CV_OK;
-	}
-	if (err == CV_OK)
-		err = store_payload(d);
-	if (err == CV_OK)
-		err = cv_event_emit(d->s, "webhook.received", NULL, NULL, NULL,
-		    NULL, json_pack("{s:s,s:s,s:s}", "github_event", d->event,
-		    "delivery_id", d->id, "action", cv_json_str(d->ctx->req->json,
-		    "action", "")), json_pack("{s:s}", "delivery_id", d->id));
-	if (err == CV_OK)
-		err = cv_gh_plan_apply(d->s, d->cfg, d->plan, d->id, &d->reply);
-	if (err != CV_OK) {
-		cv_store_rollback(d->s);
-		return err;
-	}
-	return cv_store_commit(d->s);
-}
-
 /* Signature rules of 7.2. Returns true when the delivery may proceed. */
 static bool verified(struct cv_ctx *ctx)
 {
@@ -110,41 +77,86 @@ static bool verified(struct cv_ctx *ctx)
 	return true;
 }
 
-/* The delivery's plan; a payload without its event's shape (D-8) is
- * answered 400 naming the field, creates nothing and writes no event,
- * but its delivery id is recorded as seen. A redelivery maps the same
- * way, so it gets the same answer. */
-static bool plan(struct delivery *d)
+/* The delivery's plan into d->plan. A payload without its event's shape
+ * (D-8) is CV_EINVAL with *fe naming the field. Built inside the
+ * delivery's transaction: its one read (is the repository registered?)
+ * then shares the transaction's snapshot instead of opening a read
+ * transaction of its own, which after another process's commit would
+ * re-read every page it touches. */
+static enum cv_err plan(struct delivery *d, struct cv_field_error *fe)
 {
-	char ts[CV_TS_LEN], text[300];
+	char ts[CV_TS_LEN];
 	struct cv_gh_opts o = { d->cfg->github_default_tenant, ts,
 	    cv_gh_registered_in_store, d->s };
-	struct cv_field_error fe;
-	bool claimed;
-	enum cv_err err;
 
 	cv_now_ts(ts);
-	err = cv_gh_plan_build(d->event, d->ctx->req->json, &o, &d->plan, &fe);
-	if (err == CV_OK)
-		return true;
-	if (err != CV_EINVAL) {
-		cv_api_fail(d->ctx, "webhook plan");
-		return false;
-	}
-	if (*d->id)
-		cv_delivery_claim(d->s, d->id, &claimed);
-	cv_field_error_text(&fe, "payload.", text, sizeof text);
+	return cv_gh_plan_build(d->event, d->ctx->req->json, &o, &d->plan, fe);
+}
+
+/* A payload refused by its plan creates nothing and writes no event, but
+ * its delivery id is recorded as seen; a redelivery maps the same way,
+ * so it gets the same answer (400 naming the field). */
+static void refuse(struct delivery *d, const struct cv_field_error *fe)
+{
+	char text[300];
+	bool claimed;
+
+	if (*d->id && cv_delivery_claim(d->s, d->id, &claimed) == CV_OK)
+		cv_store_commit(d->s);
+	else
+		cv_store_rollback(d->s);
+	cv_field_error_text(fe, "payload.", text, sizeof text);
 	cv_log(CV_WARNING, "converge.webhooks", "%s delivery refused: %s",
 	    d->event, text);
 	cv_response_error(d->ctx->resp, 400, text);
-	return false;
+}
+
+/* Plan, claim, store, record and dispatch in one transaction: all or
+ * nothing. *duplicate when the delivery id was claimed before; *refused
+ * when the plan refused the payload (the 400 is written). */
+static enum cv_err process(struct delivery *d, bool *duplicate,
+    bool *refused)
+{
+	struct cv_field_error fe;
+	bool claimed = true;
+	enum cv_err err;
+
+	*duplicate = *refused = false;
+	if ((err = cv_store_begin(d->s)) != CV_OK)
+		return err;
+	if ((err = plan(d, &fe)) == CV_EINVAL) {
+		*refused = true;
+		refuse(d, &fe);
+		return CV_OK;
+	}
+	if (err == CV_OK && *d->id)
+		err = cv_delivery_claim(d->s, d->id, &claimed);
+	if (err == CV_OK && !claimed) {
+		*duplicate = true;
+		cv_store_rollback(d->s);
+		return CV_OK;
+	}
+	if (err == CV_OK)
+		err = store_payload(d);
+	if (err == CV_OK)
+		err = cv_event_emit(d->s, "webhook.received", NULL, NULL, NULL,
+		    NULL, json_pack("{s:s,s:s,s:s}", "github_event", d->event,
+		    "delivery_id", d->id, "action", cv_json_str(d->ctx->req->json,
+		    "action", "")), json_pack("{s:s}", "delivery_id", d->id));
+	if (err == CV_OK)
+		err = cv_gh_plan_apply(d->s, d->cfg, d->plan, d->id, &d->reply);
+	if (err != CV_OK) {
+		cv_store_rollback(d->s);
+		return err;
+	}
+	return cv_store_commit(d->s);
 }
 
 static void webhook(struct cv_ctx *ctx)
 {
 	struct delivery d = { .ctx = ctx, .cfg = &ctx->app->cfg };
 	json_error_t jerr;
-	bool duplicate;
+	bool duplicate, refused;
 	enum cv_err err;
 
 	if (!verified(ctx))
@@ -167,15 +179,15 @@ static void webhook(struct cv_ctx *ctx)
 	}
 	if (!(d.s = cv_api_want_store(ctx)))
 		return;
-	if (!plan(&d))
-		return;
-	err = process(&d, &duplicate);
+	err = process(&d, &duplicate, &refused);
 	json_decref(d.plan);
 	if (err != CV_OK) {
 		json_decref(d.reply);
 		cv_api_fail(ctx, "webhook");
 		return;
 	}
+	if (refused)
+		return;
 	if (duplicate)
 		cv_response_json(ctx->resp, 200, json_pack("{s:b,s:s,s:b}", "ok",
 		    1, "delivery_id", d.id, "duplicate", 1));

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -16,6 +17,15 @@ static const char *level_names[] = { "DEBUG", "INFO", "WARNING", "ERROR" };
 void cv_log_set_level(enum cv_log_level lvl)
 {
 	min_level = lvl;
+}
+
+enum cv_log_level cv_log_level_parse(const char *name, enum cv_log_level dflt)
+{
+	for (size_t i = 0; name && i < sizeof level_names / sizeof *level_names;
+	    i++)
+		if (strcasecmp(name, level_names[i]) == 0)
+			return (enum cv_log_level)i;
+	return dflt;
 }
 
 static void emit(enum cv_log_level lvl, const char *logger, json_t *extra,

@@ -12,8 +12,12 @@
 
 enum cv_log_level { CV_DEBUG, CV_INFO, CV_WARNING, CV_ERROR };
 
-/* Minimum level written (default INFO; CONVERGE_LOG_LEVEL=DEBUG lowers it). */
+/* Minimum level written (default INFO; CONVERGE_LOG_LEVEL sets it). */
 void cv_log_set_level(enum cv_log_level lvl);
+
+/* The level `name` spells (DEBUG, INFO, WARNING or ERROR, any case);
+ * dflt for NULL or anything else. */
+enum cv_log_level cv_log_level_parse(const char *name, enum cv_log_level dflt);
 
 /* printf-style message under `logger` (e.g. "converge.api"). */
 void cv_log(enum cv_log_level lvl, const char *logger, const char *fmt, ...)

@@ -521,6 +521,26 @@ enum cv_err cv_mirror_is_ancestor(struct cv_mirror *m, const char *a,
 	return e;
 }
 
+/*
+ * The commit-graph of what the mirror's refs reach, after a push made
+ * the candidates part of it. Every next candidate's merge-tree walks
+ * from the target's tip down to the merge base: through every candidate
+ * landed since the last fetch, read as loose objects (open, inflate)
+ * without the graph, from one mmap'd file with it. A cache: a failure
+ * is ignored, and git falls back to the objects.
+ */
+static void graph_write(struct cv_mirror *m)
+{
+	const char *argv[] = { "git", "commit-graph", "write", "--reachable",
+	    NULL };
+	struct cv_proc_result r;
+	char *ignored = NULL;
+
+	git(m, m->dir, argv, &r, &ignored);
+	cv_proc_result_free(&r);
+	free(ignored);
+}
+
 enum cv_err cv_mirror_push(struct cv_mirror *m, const char *sha,
     const char *branch, bool *refused, char **errmsg)
 {
@@ -559,6 +579,7 @@ enum cv_err cv_mirror_push(struct cv_mirror *m, const char *sha,
 		git(m, m->dir, up, &u, &ignored);
 		cv_proc_result_free(&u);
 		free(ignored);
+		graph_write(m);
 	}
 done:
 	cv_proc_result_free(&r);

@@ -27,6 +27,12 @@ struct diff_ent {
 	json_t *files;
 };
 
+struct merge_ent {
+	char t[SHA_MAX], s[SHA_MAX];
+	bool clean;                     /* false: asked in a batch, no clean
+	                                 * answer: ask alone */
+};
+
 struct cv_scm_run {
 	char *repo_dir;
 	char *top, *git_dir;            /* NULL until git was asked */
@@ -36,6 +42,8 @@ struct cv_scm_run {
 	size_t npairs, pairs_cap;
 	struct diff_ent *diffs;         /* files_changed by (target, source) */
 	size_t ndiffs, diffs_cap;
+	struct merge_ent *merges;       /* merge-tree --stdin answers */
+	size_t nmerges;
 };
 
 /* p (of *cap elements of size sz, n used) with room for one more: p
@@ -93,6 +101,7 @@ void cv_scm_run_free(struct cv_scm_run *s)
 	free(s->refs);
 	free(s->pairs);
 	free(s->diffs);
+	free(s->merges);
 	free(s->top);
 	free(s->git_dir);
 	free(s->repo_dir);
@@ -461,6 +470,135 @@ static enum cv_err files_changed(struct cv_scm_run *s, const char *target,
 	return e;
 }
 
+/* ---- clean merges ------------------------------------------------------- */
+
+static struct merge_ent *merge_find(struct cv_scm_run *s, const char *t,
+    const char *src)
+{
+	for (size_t i = 0; i < s->nmerges; i++)
+		if (strcmp(s->merges[i].t, t) == 0 &&
+		    strcmp(s->merges[i].s, src) == 0)
+			return &s->merges[i];
+	return NULL;
+}
+
+/* The next NUL-terminated token at *pos; false when there is none. */
+static bool next_tok(const char **pos, const char *end, const char **tok,
+    size_t *len)
+{
+	const char *z;
+
+	if (*pos >= end || !(z = memchr(*pos, '\0', (size_t)(end - *pos))))
+		return false;
+	*tok = *pos;
+	*len = (size_t)(z - *pos);
+	*pos = z + 1;
+	return true;
+}
+
+/*
+ * Skips one conflicted record of `merge-tree --stdin` (git 2.39: -z
+ * output) after its status and tree: the conflicted entries up to an
+ * empty token, then messages "<n>, n paths, type, text" up to an empty
+ * token. false when the output does not have that shape.
+ */
+static bool skip_conflicted(const char **pos, const char *end)
+{
+	const char *tok;
+	size_t len;
+
+	do
+		if (!next_tok(pos, end, &tok, &len))
+			return false;
+	while (len > 0);
+	for (;;) {
+		unsigned long n;
+		char *num_end;
+
+		if (!next_tok(pos, end, &tok, &len))
+			return false;
+		if (len == 0)
+			return true;
+		n = strtoul(tok, &num_end, 10);
+		if (num_end != tok + len || n > 1000)
+			return false;
+		for (unsigned long i = 0; i < n + 2; i++)
+			if (!next_tok(pos, end, &tok, &len))
+				return false;
+	}
+}
+
+/*
+ * Which of src and the other expected sources of target merge cleanly
+ * into t, in one `git merge-tree --write-tree --stdin` (one merge per
+ * input line "T S"; each answer starts with 1 when clean, 0 when not).
+ * Only the clean answers are used: a conflicted merge is asked again on
+ * its own so that its conflict list is built from the usual output. A
+ * git without --stdin answers nothing, and every merge is asked alone.
+ */
+static enum cv_err merge_batch(struct cv_scm_run *s, const char *target,
+    const char *t, const char *src, char **errmsg)
+{
+	const char *argv[] = { "git", "merge-tree", "--write-tree", "--stdin",
+	    NULL };
+	const char *list[BATCH_MAX], *pos, *end, *tok;
+	char in[BATCH_MAX * (2 * SHA_MAX + 2)];
+	size_t n = 0, used = 0, len, k = 0;
+	struct cv_proc_result r;
+	struct merge_ent *m;
+	enum cv_err e;
+
+	list[n++] = src;
+	for (size_t i = 0; i < s->npairs && n < BATCH_MAX; i++) {
+		struct ref_ent *ent = ref_find(s, s->pairs[i].source);
+		bool dup = false;
+
+		if (strcmp(s->pairs[i].target, target) != 0 || !ent ||
+		    ent->sha[0] == '\0' || merge_find(s, t, ent->sha))
+			continue;
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = strcmp(list[j], ent->sha) == 0;
+		if (!dup)
+			list[n++] = ent->sha;
+	}
+	/* Answers for an older target are not asked for again. */
+	for (size_t i = 0; i < s->nmerges; i++)
+		if (strcmp(s->merges[i].t, t) == 0)
+			s->merges[k++] = s->merges[i];
+	s->nmerges = k;
+	if (!(m = realloc(s->merges, (s->nmerges + n) * sizeof(*m))))
+		return CV_ENOMEM;
+	s->merges = m;
+	for (size_t i = 0; i < n; i++) {
+		used += (size_t)snprintf(in + used, sizeof(in) - used, "%s %s\n",
+		    t, list[i]);
+		m = &s->merges[s->nmerges++];
+		snprintf(m->t, sizeof(m->t), "%s", t);
+		snprintf(m->s, sizeof(m->s), "%s", list[i]);
+		m->clean = false;
+	}
+	e = cv_scm_git(s->top, argv, in, used, &r, errmsg);
+	pos = r.out;
+	end = r.out + r.out_len;
+	for (size_t i = 0; e == CV_OK && i < n; i++) {
+		bool clean;
+
+		if (!next_tok(&pos, end, &tok, &len) || len != 1 ||
+		    (tok[0] != '0' && tok[0] != '1'))
+			break;
+		clean = tok[0] == '1';
+		if (!next_tok(&pos, end, &tok, &len) || !is_sha(tok, len))
+			break;
+		if (clean && (!next_tok(&pos, end, &tok, &len) || len != 0))
+			break;
+		if (!clean && !skip_conflicted(&pos, end))
+			break;
+		merge_find(s, t, list[i])->clean = clean;
+	}
+	cv_proc_result_free(&r);
+	return e;
+}
+
 /* ---- simulate and merge ---------------------------------------------------- */
 
 static enum cv_err refs_valid(const char *source, const char *target,
@@ -514,15 +652,25 @@ enum cv_err cv_scm_run_simulate(struct cv_scm_run *s, const char *source,
 		return e;
 	const char *argv[] = { "git", "merge-tree", "--write-tree", tsha, ssha,
 	    NULL };
-	/* A non-zero merge-tree status is the answer (a conflict). */
-	if ((e = cv_scm_git(s->top, argv, NULL, 0, &mr, errmsg)) != CV_OK) {
-		cv_proc_result_free(&mr);
+	struct merge_ent *known = merge_find(s, tsha, ssha);
+
+	if (!known && (e = merge_batch(s, target, tsha, ssha, errmsg)) != CV_OK)
 		return e;
+	if ((known = merge_find(s, tsha, ssha)) && known->clean) {
+		clean = true;
+		conflicts = json_array();
+	} else {
+		/* A non-zero merge-tree status is the answer (a conflict). */
+		if ((e = cv_scm_git(s->top, argv, NULL, 0, &mr, errmsg)) !=
+		    CV_OK) {
+			cv_proc_result_free(&mr);
+			return e;
+		}
+		clean = mr.exit_code == 0;
+		conflicts = clean ? json_array() :
+		    cv_scm_conflicts_build(mr.out, mr.err);
+		cv_proc_result_free(&mr);
 	}
-	clean = mr.exit_code == 0;
-	conflicts = clean ? json_array() :
-	    cv_scm_conflicts_build(mr.out, mr.err);
-	cv_proc_result_free(&mr);
 	if ((e = files_changed(s, target, tsha, ssha, &files, errmsg)) !=
 	    CV_OK) {
 		json_decref(conflicts);

@@ -127,6 +127,11 @@ static bool injected(struct cv_store *s)
 	return true;
 }
 
+bool cv_store_in_tx(const struct cv_store *s)
+{
+	return s->in_tx != 0;
+}
+
 enum cv_err cv_store_begin(struct cv_store *s)
 {
 	if (injected(s))

@@ -75,6 +75,11 @@ enum cv_err cv_store_begin(struct cv_store *s);
 enum cv_err cv_store_commit(struct cv_store *s);
 void cv_store_rollback(struct cv_store *s);
 
+/* True between cv_store_begin and its commit or rollback: a function that
+ * needs several statements to be atomic opens its own transaction only
+ * when its caller has none. */
+bool cv_store_in_tx(const struct cv_store *s);
+
 /* ---- wake-ups (decisions.md D-6) -------------------------------------------
  * With PostgreSQL a writer can wake listeners in other processes and on
  * other hosts (NOTIFY, delivered at commit); SQLite has no such channel and

@@ -435,10 +435,13 @@ enum cv_err cv_sqlite_open(const struct cv_store_options *opt,
 	    (int)sizeof lockpath)
 		b->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	/* WAL + NORMAL: durable against a kill -9 of any process; FULL would
-	 * add power-loss durability at about five times the write cost. */
+	 * add power-loss durability at about five times the write cost.
+	 * No memory-mapped reads: after another process's commit SQLite
+	 * unmaps the whole file at the next read transaction and every page
+	 * touched faults in again; with several writing processes that cost
+	 * more than the pread it saves (docs/performance.md). */
 	if (plain(s, "PRAGMA journal_mode=WAL") != CV_OK ||
 	    plain(s, "PRAGMA synchronous=NORMAL") != CV_OK ||
-	    plain(s, "PRAGMA mmap_size=268435456") != CV_OK ||
 	    test_size_cap(s) != CV_OK)
 		return CV_ESTORE;
 	return migrate(s);

@@ -157,3 +157,76 @@ cv_stop() {
 	*) rm -f -- "$var/run/$name.sock" ;;
 	esac
 }
+
+# cv_has_entry WANT STRING...: true when one STRING is WANT.
+cv_has_entry() {
+	local want=$1 e
+	shift
+	for e; do
+		[[ $e != "$want" ]] || return 0
+	done
+	return 1
+}
+
+# cv_orphans VAR: the process groups of the farm that ran in VAR, one per
+# line, found without its pid files: processes whose command line names
+# VAR/ (nginx -p VAR/), or whose environment has CONVERGE_VAR_DIR=VAR (up
+# exports it) and which are a farm program.  Never our own group.  For a
+# farm whose var dir was removed under it: nothing else would stop it.
+cv_orphans() {
+	local var=$1 f pid line rest pgrp mine cmd parts env
+	[[ -d /proc/self ]] || return 0
+	read -r line < /proc/$$/stat
+	rest=${line##*) }
+	read -r _ _ mine _ <<< "$rest"
+	for f in /proc/[0-9]*/stat; do
+		read -r line 2>/dev/null < "$f" || continue
+		pid=${line%% *}
+		rest=${line##*) }
+		read -r _ _ pgrp _ <<< "$rest"
+		[[ $pgrp != "$mine" && $pid != "$$" ]] || continue
+		# Builtins only: this runs over every process of the host.
+		mapfile -d '' -t parts < "/proc/$pid/cmdline" 2>/dev/null || continue
+		cmd="${parts[*]}"
+		if [[ $cmd != *"$var/"* ]]; then
+			case $cmd in
+			*converge-* | *spawn-fcgi* | *nginx* | *lighttpd* | *apache2*) ;;
+			*) continue ;;
+			esac
+			mapfile -d '' -t env < "/proc/$pid/environ" 2>/dev/null || continue
+			cv_has_entry "CONVERGE_VAR_DIR=$var" "${env[@]}" || continue
+		fi
+		printf '%s\n' "$pgrp"
+	done | sort -u
+}
+
+# cv_live_in GROUP...: true while a process of one of the groups runs (a
+# zombie counts as gone: nobody may be reaping it).
+cv_live_in() {
+	local f line rest state pgrp g
+	for f in /proc/[0-9]*/stat; do
+		read -r line 2>/dev/null < "$f" || continue
+		rest=${line##*) }
+		read -r state _ pgrp _ <<< "$rest"
+		[[ $state != Z ]] || continue
+		for g; do
+			[[ $pgrp != "$g" ]] || return 0
+		done
+	done
+	return 1
+}
+
+# cv_stop_orphans VAR: SIGTERM to those groups, SIGKILL after 10 s.
+cv_stop_orphans() {
+	local groups=() g deadline=$((SECONDS + 10))
+	mapfile -t groups < <(cv_orphans "$1")
+	((${#groups[@]} > 0)) || return 0
+	cv_say "var dir $1 is gone; stopping the process groups still using it: ${groups[*]}"
+	for g in "${groups[@]}"; do kill -TERM -- "-$g" 2>/dev/null || true; done
+	while ((SECONDS < deadline)) && cv_live_in "${groups[@]}"; do
+		sleep 0.2
+	done
+	cv_live_in "${groups[@]}" || return 0
+	cv_say "still running after 10 s: SIGKILL"
+	for g in "${groups[@]}"; do kill -KILL -- "-$g" 2>/dev/null || true; done
+}

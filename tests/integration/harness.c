@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -151,6 +153,9 @@ static int envv_putf(struct envv *e, const char *name, const char *value)
 	free(s);
 	return rc;
 }
+
+/* The overrides farm_start() was given (NULL-terminated in .v). */
+static struct envv start_overrides;
 
 /* The farm's environment: ours, the farm settings, then the overrides. */
 static int farm_env(struct envv *e, const char *const *overrides)
@@ -320,6 +325,12 @@ int farm_start(const char *const *env_overrides)
 			return -1;
 		curl_ready = 1;
 	}
+	/* Kept for farm_restart_family(): a family restarted alone gets the
+	 * same settings. */
+	envv_free(&start_overrides);
+	for (const char *const *o = env_overrides; o && *o; o++)
+		if (envv_put(&start_overrides, *o) < 0)
+			return -1;
 	if (start_once(env_overrides) == 0)
 		return 0;
 	fprintf(stderr, "harness: retrying on another port\n");
@@ -466,6 +477,7 @@ int farm_stop(void)
 		return 0;
 	farm.running = 0;
 	stop_guard();
+	envv_free(&start_overrides);
 	npids = read_pids(pids, MAX_PIDS);
 	if (farm_env(&e, NULL) < 0) {
 		envv_free(&e);
@@ -499,6 +511,130 @@ int farm_stop_with_pg(char *pg_dir)
 		it_pg_scratch("stop", pg_dir, NULL, 0);
 	pg_dir[0] = '\0';
 	return rc;
+}
+
+/* ---- one family restarted ------------------------------------------------------ */
+
+/* True while pid runs: a zombie (dead, not yet reaped) counts as gone. */
+static int proc_running(pid_t pid)
+{
+	char *stat, *p;
+	size_t len;
+	int alive;
+
+	if ((stat = proc_read(pid, "stat", &len)) == NULL)
+		return 0;
+	p = strrchr(stat, ')');
+	alive = p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	free(stat);
+	return alive;
+}
+
+/* Stops the process group led by the pid in $var/run/FAMILY.pid with
+ * SIGKILL: quick, and all a family keeps is in the database anyway.  The
+ * leader is waited for (reaped when an earlier restart started it); its
+ * children are dead once the signal is delivered, whoever reaps them. */
+static void stop_family(const char *family)
+{
+	char path[PATH_MAX];
+	struct timespec nap = { 0, 5 * 1000 * 1000 };
+	long pid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/run/%s.pid", farm.var, family);
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	if (pid <= 1)
+		return;
+	kill(-(pid_t)pid, SIGKILL);
+	kill((pid_t)pid, SIGKILL);
+	for (int i = 0; i < 2000 && proc_running((pid_t)pid); i++)
+		nanosleep(&nap, NULL);
+	waitpid((pid_t)pid, NULL, WNOHANG);
+}
+
+static int sock_accepts(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd, ok;
+
+	if (strlen(path) >= sizeof a.sun_path ||
+	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return 0;
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+	close(fd);
+	return ok;
+}
+
+int farm_restart_family(const char *family, const char *const *env_overrides)
+{
+	char sock[PATH_MAX], bin[PATH_MAX], spawn[PATH_MAX], log[PATH_MAX],
+	    pidf[PATH_MAX];
+	struct timespec nap = { 0, 20 * 1000 * 1000 };
+	struct envv e = { 0 };
+	pid_t pid;
+	FILE *f;
+
+	if (!farm.running || !it_find_prog("spawn-fcgi", spawn, sizeof spawn))
+		return -1;
+	stop_family(family);
+	snprintf(sock, sizeof sock, "%s/run/%s.sock", farm.var, family);
+	snprintf(log, sizeof log, "%s/log/%s.log", farm.var, family);
+	snprintf(pidf, sizeof pidf, "%s/run/%s.pid", farm.var, family);
+	snprintf(bin, sizeof bin, "%s/fcgi/converge-%s", bin_dir(), family);
+	unlink(sock);
+	if (farm_env(&e, (const char *const *)start_overrides.v) < 0) {
+		envv_free(&e);
+		return -1;
+	}
+	for (; env_overrides && *env_overrides; env_overrides++)
+		if (envv_put(&e, *env_overrides) < 0) {
+			envv_free(&e);
+			return -1;
+		}
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		envv_free(&e);
+		return -1;
+	}
+	if (pid == 0) {
+		/* As scripts/up: a session of its own, stdin from /dev/null,
+		 * stdout and stderr (the JSON log) appended to the family log. */
+		char *argv[] = { spawn, "-n", "-s", sock, "-M", "0660", "--", bin,
+		    NULL };
+		int in = open("/dev/null", O_RDONLY);
+		int out = open(log, O_WRONLY | O_APPEND | O_CREAT, 0644);
+
+		setsid();
+		if (in < 0 || out < 0)
+			_exit(127);
+		dup2(in, STDIN_FILENO);
+		dup2(out, STDOUT_FILENO);
+		dup2(out, STDERR_FILENO);
+		execve(spawn, argv, e.v);
+		_exit(127);
+	}
+	envv_free(&e);
+	if ((f = fopen(pidf, "w")) != NULL) {
+		fprintf(f, "%ld\n", (long)pid);
+		fclose(f);
+	}
+	for (int i = 0; i < 500; i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			fprintf(stderr, "harness: %s exited at start (see %s)\n",
+			    family, log);
+			return -1;
+		}
+		if (sock_accepts(sock))
+			return 0;
+		nanosleep(&nap, NULL);
+	}
+	fprintf(stderr, "harness: %s does not listen on %s\n", family, sock);
+	return -1;
 }
 
 int farm_port(void)

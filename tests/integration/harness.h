@@ -69,6 +69,18 @@ int farm_teardown(void **state);
  * second call stops nothing.  Returns farm_stop()'s result. */
 int farm_stop_with_pg(char *pg_dir);
 
+/*
+ * Restarts one route family of the running farm (started by up under
+ * spawn-fcgi on $var/run/FAMILY.sock) with the farm's environment plus
+ * env_overrides (e.g. "CONVERGE_FAULT=db:3", "CONVERGE_FCGI_PROCESSES=1"):
+ * SIGTERM to the family's supervisor, SIGKILL to its process group after
+ * 5 s, then spawn-fcgi again (its own session, the log appended to
+ * $var/log/FAMILY.log, the pid file rewritten, so scripts/down stops it).
+ * Returns 0 once the socket accepts connections, -1 when the new process
+ * exited first or did not listen within 10 s.
+ */
+int farm_restart_family(const char *family, const char *const *env_overrides);
+
 /* The running farm's port, var dir and SQLite file (borrowed). */
 int farm_port(void);
 /* "http://127.0.0.1:<port>" of the running farm (borrowed). */

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "harness.h"
+#include "itutil.h"
 
 
 /* A ts is exactly "YYYY-MM-DDTHH:MM:SS.ffffff+00:00" (http-api.md preamble). */
@@ -140,6 +141,31 @@ static void test_down_leaves_nothing(void **state)
 	assert_int_equal(farm_stop(), 0);
 }
 
+/*
+ * The var dir is moved away under a running farm (as a cleanup removing it
+ * would): nginx answers its JSON 502 (the sockets' names are gone), and
+ * scripts/down, without any pid file, still stops every process of the
+ * farm (farm_stop checks command lines and environments too).
+ */
+static void test_down_after_var_vanished(void **state)
+{
+	char gone[512];
+	struct http_resp r;
+
+	(void)state;
+	assert_int_equal(farm_start(NULL), 0);
+	snprintf(gone, sizeof gone, "%s.gone", farm_var_dir());
+	assert_int_equal(rename(farm_var_dir(), gone), 0);
+	assert_int_equal(http_request("GET", "/health", NULL, NULL, 0, &r), 0);
+	assert_int_equal(r.status, 502);
+	assert_non_null(r.json);
+	assert_string_equal(json_string_value(json_object_get(r.json, "error")),
+	    "Bad gateway");
+	http_resp_free(&r);
+	assert_int_equal(farm_stop(), 0);
+	it_remove_tree(gone);
+}
+
 static int farm_up(void **state)
 {
 	(void)state;
@@ -153,6 +179,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ready_follows_store),
 		cmocka_unit_test(test_down_leaves_nothing),
+		cmocka_unit_test_teardown(test_down_after_var_vanished,
+		    farm_teardown),
 	};
 
 	return cmocka_run_group_tests_name("health_http", tests, farm_up, farm_teardown);

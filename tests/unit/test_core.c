@@ -15,8 +15,40 @@
 #include "dbpath.h"
 #include "http.h"
 #include "jsonx.h"
+#include "log.h"
 #include "num.h"
 #include "router.h"
+
+/* CONVERGE_LOG_LEVEL's names, and a level above INFO keeps INFO lines
+ * (such as the access line of every request) off stderr. */
+static void test_log_level(void **state)
+{
+	char path[] = "/tmp/cv-test-log.XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(cv_log_level_parse("DEBUG", CV_INFO), CV_DEBUG);
+	assert_int_equal(cv_log_level_parse("warning", CV_INFO), CV_WARNING);
+	assert_int_equal(cv_log_level_parse("Error", CV_INFO), CV_ERROR);
+	assert_int_equal(cv_log_level_parse("INFO", CV_ERROR), CV_INFO);
+	assert_int_equal(cv_log_level_parse("loud", CV_INFO), CV_INFO);
+	assert_int_equal(cv_log_level_parse(NULL, CV_WARNING), CV_WARNING);
+	assert_true(fd >= 0 && saved >= 0);
+	assert_true(dup2(fd, STDERR_FILENO) >= 0);
+	cv_log_set_level(CV_WARNING);
+	cv_log(CV_INFO, "converge.access", "dropped");
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	cv_log(CV_WARNING, "converge.test", "kept");
+	cv_log_set_level(CV_INFO);
+	assert_int_equal(fstat(fd, &st), 0);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fd);
+	unlink(path);
+	assert_true(st.st_size > 0);
+}
 
 static void test_ts_format(void **state)
 {
@@ -447,6 +479,7 @@ int main(void)
 		cmocka_unit_test(test_dbpath_table),
 		cmocka_unit_test(test_text_escape_table),
 		cmocka_unit_test(test_json_map_take),
+		cmocka_unit_test(test_log_level),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

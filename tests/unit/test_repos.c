@@ -273,6 +273,14 @@ static void test_mirror_candidate_and_push(void **state)
 	tip = head_of(r.bare, "main");
 	assert_string_equal(tip, csha);
 	free(tip);
+	/* The mirror's commit-graph now holds the candidate: the next
+	 * candidate's merge base is found without reading loose commits. */
+	char graph[2200];
+	snprintf(graph, sizeof graph, "%s/objects/info/commit-graph", m.dir);
+	assert_int_equal(access(graph, F_OK), 0);
+	char *listed = repo_run(m.dir, "git", "commit-graph", "verify",
+	    (char *)NULL);
+	free(listed);
 	assert_int_equal(cv_mirror_is_ancestor(&m, feature, csha, &yes, &msg),
 	    CV_OK);
 	assert_true(yes);

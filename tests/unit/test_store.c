@@ -326,6 +326,35 @@ static void test_intents_view(void **state)
 	list = cv_intent_list(f->s, "QUEUED", NULL, 0);
 	assert_int_equal(json_array_size(list), 1);
 	json_decref(list);
+	/* An upsert sets the keyed columns (status, priority, tenant) only
+	 * when one differs: each change still lands, with its indexes. */
+	json_object_set_new(a, "source", json_string("g"));
+	assert_int_equal(cv_intent_upsert(f->s, a), CV_OK);
+	assert_int_equal(cv_intent_get(f->s, "b", &got), CV_OK);
+	assert_string_equal(cv_json_str(got, "source", ""), "g");
+	assert_string_equal(cv_json_str(got, "status", ""), "VALIDATED");
+	assert_string_equal(cv_json_str(got, "tenant_id", ""), "t");
+	json_decref(got);
+	list = cv_intent_list(f->s, "QUEUED", NULL, 0);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	json_object_set_new(a, "tenant_id", json_null());
+	json_object_set_new(a, "priority", json_integer(5));
+	assert_int_equal(cv_intent_upsert(f->s, a), CV_OK);
+	list = cv_intent_list(f->s, NULL, "t", 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	list = cv_intent_list(f->s, NULL, NULL, 0);
+	assert_string_equal(cv_json_str(json_array_get(list, 2), "id", ""), "b");
+	assert_int_equal(cv_json_int(json_array_get(list, 2), "priority", 0), 5);
+	assert_true(json_is_null(json_object_get(json_array_get(list, 2),
+	    "tenant_id")));
+	json_decref(list);
+	json_object_set_new(a, "tenant_id", json_string("u"));
+	assert_int_equal(cv_intent_upsert(f->s, a), CV_OK);
+	list = cv_intent_list(f->s, NULL, "u", 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
 	json_decref(a);
 	json_decref(b);
 	json_decref(c);
