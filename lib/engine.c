@@ -805,13 +805,23 @@ static enum cv_land local_land(void *arg, struct cv_engine *e,
 static json_t *landed(struct cv_engine *e, const json_t *intent,
     json_t *decision, const char *commit)
 {
+	/* MERGED is recorded with the commit or not at all: an event whose
+	 * payload could not be built would say merged without saying what
+	 * (D-9 checks the landed commit against the tested one). */
+	json_t *payload = json_pack("{s:s,s:O,s:O}", "merged_commit", commit,
+	    "source", json_object_get(intent, "source"), "target",
+	    json_object_get(intent, "target"));
+	json_t *evidence = json_pack("{s:s}", "merged_commit", commit);
+
+	if (!payload || !evidence) {
+		json_decref(payload);
+		json_decref(evidence);
+		return NULL;
+	}
 	json_object_set_new(decision, "decision", json_string("merged"));
 	json_object_set_new(decision, "merged_commit", json_string(commit));
-	if (transition_as(e, intent, "MERGED", -1, "intent.merged",
-	    json_pack("{s:s,s:O,s:O}", "merged_commit", commit, "source",
-	    json_object_get(intent, "source"), "target",
-	    json_object_get(intent, "target")), json_pack("{s:s}",
-	    "merged_commit", commit), decision) != CV_OK)
+	if (transition_as(e, intent, "MERGED", -1, "intent.merged", payload,
+	    evidence, decision) != CV_OK)
 		return NULL;
 	return decision;
 }
