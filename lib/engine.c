@@ -417,6 +417,12 @@ static int step_simulation(struct run *r, const struct cv_validate_opts *o,
 	free(src_sha);
 	free(tgt_sha);
 simulated:
+	if (err == CV_ENOMEM) {
+		/* No decision from a simulation that could not be held in
+		 * memory: an error (NULL), nothing recorded. */
+		free(msg);
+		return 1;
+	}
 	if (err != CV_OK) {
 		char reason[1200];
 		/* An unknown ref is its own reason (D-8). */
@@ -818,8 +824,16 @@ static json_t *landed(struct cv_engine *e, const json_t *intent,
 		json_decref(evidence);
 		return NULL;
 	}
-	json_object_set_new(decision, "decision", json_string("merged"));
-	json_object_set_new(decision, "merged_commit", json_string(commit));
+	/* A decision that cannot say "merged" records nothing either: the
+	 * intent goes back in line (process_one) and the next cycle finds the
+	 * merge already on the target, as after a crash here. */
+	if (json_object_set_new(decision, "decision", json_string("merged")) ||
+	    json_object_set_new(decision, "merged_commit",
+	    json_string(commit))) {
+		json_decref(payload);
+		json_decref(evidence);
+		return NULL;
+	}
 	if (transition_as(e, intent, "MERGED", -1, "intent.merged", payload,
 	    evidence, decision) != CV_OK)
 		return NULL;
@@ -1105,9 +1119,11 @@ static void unrecorded(json_t *d, enum cv_land outcome, const char *cand)
 	    "(store error); the next cycle records it", outcome ==
 	    CV_LAND_MERGED ? "Pushed" : "Not landed");
 	if (outcome == CV_LAND_MERGED) {
+		/* deleted first: deleting allocates nothing */
+		json_object_del(d, "decision");
+		json_object_del(d, "merged_commit");
 		json_object_set_new(d, "decision", json_string(
 		    "merge_unrecorded"));
-		json_object_del(d, "merged_commit");
 		json_object_set_new(d, "pushed_commit", json_string(cand));
 	}
 	json_object_set_new(d, "error", json_string(msg));
@@ -1348,6 +1364,28 @@ static json_t *process_registered(struct cycle *c, json_t *intent,
 	return res;
 }
 
+/* The registered repository of each intent (JSON null: a local one), in
+ * the order of intents; *any set when one has. NULL when one could not be
+ * read: an intent must not be taken for a local one by mistake. */
+static json_t *repos_of(struct cv_engine *e, const json_t *intents,
+    bool *any)
+{
+	json_t *repos = json_array(), *intent, *repo;
+	size_t i;
+
+	json_array_foreach(intents, i, intent) {
+		repo = NULL;
+		if (!repos || cv_repo_of_intent(e->store, intent, &repo) !=
+		    CV_OK || json_array_append_new(repos, repo ? repo :
+		    json_null()) != 0) {
+			json_decref(repos);
+			return NULL;
+		}
+		*any = *any || repo;
+	}
+	return repos;
+}
+
 json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 {
 	long long holder = o->holder ? o->holder : (long long)getpid();
@@ -1369,19 +1407,11 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 	    ignore_dependencies ? limit : limit + CV_QUEUE_DEP_LOOKAHEAD);
 	if (!intents)
 		return NULL;
-	json_t *repos = json_array();
+	json_t *repos = repos_of(e, intents, &any_repo);
 	bool own_scm = !e->scm_run;
-	json_array_foreach(intents, i, intent) {
-		repo = NULL;
-		/* An unread registration is no registration: the intent would
-		 * be merged in repo_dir instead of its remote. */
-		if (cv_repo_of_intent(e->store, intent, &repo) != CV_OK) {
-			json_decref(intents);
-			json_decref(repos);
-			return NULL;
-		}
-		any_repo = any_repo || repo;
-		json_array_append_new(repos, repo ? repo : json_null());
+	if (!repos) {
+		json_decref(intents);
+		return NULL;
 	}
 	/* The global lock guards the local (0.1.0) queue; each registered
 	 * repository and target has a queue and a lock of its own. */
@@ -1399,6 +1429,18 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 	c.intents = intents;
 	c.repos = repos;
 	results = json_array();
+	/* Before anything lands: an outcome with no answer to go in
+	 * would be one nobody hears of. */
+	if (!c.locks || !results) {
+		json_decref(results);
+		json_decref(intents);
+		json_decref(repos);
+		cycle_free(&c);
+		bool released;
+		if (got)
+			cv_lock_release(e->store, "queue", holder, &released);
+		return NULL;
+	}
 	/* Local intents: their refs are resolved, and their files listed,
 	 * together (scmrun.h). */
 	json_array_foreach(intents, i, intent)

@@ -113,6 +113,24 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0, k; i < n; i += k)
+		if ((k = utf8_len(s + i, n - i)) == 0)
+			return false;
+	return true;
+}
+
+json_t *cv_json_stored_text(const char *s, size_t n)
+{
+	json_t *v = json_stringn(s ? s : "", s ? n : 0);
+
+	/* json_stringn's NULL is either: only the bytes can tell */
+	if (!v && !utf8_valid((const unsigned char *)(s ? s : ""), s ? n : 0))
+		v = json_string("");
+	return v;
+}
+
 char *cv_text_escape_dup(const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";

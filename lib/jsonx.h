@@ -32,6 +32,11 @@ json_t *cv_json_arr(const json_t *obj, const char *key);
 json_t *cv_json_loadb(const char *buf, size_t len, size_t flags,
     json_error_t *error);
 
+/* n bytes of stored text as a JSON string (new reference): "" when they
+ * are not UTF-8 (stored bytes are never trusted), NULL only when an
+ * allocation failed, so that a reader can tell the two apart. */
+json_t *cv_json_stored_text(const char *s, size_t n);
+
 /* A string value or JSON null when s is NULL (new reference). */
 json_t *cv_json_str_or_null(const char *s);
 

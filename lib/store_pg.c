@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonx.h"
 #include "store_impl.h"
 
 #define PG_CACHE 128
@@ -162,8 +163,23 @@ static json_t *cell(PGresult *r, int row, int col)
 	case OID_BOOL:
 		return json_boolean(*v == 't');
 	}
-	json_t *j = json_string(v);
-	return j ? j : json_string("");
+	return cv_json_stored_text(v, strlen(v));
+}
+
+/* The rows of r appended to rows; CV_ENOMEM when any part could not be
+ * allocated (a row with a value missing would be read as another row). */
+static enum cv_err rows_append(PGresult *r, json_t *rows)
+{
+	for (int i = 0; i < PQntuples(r); i++) {
+		json_t *row = json_array();
+
+		if (!row || json_array_append_new(rows, row) != 0)
+			return CV_ENOMEM;
+		for (int c = 0; c < PQnfields(r); c++)
+			if (json_array_append_new(row, cell(r, i, c)) != 0)
+				return CV_ENOMEM;
+	}
+	return CV_OK;
 }
 
 static PGresult *execute(struct cv_store *s, const char *sql,
@@ -205,16 +221,14 @@ static enum cv_err run(struct cv_store *s, const char *sql,
 		PGresult *r = execute(s, sql, p, np);
 		ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-			for (int i = 0; rows && i < PQntuples(r); i++) {
-				json_t *row = json_array();
-				for (int c = 0; c < PQnfields(r); c++)
-					json_array_append_new(row, cell(r, i, c));
-				json_array_append_new(rows, row);
-			}
+			enum cv_err err = rows ? rows_append(r, rows) : CV_OK;
+			if (err != CV_OK)
+				snprintf(s->errmsg, sizeof s->errmsg,
+				    "row: out of memory");
 			if (changes)
 				*changes = strtoll(PQcmdTuples(r), NULL, 10);
 			PQclear(r);
-			return CV_OK;
+			return err;
 		}
 		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) :
 		    NULL;

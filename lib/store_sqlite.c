@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "jsonx.h"
 #include "store_impl.h"
 
 #define STMT_CACHE 96
@@ -143,6 +144,39 @@ static int writer_lock(struct cv_store *s, int op)
 	return 0;
 }
 
+/* The current row of st appended to rows as an array; CV_ENOMEM when
+ * any part of it could not be allocated (a row with a value missing
+ * would be read as another row). */
+static enum cv_err row_append(sqlite3_stmt *st, json_t *rows)
+{
+	int n = sqlite3_column_count(st);
+	json_t *row = json_array();
+
+	if (!row || json_array_append_new(rows, row) != 0)
+		return CV_ENOMEM;
+	for (int i = 0; i < n; i++) {
+		json_t *v;
+		switch (sqlite3_column_type(st, i)) {
+		case SQLITE_INTEGER:
+			v = json_integer(sqlite3_column_int64(st, i));
+			break;
+		case SQLITE_FLOAT:
+			v = json_real(sqlite3_column_double(st, i));
+			break;
+		case SQLITE_NULL:
+			v = json_null();
+			break;
+		default:
+			v = cv_json_stored_text((const char *)
+			    sqlite3_column_text(st, i),
+			    (size_t)sqlite3_column_bytes(st, i));
+		}
+		if (json_array_append_new(row, v) != 0)
+			return CV_ENOMEM;
+	}
+	return CV_OK;
+}
+
 static enum cv_err run(struct cv_store *s, const char *sql,
     const struct cv_param *p, int np, json_t *rows, long long *changes)
 {
@@ -167,34 +201,12 @@ static enum cv_err run(struct cv_store *s, const char *sql,
 		return fail(s, "bind");
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!rows)
-			continue;
-		int n = sqlite3_column_count(st);
-		json_t *row = json_array();
-		for (int i = 0; i < n; i++) {
-			json_t *v;
-			switch (sqlite3_column_type(st, i)) {
-			case SQLITE_INTEGER:
-				v = json_integer(sqlite3_column_int64(st, i));
-				break;
-			case SQLITE_FLOAT:
-				v = json_real(sqlite3_column_double(st, i));
-				break;
-			case SQLITE_NULL:
-				v = json_null();
-				break;
-			default:
-				v = json_stringn((const char *)
-				    sqlite3_column_text(st, i),
-				    (size_t)sqlite3_column_bytes(st, i));
-				if (!v)  /* not UTF-8: never trust stored bytes */
-					v = json_string("");
-			}
-			json_array_append_new(row, v);
-		}
-		json_array_append_new(rows, row);
+		if (rows && (err = row_append(st, rows)) != CV_OK)
+			break;
 	}
-	if (rc != SQLITE_DONE)
+	if (err == CV_ENOMEM)
+		snprintf(s->errmsg, sizeof s->errmsg, "row: out of memory");
+	else if (rc != SQLITE_DONE)
 		err = rc == SQLITE_CONSTRAINT ? CV_EEXIST : fail(s, "step");
 	if (err == CV_EEXIST)
 		fail(s, "constraint");
