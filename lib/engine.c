@@ -627,6 +627,13 @@ static int step_repository(struct run *r, struct cv_landing *land,
 	r->land_owned = true;
 	if (err == CV_OK)
 		return 0;
+	/* The registration could not be read (store, memory): no decision
+	 * about the intent, which stays as it is (a NULL answer). */
+	if (err != CV_EEXEC) {
+		free(reason);
+		*blocked = NULL;
+		return 1;
+	}
 	*blocked = block(r, reason ? reason : "Fetch failed", true);
 	free(reason);
 	return 1;
@@ -804,17 +811,31 @@ static enum cv_land local_land(void *arg, struct cv_engine *e,
 static json_t *landed(struct cv_engine *e, const json_t *intent,
     json_t *decision, const char *commit)
 {
-	/* A decision that cannot say "merged" records nothing: the intent
-	 * goes back in line (process_one) and the next cycle finds the
+	/* MERGED is recorded with the commit or not at all: an event whose
+	 * payload could not be built would say merged without saying what
+	 * (D-9 checks the landed commit against the tested one). */
+	json_t *payload = json_pack("{s:s,s:O,s:O}", "merged_commit", commit,
+	    "source", json_object_get(intent, "source"), "target",
+	    json_object_get(intent, "target"));
+	json_t *evidence = json_pack("{s:s}", "merged_commit", commit);
+
+	if (!payload || !evidence) {
+		json_decref(payload);
+		json_decref(evidence);
+		return NULL;
+	}
+	/* A decision that cannot say "merged" records nothing either: the
+	 * intent goes back in line (process_one) and the next cycle finds the
 	 * merge already on the target, as after a crash here. */
 	if (json_object_set_new(decision, "decision", json_string("merged")) ||
-	    json_object_set_new(decision, "merged_commit", json_string(commit)))
+	    json_object_set_new(decision, "merged_commit",
+	    json_string(commit))) {
+		json_decref(payload);
+		json_decref(evidence);
 		return NULL;
-	if (transition_as(e, intent, "MERGED", -1, "intent.merged",
-	    json_pack("{s:s,s:O,s:O}", "merged_commit", commit, "source",
-	    json_object_get(intent, "source"), "target",
-	    json_object_get(intent, "target")), json_pack("{s:s}",
-	    "merged_commit", commit), decision) != CV_OK)
+	}
+	if (transition_as(e, intent, "MERGED", -1, "intent.merged", payload,
+	    evidence, decision) != CV_OK)
 		return NULL;
 	return decision;
 }
@@ -1086,6 +1107,28 @@ static json_t *land_registered(struct cv_engine *e, json_t *intent,
 	return d;
 }
 
+/* The answer for an intent whose outcome could not be recorded (the
+ * store failed): never "merged" when the database does not say so. A
+ * push that happened is found on the target and recorded by the next
+ * cycle (already_landed). */
+static void unrecorded(json_t *d, enum cv_land outcome, const char *cand)
+{
+	char msg[200];
+
+	snprintf(msg, sizeof msg, "%s, but the outcome could not be recorded "
+	    "(store error); the next cycle records it", outcome ==
+	    CV_LAND_MERGED ? "Pushed" : "Not landed");
+	if (outcome == CV_LAND_MERGED) {
+		/* deleted first: deleting allocates nothing */
+		json_object_del(d, "decision");
+		json_object_del(d, "merged_commit");
+		json_object_set_new(d, "decision", json_string(
+		    "merge_unrecorded"));
+		json_object_set_new(d, "pushed_commit", json_string(cand));
+	}
+	json_object_set_new(d, "error", json_string(msg));
+}
+
 /* Pushes the train's last candidate once and records every intent of
  * the train by the outcome: MERGED (each with its own candidate, all in
  * the pushed tip's history), or nothing spent when the target moved. */
@@ -1111,9 +1154,12 @@ static void train_flush(struct cv_engine *e, struct cv_landing *land,
 		    "candidate_sha", ""));
 		/* The result list holds d too: it sees the outcome. */
 		json_incref(d);
-		json_decref(cv_engine_land_record(e, json_object_get(p, "intent"),
-		    d, outcome, outcome == CV_LAND_MERGED ? cand : NULL, error,
-		    max_retries));
+		json_t *rec = cv_engine_land_record(e, json_object_get(p,
+		    "intent"), d, outcome, outcome == CV_LAND_MERGED ? cand :
+		    NULL, error, max_retries);
+		if (!rec)
+			unrecorded(d, outcome, cand);
+		json_decref(rec);
 	}
 	json_array_clear(land->pending);
 	free(commit);
@@ -1212,24 +1258,32 @@ static void cycle_free(struct cycle *c)
 }
 
 /* The queue lock of the intent's repository and target: taken on first
- * use in this run, extended after. false when another worker holds it. */
+ * use in this run, extended after. false when another worker holds it,
+ * or with *failed when the store could not say (then asked again for
+ * the next intent: a failure is not "busy"). */
 static bool cycle_lock(struct cycle *c, const json_t *repo,
-    const json_t *intent)
+    const json_t *intent, bool *failed)
 {
 	char name[700];
 	json_t *state;
 	bool ok = false;
 
+	*failed = false;
 	snprintf(name, sizeof name, "queue:%s@%s", cv_json_str(repo, "name", ""),
 	    cv_json_str(intent, "target", "main"));
 	if ((state = json_object_get(c->locks, name))) {
-		if (json_is_true(state))
-			cv_lock_heartbeat(c->e->store, name, c->holder, c->ttl, &ok);
-	} else {
-		cv_lock_acquire(c->e->store, name, c->holder, c->ttl, &ok);
+		if (json_is_true(state) && cv_lock_heartbeat(c->e->store, name,
+		    c->holder, c->ttl, &ok) != CV_OK)
+			*failed = true;
+	} else if (cv_lock_acquire(c->e->store, name, c->holder, c->ttl, &ok) !=
+	    CV_OK)
+		*failed = true;
+	else
 		json_object_set_new(c->locks, name, json_boolean(ok));
-	}
-	return ok;
+	if (*failed)
+		cv_log(CV_WARNING, "converge.engine", "queue lock %s: the store "
+		    "failed; its intents wait for the next cycle", name);
+	return ok && !*failed;
 }
 
 /* The landing context of repo for this run (fetched once), or NULL with
@@ -1274,7 +1328,13 @@ static json_t *process_registered(struct cycle *c, json_t *intent,
 	json_t *res;
 
 	*skipped = false;
-	if (!cycle_lock(c, repo, intent)) {
+	bool failed;
+	if (!cycle_lock(c, repo, intent, &failed)) {
+		if (failed)
+			return json_pack("{s:O,s:s}", "intent_id",
+			    json_object_get(intent, "id"), "error", "The queue "
+			    "lock could not be taken (store error); left for the "
+			    "next cycle");
 		*skipped = true;
 		return NULL;
 	}
@@ -1426,6 +1486,16 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 		if (!res || strcmp(cv_json_str(res, "decision", ""),
 		    "dependency_blocked") != 0)
 			handled++;
+		/* A step that failed (the store, memory) decided nothing and
+		 * wrote nothing whole: said so, not left out of the answer. */
+		if (!res) {
+			cv_log(CV_WARNING, "converge.engine", "intent %s: the "
+			    "queue step failed; left for the next cycle",
+			    cv_json_str(intent, "id", ""));
+			res = json_pack("{s:O,s:s}", "intent_id", json_object_get(
+			    intent, "id"), "error", "The queue step failed (store "
+			    "error); left for the next cycle");
+		}
 		if (res)
 			json_array_append_new(results, res);
 	}

@@ -84,14 +84,13 @@ static const char *const m4[] = {
 };
 
 /* 5: verified webhook bodies, kept with their delivery (D-5), so that a
- * delivery can be audited or replayed after the fact. */
+ * delivery can be audited or replayed after the fact. Its index on
+ * received_at is no longer created here: 37 drops it. */
 static const char *const m5[] = {
 	"CREATE TABLE IF NOT EXISTS webhook_payloads ("
 	" delivery_id TEXT NOT NULL, tenant_id TEXT NOT NULL DEFAULT '',"
 	" github_event TEXT NOT NULL, received_at TEXT NOT NULL,"
 	" body TEXT NOT NULL, PRIMARY KEY (tenant_id, delivery_id))",
-	"CREATE INDEX IF NOT EXISTS idx_webhook_payloads_time"
-	" ON webhook_payloads(received_at)",
 	NULL
 };
 
@@ -200,16 +199,35 @@ static const char *const m34[] = {
 
 /* 36: keyset pages of the lists (page.h): a tenant's events, an intent's
  * events, a tenant's agent policies and repositories, each walked in its
- * list's order by index from where the cursor points. */
+ * list's order by index from where the cursor points. Its two event
+ * indexes, (tenant_id, timestamp) and (intent_id, timestamp), are no
+ * longer created here: 37 replaces them with partial ones, and every
+ * migration runs on each open. */
 static const char *const m36[] = {
-	"CREATE INDEX IF NOT EXISTS idx_events_tenant_time"
-	" ON events(tenant_id, timestamp)",
-	"CREATE INDEX IF NOT EXISTS idx_events_intent_time"
-	" ON events(intent_id, timestamp)",
 	"CREATE INDEX IF NOT EXISTS idx_agent_policies_tenant"
 	" ON agent_policies(tenant_id, agent_id)",
 	"CREATE INDEX IF NOT EXISTS idx_repositories_tenant_name"
 	" ON repositories(tenant_id, name)",
+	NULL
+};
+
+/* 37: 36's event indexes keep only the rows their lookups can match. Both
+ * are only ever searched by "tenant_id = ?" or "intent_id = ?" (the event
+ * list, its keyset pages, the latest event of an intent), which never
+ * match NULL, while a webhook.received event has neither and an
+ * un-tenanted intent's events no tenant: each such insert wrote an index
+ * entry nothing reads. An equality on the column implies IS NOT NULL, so
+ * SQLite and PostgreSQL both still use the partial index for it. */
+static const char *const m37[] = {
+	"DROP INDEX IF EXISTS idx_events_tenant_time",
+	"DROP INDEX IF EXISTS idx_events_intent_time",
+	"CREATE INDEX IF NOT EXISTS idx_events_tenant_set"
+	" ON events(tenant_id, timestamp) WHERE tenant_id IS NOT NULL",
+	"CREATE INDEX IF NOT EXISTS idx_events_intent_set"
+	" ON events(intent_id, timestamp) WHERE intent_id IS NOT NULL",
+	/* no query reads webhook payloads by time: one B-tree less per
+	 * delivery (a pruning by age would scan, and runs rarely) */
+	"DROP INDEX IF EXISTS idx_webhook_payloads_time",
 	NULL
 };
 
@@ -229,6 +247,7 @@ const struct cv_migration cv_migrations[] = {
 	{ 21, m21 },
 	{ 34, m34 },
 	{ 36, m36 },
+	{ 37, m37 },
 };
 /* Counted, not written: two branches that each add a migration would
  * otherwise merge cleanly into a count that skips the last one. */

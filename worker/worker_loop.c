@@ -114,7 +114,8 @@ static void touch_heartbeat(const struct cv_config *cfg)
 static bool lock_busy(const json_t *results)
 {
 	return json_array_size(results) == 1 &&
-	    json_object_get(json_array_get(results, 0), "error");
+	    json_object_get(json_array_get(results, 0), "error") &&
+	    json_object_get(json_array_get(results, 0), "lock");
 }
 
 /* One cycle; returns the number of intents processed. */

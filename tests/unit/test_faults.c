@@ -14,15 +14,30 @@
  *     (the landing may instead record a complete merge_failed);
  *   - the same operation, retried with no fault, succeeds.
  * The operations: a webhook delivery and an intent creation through their
- * route families, a validation of an intent over the API, and a queue
- * landing on a local repository. Allocations fail one by one for the
- * first two, every 17th (validation) or 31st (landing) for the others,
- * whose thousand or so allocations each take a run of git commands;
- * FAULT_ALLOC_STRIDE=1 in the environment fails every one.
+ * route families, a validation of an intent over the API, a queue
+ * landing on a local repository, and a worker cycle landing on a
+ * registered repository (D-9): the mirror fetched from a bare remote in
+ * the scratch directory, the intent validated again on the target that
+ * moved since its validation (merge-tree, commit-tree, the lint check in
+ * a worktree), the candidate pushed to the remote (db, proc, alloc).
+ * For that one an invariant is checked after every run, failed or not:
+ * the remote's main is as before or exactly the candidate the last
+ * validation tested (its parents the old main and the source head: never
+ * another commit, never two landings); the intent is MERGED iff one
+ * intent.merged names that commit (a push not yet recorded is allowed,
+ * and the next cycle records it); no landing is left marked.
+ *
+ * Allocations fail one by one for the first two, every 17th
+ * (validation), 31st (landing) or 211th (registered landing) for the
+ * others, whose thousand or so allocations each take a run of git
+ * commands; FAULT_ALLOC_STRIDE=1 in the environment fails every one.
  *
  * Then kill -9 at every step (kill:N, in a forked child): after the
  * "restart" (the operation again, as GitHub's redelivery or the next
- * worker cycle would do) each acknowledged action exists exactly once.
+ * worker cycle would do) each acknowledged action exists exactly once,
+ * for the registered repository once on the remote and in the events.
+ *
+ * CV_FAULT_ONLY=PATTERN (cmocka's test filter) runs the matching tests.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,7 +61,9 @@
 #include "farm.h"
 #include "intents.h"
 #include "jsonx.h"
+#include "mirror.h"
 #include "policy.h"
+#include "repos.h"
 #include "store.h"
 #include "gitrepo.h"
 
@@ -62,6 +79,15 @@ struct fx {
 	char *repo;              /* pristine repository (NULL: none) */
 	char repo_work[256];     /* its copy for one iteration */
 	bool need_repo;          /* the operation uses the repository */
+	/* The registered repository (D-9): a bare remote and the mirrors
+	 * root, each with a pristine copy, and a database of its own. */
+	char rbase[256];         /* pristine database: repository, r-1 */
+	char remote[256], remote0[256];
+	char var[256], var0[256];
+	char no_local[256];      /* repo_dir of the registered op: absent */
+	char moved[CV_SHA_LEN];  /* remote main after the validation */
+	char head[CV_SHA_LEN];   /* the source branch's head */
+	bool need_remote;        /* the operation lands on the remote */
 	struct cv_app app;
 };
 
@@ -206,6 +232,12 @@ struct op {
 	/* After a failure: true when the state is acceptable although the
 	 * dump differs (a complete outcome recorded, e.g. merge_failed). */
 	bool (*complete_outcome)(void);
+	/* What must hold after every run, failed or not (NULL: nothing
+	 * more): NULL when it does, else what does not. */
+	const char *(*invariant)(void);
+	/* Queue locks a worker killed mid-cycle leaves to their TTL; the
+	 * kill loop's restart finds them run out (NULL-terminated). */
+	const char *const *locks;
 };
 
 static bool run_request(const struct op *op, bool *clean_error)
@@ -229,19 +261,29 @@ static bool run_request(const struct op *op, bool *clean_error)
 	return ok;
 }
 
+/* dir := a copy of pristine (cp -a), whatever dir held before. */
+static void copy_tree(const char *pristine, const char *dir)
+{
+	const char *rm[] = { "rm", "-rf", dir, NULL };
+	const char *cp[] = { "cp", "-a", pristine, dir, NULL };
+	struct cv_proc_result r;
+
+	cv_proc_run(rm, NULL, &r);
+	cv_proc_result_free(&r);
+	assert_int_equal(cv_proc_run(cp, NULL, &r), CV_OK);
+	assert_int_equal(r.exit_code, 0);
+	cv_proc_result_free(&r);
+}
+
 static void fresh_copy(void)
 {
 	remove_db(fx.work);
-	copy_file(fx.base, fx.work);
-	if (fx.repo && fx.need_repo) {
-		const char *rm[] = { "rm", "-rf", fx.repo_work, NULL };
-		const char *cp[] = { "cp", "-a", fx.repo, fx.repo_work, NULL };
-		struct cv_proc_result r;
-		cv_proc_run(rm, NULL, &r);
-		cv_proc_result_free(&r);
-		assert_int_equal(cv_proc_run(cp, NULL, &r), CV_OK);
-		assert_int_equal(r.exit_code, 0);
-		cv_proc_result_free(&r);
+	copy_file(fx.need_remote ? fx.rbase : fx.base, fx.work);
+	if (fx.repo && fx.need_repo)
+		copy_tree(fx.repo, fx.repo_work);
+	if (fx.need_remote) {
+		copy_tree(fx.remote0, fx.remote);
+		copy_tree(fx.var0, fx.var);
 	}
 }
 
@@ -262,6 +304,15 @@ static void on_alarm(int sig)
 	static const char msg[] = "test_faults: an operation hung\n";
 	(void)!write(2, msg, sizeof msg - 1);
 	abort();
+}
+
+static void check_invariant(const struct op *op, const char *spec,
+    const char *when)
+{
+	const char *why = op->invariant ? op->invariant() : NULL;
+
+	if (why)
+		fail_msg("%s: %s: %s: %s", op->name, spec, when, why);
 }
 
 static bool landed_once(const struct op *op);
@@ -309,12 +360,14 @@ static int fault_loop(const struct op *op, const char *kind, int stride)
 				    op->name, spec, first_difference(before,
 				    after));
 			free(after);
+			check_invariant(op, spec, "after the failure");
 			/* the same operation again, no fault: it succeeds (a
 			 * landing recorded before its answer could be built
 			 * has nothing left to land: it holds exactly once) */
 			if (!op->run(op, &clean) && !landed_once(op))
 				fail_msg("%s: %s: the retry failed", op->name, spec);
 		}
+		check_invariant(op, spec, "at the end");
 		cv_store_close(fx.app.store);
 		fx.app.store = NULL;
 		free(before);
@@ -454,13 +507,205 @@ static bool create_complete(void)
 }
 
 static const struct op op_webhook = { "webhook delivery", run_request, &wh,
-    200, "\"ok\":true", webhook_complete };
+    200, "\"ok\":true", webhook_complete, NULL, NULL };
 static const struct op op_create = { "intent creation", run_request, &cr,
-    200, "fi-1", create_complete };
+    200, "fi-1", create_complete, NULL, NULL };
 static const struct op op_validate = { "validation", run_request, &va, 200,
-    "\"validated\"", validation_complete };
+    "\"validated\"", validation_complete, NULL,
+    NULL };
+static const char *const local_locks[] = { "queue", NULL };
+
 static const struct op op_landing = { "queue landing", run_landing, NULL, 0,
-    NULL, landing_complete };
+    NULL, landing_complete, NULL, local_locks };
+
+/* ---- the landing on a registered repository (D-9) ---------------------------- */
+
+static const char *const registered_locks[] = { "queue", "queue:acme/w@main",
+    NULL };
+
+/* The remote's main (a new string): its loose ref read as a file, as
+ * no git may run while a fault is armed (git writes pushed refs loose;
+ * the fixture's are loose too). */
+static char *remote_main(void)
+{
+	char path[300], sha[CV_SHA_LEN] = "";
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/refs/heads/main", fx.remote);
+	assert_non_null(f = fopen(path, "r"));
+	assert_non_null(fgets(sha, sizeof sha, f));
+	fclose(f);
+	sha[strcspn(sha, "\n")] = '\0';
+	return strdup(sha);
+}
+
+static const char *status_of(const char *id, char *buf, size_t size)
+{
+	struct cv_store *s = open_store(fx.work);
+	json_t *in = NULL;
+
+	cv_intent_get(s, id, &in);
+	snprintf(buf, size, "%s", cv_json_str(in, "status", ""));
+	json_decref(in);
+	cv_store_close(s);
+	return buf;
+}
+
+/* The payload's key of the newest event of type for r-1, or "". */
+static void latest_of(const char *type, const char *key, char *buf,
+    size_t size)
+{
+	struct cv_store *s = open_store(fx.work);
+	json_t *ev = NULL;
+
+	assert_int_equal(cv_event_latest(s, type, "r-1", &ev), CV_OK);
+	snprintf(buf, size, "%s", cv_json_str(json_object_get(ev, "payload"),
+	    key, ""));
+	json_decref(ev);
+	cv_store_close(s);
+}
+
+/*
+ * What holds after any run, failed, killed or not (D-9):
+ *   - the remote's main is the one before the cycle, or exactly the
+ *     candidate the last validation tested: a merge of that main and the
+ *     source head (never another commit, never a second landing);
+ *   - r-1 is MERGED iff intent.merged is recorded, once, naming that
+ *     candidate, which is then the remote's main (a push not yet
+ *     recorded is allowed: the next cycle records it);
+ *   - r-1 is otherwise where a cycle takes it up (VALIDATED, or READY
+ *     when a revalidation could not run git), and no landing is marked.
+ */
+static const char *registered_invariant(void)
+{
+	static char why[400];
+	char status[32], tested[CV_SHA_LEN], merged[CV_SHA_LEN], parents[100];
+	char *tip = remote_main(), *p = NULL;
+	long long n = scalar("SELECT COUNT(*) FROM events WHERE event_type = "
+	    "'intent.merged' AND intent_id = 'r-1'");
+
+	status_of("r-1", status, sizeof status);
+	latest_of("intent.validated", "candidate_sha", tested, sizeof tested);
+	latest_of("intent.merged", "merged_commit", merged, sizeof merged);
+	snprintf(parents, sizeof parents, "%s %s\n", fx.moved, fx.head);
+	why[0] = '\0';
+	if (strcmp(tip, fx.moved) != 0) {
+		p = repo_run(fx.remote, "git", "log", "-1", "--format=%P", "main",
+		    (char *)NULL);
+		if (strcmp(tip, tested) != 0)
+			snprintf(why, sizeof why, "the remote holds %s, not the "
+			    "tested %s", tip, tested);
+		else if (strcmp(p, parents) != 0)
+			snprintf(why, sizeof why, "the landed %s has parents %s",
+			    tip, p);
+	}
+	if (!why[0] && strcmp(status, "MERGED") == 0 && (n != 1 ||
+	    strcmp(merged, tested) != 0 || strcmp(tip, tested) != 0))
+		snprintf(why, sizeof why, "MERGED with %lld intent.merged (%s), "
+		    "remote %s, tested %s", n, merged, tip, tested);
+	if (!why[0] && strcmp(status, "MERGED") != 0 && (n != 0 ||
+	    (strcmp(status, "VALIDATED") != 0 && strcmp(status, "READY") != 0)))
+		snprintf(why, sizeof why, "%s with %lld intent.merged", status, n);
+	if (!why[0] && scalar("SELECT COUNT(*) FROM queue_landings") != 0)
+		snprintf(why, sizeof why, "a landing left marked");
+	free(p);
+	free(tip);
+	return why[0] ? why : NULL;
+}
+
+/* Landed exactly once: MERGED (with the invariant: one intent.merged
+ * naming the remote's main, the tested candidate, one landing on it). */
+static bool registered_once(void)
+{
+	char status[32];
+
+	return strcmp(status_of("r-1", status, sizeof status), "MERGED") == 0 &&
+	    !registered_invariant();
+}
+
+/* A result that says what went wrong: the engine's NULL or {"error"},
+ * or the intent's decision naming an outcome other than a landing. */
+static bool registered_clear(const json_t *res, const json_t *r)
+{
+	static const char *const failed[] = { "merge_failed", "merge_deferred",
+	    "fetch_failed", "blocked" };
+	const char *d = cv_json_str(r, "decision", "");
+
+	if (!res || json_object_get(json_array_get(res, 0), "error") ||
+	    json_object_get(r, "error"))
+		return true;
+	for (size_t i = 0; i < CV_ARRAY_LEN(failed); i++)
+		if (strcmp(d, failed[i]) == 0)
+			return true;
+	return false;
+}
+
+/* One worker cycle on the registered repository: fetch into the mirror,
+ * validate again on the moved target (merge-tree, commit-tree, the lint
+ * check in a worktree), push the candidate to the bare remote, record. */
+static bool run_registered(const struct op *op, bool *clean_error)
+{
+	json_t *config, *res, *r = NULL, *x;
+
+	/* The harness's own allocations (the worker's configuration, the
+	 * reading of the outcome) are not counted: alloc:N fails the
+	 * cycle's. */
+	cv_fault_pause(true);
+	config = cv_policy_defaults();
+	cv_fault_pause(false);
+	/* no local repository: an intent taken for a local one fails there
+	 * instead of merging in whatever repository the cwd is in */
+	struct cv_engine e = { .store = fx.app.store, .repo_dir = fx.no_local,
+	    .work_dir = fx.no_local, .config = config,
+	    .coupling_injected = true, .var_dir = fx.var,
+	    .check_timeout_s = 30 };
+	struct cv_queue_opts q = { .auto_confirm = true, .max_retries = 3,
+	    .holder = 4242 };
+	size_t i;
+
+	(void)op;
+	/* sent back to READY by a revalidation that could not run git: the
+	 * client validates it again */
+	if (scalar("SELECT COUNT(*) FROM intents WHERE id = 'r-1' AND "
+	    "status = 'READY'") == 1) {
+		struct cv_validate_opts vo = { NULL, false, false };
+		json_decref(cv_engine_validate(&e, "r-1", &vo));
+	}
+	res = cv_engine_queue_run(&e, &q);
+	cv_fault_pause(true);
+	json_array_foreach(res, i, x)
+		if (strcmp(cv_json_str(x, "intent_id", ""), "r-1") == 0)
+			r = x;
+	char *tip = remote_main();
+	bool ok = strcmp(cv_json_str(r, "decision", ""), "merged") == 0 &&
+	    strcmp(cv_json_str(r, "merged_commit", ""), tip) == 0 &&
+	    scalar("SELECT COUNT(*) FROM intents WHERE id = 'r-1' AND "
+	    "status = 'MERGED'") == 1;
+
+	*clean_error = !ok && registered_clear(res, r);
+	/* [] is the restart's answer when the killed cycle had recorded
+	 * the landing: nothing left to do (the kill loop checks that). */
+	if (!ok && ((!*clean_error && json_array_size(res)) ||
+	    getenv("CV_FAULT_VERBOSE"))) {
+		char *t = res ? json_dumps(res, JSON_COMPACT) : NULL;
+		fprintf(stderr, "registered landing: %s\n", t ? t : "NULL");
+		free(t);
+	}
+	free(tip);
+	json_decref(res);
+	json_decref(config);
+	cv_fault_pause(false);
+	return ok;
+}
+
+static bool registered_complete(void)
+{
+	return !registered_invariant();
+}
+
+static const struct op op_registered = { "registered landing",
+    run_registered, NULL, 0, NULL, registered_complete, registered_invariant,
+    registered_locks };
 
 /* ---- fixtures ------------------------------------------------------------------ */
 
@@ -501,6 +746,82 @@ static void scratch_remove(char *dir)
 	free(dir);
 }
 
+static void run_git(const char *dir, const char *const argv[])
+{
+	struct cv_proc_opts o = { .cwd = dir, .timeout_ms = 30000 };
+	struct cv_proc_result r;
+
+	assert_int_equal(cv_proc_run(argv, &o, &r), CV_OK);
+	if (r.exit_code != 0)
+		fail_msg("%s %s: %s", argv[0], argv[1], r.err ? r.err : "");
+	cv_proc_result_free(&r);
+}
+
+/* The registered repository's fixture: a bare remote with main and
+ * feature/r, the repository registered, r-1 validated (its mirror
+ * fetched, its candidate tested), then main moved by somebody else: the
+ * cycle fetches, merges again, checks, pushes. Pristine copies of the
+ * remote and of the mirrors root are taken for the iterations. */
+static void setup_registered(void)
+{
+	char *clone = repo_new(), *out;
+	const char *err = NULL;
+	json_t *repo, *doc, *in, *config = cv_policy_defaults(), *d;
+
+	snprintf(fx.rbase, sizeof fx.rbase, "%s/registered.db", fx.dir);
+	snprintf(fx.remote, sizeof fx.remote, "%s/remote.git", fx.dir);
+	snprintf(fx.remote0, sizeof fx.remote0, "%s/remote0.git", fx.dir);
+	snprintf(fx.var, sizeof fx.var, "%s/var", fx.dir);
+	snprintf(fx.var0, sizeof fx.var0, "%s/var0", fx.dir);
+	snprintf(fx.no_local, sizeof fx.no_local, "%s/no-local-repo", fx.dir);
+	const char *init[] = { "git", "init", "-q", "--bare", "-b", "main",
+	    fx.remote, NULL };
+	run_git(fx.dir, init);
+	repo_write(clone, "Makefile", "lint:\n\t@true\n");
+	repo_write(clone, "src/app.c", "int main(void) { return 0; }\n");
+	repo_commit(clone, "base");
+	repo_git(clone, "remote", "add", "origin", fx.remote);
+	repo_branch(clone, "feature/r", "src/r.c", "int r;\n", "feature");
+	repo_git(clone, "push", "-q", "origin", "main", "feature/r");
+	out = repo_run(clone, "git", "rev-parse", "feature/r", (char *)NULL);
+	snprintf(fx.head, sizeof fx.head, "%.40s", out);
+	free(out);
+
+	struct cv_store *s = open_store(fx.rbase);
+	repo = cv_repo_build("acme/w", fx.remote, "main", NULL, NULL, NULL,
+	    &err);
+	assert_non_null(repo);
+	assert_int_equal(cv_repo_add(s, repo), CV_OK);
+	doc = json_pack("{s:s,s:s,s:s,s:s,s:{s:s}}", "id", "r-1", "source",
+	    "feature/r", "target", "main", "status", "READY", "technical",
+	    "repo", "acme/w");
+	assert_non_null(in = cv_intent_build(doc, false, NULL, &err));
+	struct cv_engine e = { .store = s, .repo_dir = fx.no_local,
+	    .work_dir = fx.no_local, .config = config,
+	    .coupling_injected = true, .var_dir = fx.var,
+	    .check_timeout_s = 30 };
+	assert_int_equal(cv_engine_intent_create(&e, in, false), CV_OK);
+	struct cv_validate_opts vo = { NULL, false, false };
+	d = cv_engine_validate(&e, "r-1", &vo);
+	assert_string_equal(cv_json_str(d, "decision", ""), "validated");
+	json_decref(d);
+	cv_store_close(s);
+
+	repo_write(clone, "docs/other.md", "meanwhile\n");
+	repo_commit(clone, "meanwhile");
+	repo_git(clone, "push", "-q", "origin", "main");
+	out = repo_run(clone, "git", "rev-parse", "main", (char *)NULL);
+	snprintf(fx.moved, sizeof fx.moved, "%.40s", out);
+	free(out);
+	copy_tree(fx.remote, fx.remote0);
+	copy_tree(fx.var, fx.var0);
+	json_decref(in);
+	json_decref(doc);
+	json_decref(repo);
+	json_decref(config);
+	repo_remove(clone);
+}
+
 static int setup(void **state)
 {
 	char path[512];
@@ -537,6 +858,7 @@ static int setup(void **state)
 	add_intent(s, "v-1", "READY");
 	add_intent(s, "l-1", "VALIDATED");
 	cv_store_close(s);
+	setup_registered();
 	fx.app.family = "test";
 	fx.app.cfg.repo_path = fx.repo_work;
 	requests_init();
@@ -584,7 +906,8 @@ static bool landing_once(void)
 
 static bool landed_once(const struct op *op)
 {
-	return op == &op_landing && landing_once();
+	return (op == &op_landing && landing_once()) ||
+	    (op == &op_registered && registered_once());
 }
 
 /* Runs op in a child that SIGKILLs itself at step N (a DB statement or
@@ -601,6 +924,7 @@ static int kill_loop(const struct op *op, bool (*once)(void))
 		bool clean;
 		int status;
 		pid_t pid;
+		const char *why;
 
 		fresh_copy();
 		snprintf(spec, sizeof spec, "kill:%d", n);
@@ -621,23 +945,25 @@ static int kill_loop(const struct op *op, bool (*once)(void))
 			    op->name, spec, status);
 		/* the restart: the same operation once more, no fault */
 		fx.app.store = open_store(fx.work);
-		if (killed && op == &op_landing) {
-			/* The dead worker's queue lock is a lease: the next
-			 * worker waits for its TTL; here it has run out. */
+		if (killed && op->invariant && (why = op->invariant()))
+			fail_msg("%s: killed at %s: %s", op->name, spec, why);
+		/* The dead worker's queue locks are leases: the next worker
+		 * waits for their TTL; here it has run out. */
+		for (size_t i = 0; killed && op->locks && op->locks[i]; i++) {
 			bool released;
 			assert_int_equal(cv_lock_force_release(fx.app.store,
-			    "queue", &released), CV_OK);
+			    op->locks[i], &released), CV_OK);
 		}
 		bool ok = op->run(op, &clean);
 		/* a landing left marked is put back by that cycle, landed by
 		 * the next one */
-		if (!ok && killed && op == &op_landing && !once())
+		if (!ok && killed && op->locks && !once())
 			ok = op->run(op, &clean);
 		cv_store_close(fx.app.store);
 		fx.app.store = NULL;
 		alarm(0);
 		/* a landing recorded before the kill: nothing left to land */
-		if (!ok && op == &op_landing && once())
+		if (!ok && op->locks && once())
 			ok = true;
 		if (!ok)
 			fail_msg("%s: after kill at %s the operation failed",
@@ -659,6 +985,7 @@ static void test_kill_webhook(void **state)
 	if (!CV_FAULT_ENABLED)
 		skip();
 	fx.need_repo = false;
+	fx.need_remote = false;
 	report("", "start", 0);
 	report(op_webhook.name, "kill", kill_loop(&op_webhook, webhook_once));
 }
@@ -669,6 +996,7 @@ static void test_kill_create(void **state)
 	if (!CV_FAULT_ENABLED)
 		skip();
 	fx.need_repo = false;
+	fx.need_remote = false;
 	report("", "start", 0);
 	report(op_create.name, "kill", kill_loop(&op_create, create_once));
 }
@@ -679,8 +1007,22 @@ static void test_kill_landing(void **state)
 	if (!CV_FAULT_ENABLED)
 		skip();
 	fx.need_repo = true;
+	fx.need_remote = false;
 	report("", "start", 0);
 	report(op_landing.name, "kill", kill_loop(&op_landing, landing_once));
+}
+
+static void test_kill_registered(void **state)
+{
+	(void)state;
+	if (!CV_FAULT_ENABLED)
+		skip();
+	fx.need_repo = false;
+	fx.need_remote = true;
+	report("", "start", 0);
+	report(op_registered.name, "kill", kill_loop(&op_registered,
+	    registered_once));
+	fx.need_remote = false;
 }
 
 /* ---- the tests -------------------------------------------------------------------- */
@@ -697,24 +1039,26 @@ static void report(const char *op, const char *kind, int n)
 	last = now;
 }
 
-/* Every allocation of the operation fails in turn when alloc_stride is
- * 1; a validation or a landing has about a thousand, each run taking a
- * second or two with its git commands, so those fail every
- * alloc_stride-th (FAULT_ALLOC_STRIDE=1 in the environment: all). */
+/* alloc_stride: every allocation of the operation fails in turn (1),
+ * every alloc_stride-th (a cycle with its git commands takes a second or
+ * two and has thousands), or none (0). FAULT_ALLOC_STRIDE=1 in the
+ * environment: every one, where there is an alloc loop. */
 static void loops(const struct op *op, int alloc_stride, bool procs)
 {
 	const char *env = getenv("FAULT_ALLOC_STRIDE");
 
 	if (!CV_FAULT_ENABLED)
 		skip();
-	if (env && atoi(env) > 0)
+	if (alloc_stride && env && atoi(env) > 0)
 		alloc_stride = atoi(env);
-	fx.need_repo = procs;
+	fx.need_repo = procs && op != &op_registered;
+	fx.need_remote = op == &op_registered;
 	report("", "start", 0);
 	report(op->name, "db", fault_loop(op, "db", 1));
 	if (procs)
 		report(op->name, "proc", fault_loop(op, "proc", 1));
-	report(op->name, "alloc", fault_loop(op, "alloc", alloc_stride));
+	if (alloc_stride)
+		report(op->name, "alloc", fault_loop(op, "alloc", alloc_stride));
 }
 
 static void test_webhook(void **state)
@@ -741,6 +1085,16 @@ static void test_landing(void **state)
 	loops(&op_landing, 31, true);
 }
 
+/* A prime: the failures fall on every kind of step in turn. */
+#define REGISTERED_ALLOC_STRIDE 211
+
+static void test_registered(void **state)
+{
+	(void)state;
+	loops(&op_registered, REGISTERED_ALLOC_STRIDE, true);
+	fx.need_remote = false;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -748,10 +1102,15 @@ int main(void)
 		cmocka_unit_test(test_create),
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_landing),
+		cmocka_unit_test(test_registered),
 		cmocka_unit_test(test_kill_webhook),
 		cmocka_unit_test(test_kill_create),
 		cmocka_unit_test(test_kill_landing),
+		cmocka_unit_test(test_kill_registered),
 	};
 
+	/* CV_FAULT_ONLY=test_registered (a pattern) runs those alone. */
+	if (getenv("CV_FAULT_ONLY"))
+		cmocka_set_test_filter(getenv("CV_FAULT_ONLY"));
 	return cmocka_run_group_tests_name("faults", tests, setup, teardown);
 }
