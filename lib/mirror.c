@@ -571,15 +571,23 @@ enum cv_err cv_mirror_push(struct cv_mirror *m, const char *sha,
 		}
 	} else {
 		/* The remote's branch is sha now: so is the mirror's, and the
-		 * next candidate of this cycle builds on it without a fetch. */
+		 * next candidate of this cycle builds on it without a fetch.
+		 * Under the mirror's lock: a fetch by another process (a
+		 * validation over HTTP) moving the same ref at the same time
+		 * would fail with "cannot lock ref". Without the lock the
+		 * next fetch brings the ref anyway. */
 		const char *up[] = { "git", "update-ref", spec + strlen(sha) + 1,
 		    sha, NULL };
-		struct cv_proc_result u;
+		struct cv_proc_result u = { 0 };
 		char *ignored = NULL;
-		git(m, m->dir, up, &u, &ignored);
+		int fd = lock_open(m, &ignored);
+		if (fd >= 0) {
+			git(m, m->dir, up, &u, &ignored);
+			graph_write(m);
+			close(fd);
+		}
 		cv_proc_result_free(&u);
 		free(ignored);
-		graph_write(m);
 	}
 done:
 	cv_proc_result_free(&r);
