@@ -179,6 +179,8 @@ struct run {
 	json_t *sim, *risk, *policy;
 	struct cv_landing *land;   /* registered repository (D-9), or NULL */
 	bool land_owned;           /* opened (and freed) by this run */
+	char decided[16];          /* MERGED/REJECTED by another process
+	                            * while this run worked, or "" */
 };
 
 static void run_free(struct run *r)
@@ -220,8 +222,11 @@ static enum cv_err record(struct run *r, const json_t *result,
 		json_decref(evidence);
 		return err;
 	}
-	if (new_status)
-		err = cv_intent_update_status(e->store, r->id, new_status, -1);
+	/* The worker may have landed (or a close rejected) the intent while
+	 * this validation ran: then nothing is recorded, or a VALIDATED
+	 * written over MERGED would land the same change twice. */
+	err = cv_intent_update_status_open(e->store, r->id, new_status,
+	    r->decided, sizeof r->decided);
 	/* A new VALIDATED intent wakes a listening worker at commit (D-6). */
 	if (err == CV_OK && new_status && strcmp(new_status, "VALIDATED") == 0)
 		err = cv_store_notify(e->store, CV_QUEUE_CHANNEL);
@@ -239,6 +244,16 @@ static enum cv_err record(struct run *r, const json_t *result,
 		return err;
 	}
 	return cv_store_commit(e->store);
+}
+
+/* After a failed record(): the answer of step 0 when another process
+ * decided the intent meanwhile, else NULL (the store failed). */
+static json_t *decided_meanwhile(const struct run *r)
+{
+	if (!r->decided[0])
+		return NULL;
+	return error_obj("Intent %s is %s, cannot validate", r->id,
+	    r->decided);
 }
 
 static json_t *block(struct run *r, const char *reason, bool hook)
@@ -259,7 +274,7 @@ static json_t *block(struct run *r, const char *reason, bool hook)
 	    "reason", reason, "trace_id", r->trace), json_pack("{s:s,s:s}",
 	    "reason", reason, "trace_id", r->trace), hook) != CV_OK) {
 		json_decref(res);
-		return NULL;
+		return decided_meanwhile(r);
 	}
 	return res;
 }
@@ -606,7 +621,7 @@ static json_t *validated(struct run *r, json_t *gate_take)
 	    json_object_get(r->risk, "risk_score"), "policy_verdict", "ALLOW",
 	    "trace_id", r->trace), true) != CV_OK) {
 		json_decref(res);
-		return NULL;
+		return decided_meanwhile(r);
 	}
 	return res;
 }

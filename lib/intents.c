@@ -2,6 +2,7 @@
 #include "intents.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -468,4 +469,36 @@ enum cv_err cv_intent_update_status(struct cv_store *s, const char *id,
 	return cv_db_exec(s, "UPDATE intents SET status = ?1, retries ="
 	    " CASE WHEN ?2 >= 0 THEN ?2 ELSE retries END, updated_at = ?3"
 	    " WHERE id = ?4", p, 4, NULL);
+}
+
+enum cv_err cv_intent_update_status_open(struct cv_store *s, const char *id,
+    const char *status, char *terminal, size_t n)
+{
+	char ts[CV_TS_LEN];
+	long long changed = 0;
+	json_t *rows = NULL;
+	enum cv_err err;
+
+	cv_now_ts(ts);
+	if (status) {
+		struct cv_param p[] = { CV_TEXT(status), CV_TEXT(ts),
+		    CV_TEXT(id) };
+		err = cv_db_exec(s, "UPDATE intents SET status = ?1,"
+		    " updated_at = ?2 WHERE id = ?3 AND status NOT IN"
+		    " ('MERGED', 'REJECTED')", p, 3, &changed);
+		if (err != CV_OK || changed > 0)
+			return err;
+	}
+	struct cv_param q[] = { CV_TEXT(id) };
+	if ((err = cv_db_query(s, "SELECT status FROM intents WHERE id = ?1",
+	    q, 1, &rows)) != CV_OK)
+		return err;
+	const char *now = json_string_value(json_array_get(json_array_get(
+	    rows, 0), 0));
+	if (now && cv_status_terminal(now)) {
+		snprintf(terminal, n, "%s", now);
+		err = CV_ESTATE;
+	}
+	json_decref(rows);
+	return err;
 }

@@ -72,6 +72,15 @@ json_t *cv_intent_list_after(struct cv_store *s, const char *status,
 json_t *cv_intent_brief_list(struct cv_store *s, const char *status,
     const char *tenant_id, int limit);
 
+/* Inside the caller's transaction, for a decision reached while another
+ * process may have decided the same intent (a validation against the
+ * worker's landing): sets status (when not NULL) and updated_at only while
+ * the intent is neither MERGED nor REJECTED. CV_ESTATE when it is, with
+ * that status copied into terminal (size n); CV_OK otherwise, an unknown
+ * id included. */
+enum cv_err cv_intent_update_status_open(struct cv_store *s, const char *id,
+    const char *status, char *terminal, size_t n);
+
 /* Sets status (and retries when retries >= 0) and updated_at; unknown id
  * is a silent no-op. */
 enum cv_err cv_intent_update_status(struct cv_store *s, const char *id,

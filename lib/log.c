@@ -19,6 +19,11 @@ void cv_log_set_level(enum cv_log_level lvl)
 	min_level = lvl;
 }
 
+bool cv_log_enabled(enum cv_log_level lvl)
+{
+	return lvl >= min_level;
+}
+
 enum cv_log_level cv_log_level_parse(const char *name, enum cv_log_level dflt)
 {
 	for (size_t i = 0; name && i < sizeof level_names / sizeof *level_names;

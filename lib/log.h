@@ -8,12 +8,18 @@
 #ifndef CV_LOG_H
 #define CV_LOG_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 enum cv_log_level { CV_DEBUG, CV_INFO, CV_WARNING, CV_ERROR };
 
 /* Minimum level written (default INFO; CONVERGE_LOG_LEVEL sets it). */
 void cv_log_set_level(enum cv_log_level lvl);
+
+/* Whether a line at lvl would be written: lets a caller skip building
+ * the fields of a line that would be dropped (the access line). */
+bool cv_log_enabled(enum cv_log_level lvl);
 
 /* The level `name` spells (DEBUG, INFO, WARNING or ERROR, any case);
  * dflt for NULL or anything else. */

@@ -84,14 +84,13 @@ static const char *const m4[] = {
 };
 
 /* 5: verified webhook bodies, kept with their delivery (D-5), so that a
- * delivery can be audited or replayed after the fact. */
+ * delivery can be audited or replayed after the fact. Its index on
+ * received_at is no longer created here: 37 drops it. */
 static const char *const m5[] = {
 	"CREATE TABLE IF NOT EXISTS webhook_payloads ("
 	" delivery_id TEXT NOT NULL, tenant_id TEXT NOT NULL DEFAULT '',"
 	" github_event TEXT NOT NULL, received_at TEXT NOT NULL,"
 	" body TEXT NOT NULL, PRIMARY KEY (tenant_id, delivery_id))",
-	"CREATE INDEX IF NOT EXISTS idx_webhook_payloads_time"
-	" ON webhook_payloads(received_at)",
 	NULL
 };
 
@@ -226,6 +225,9 @@ static const char *const m37[] = {
 	" ON events(tenant_id, timestamp) WHERE tenant_id IS NOT NULL",
 	"CREATE INDEX IF NOT EXISTS idx_events_intent_set"
 	" ON events(intent_id, timestamp) WHERE intent_id IS NOT NULL",
+	/* no query reads webhook payloads by time: one B-tree less per
+	 * delivery (a pruning by age would scan, and runs rarely) */
+	"DROP INDEX IF EXISTS idx_webhook_payloads_time",
 	NULL
 };
 

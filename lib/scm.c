@@ -257,12 +257,20 @@ json_t *cv_scm_simulation_new(bool mergeable, json_t *conflicts_take,
 		json_decref(sim);
 		return NULL;
 	}
-	json_object_set_new(sim, "mergeable", json_boolean(mergeable));
-	json_object_set_new(sim, "conflicts", conflicts_take);
-	json_object_set_new(sim, "files_changed", files_take);
-	json_object_set_new(sim, "timestamp", json_string(ts));
-	json_object_set_new(sim, "source", text_json(source, strlen(source)));
-	json_object_set_new(sim, "target", text_json(target, strlen(target)));
+	/* All or nothing: a simulation without "mergeable" would read as
+	 * a conflict and block the intent ("|", not "||": each call takes
+	 * its value, even when it fails). */
+	if (json_object_set_new(sim, "mergeable", json_boolean(mergeable)) |
+	    json_object_set_new(sim, "conflicts", conflicts_take) |
+	    json_object_set_new(sim, "files_changed", files_take) |
+	    json_object_set_new(sim, "timestamp", json_string(ts)) |
+	    json_object_set_new(sim, "source", text_json(source,
+	    strlen(source))) |
+	    json_object_set_new(sim, "target", text_json(target,
+	    strlen(target)))) {
+		json_decref(sim);
+		return NULL;
+	}
 	return sim;
 }
 

@@ -666,6 +666,44 @@ static void test_checks_block(void **state)
 	repo_remove(repo);
 }
 
+/* The soak's finding: the worker landed an intent while a validation of
+ * it ran; the validation wrote VALIDATED over MERGED and the next cycle
+ * landed the same change again. Here the check itself plays the worker
+ * (it marks the intent MERGED in the database): the validation records
+ * nothing and answers as for a MERGED intent. */
+static void test_validate_race_with_landing(void **state)
+{
+	struct fx *f = *state;
+	char *repo, mk[1024];
+	struct cv_validate_opts o = { NULL, false, false };
+	json_t *d, *got;
+
+	if (access("/usr/bin/sqlite3", X_OK) != 0)
+		skip();
+	repo = repo_new();
+	snprintf(mk, sizeof mk, "lint:\n\t@/usr/bin/sqlite3 %s \"UPDATE intents"
+	    " SET status = 'MERGED' WHERE id = 'race'\"\ntest:\n\t@echo ok\n",
+	    f->db);
+	repo_write(repo, "Makefile", mk);
+	repo_commit(repo, "base");
+	repo_git(repo, "branch", "feature/x");
+	f->e.repo_dir = repo;
+	add_intent(f, "race", "high", "READY", 3, 0, NULL);
+	size_t mark = event_count(f);
+	d = cv_engine_validate(&f->e, "race", &o);
+	assert_non_null(d);
+	assert_string_equal(cv_json_str(d, "error", ""),
+	    "Intent race is MERGED, cannot validate");
+	json_decref(d);
+	assert_types(types_since(f, mark), "[\"simulation.completed\","
+	    "\"check.completed\",\"check.completed\",\"risk.evaluated\","
+	    "\"policy.evaluated\"]");
+	assert_int_equal(cv_intent_get(f->s, "race", &got), CV_OK);
+	assert_string_equal(cv_json_str(got, "status", ""), "MERGED");
+	json_decref(got);
+	repo_remove(repo);
+}
+
 /* A VALIDATED intent of tenant (NULL: none) at priority and time. */
 static void add_tenant_intent(struct fx *f, const char *id,
     const char *tenant, int prio, const char *created)
@@ -731,6 +769,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_queue_lock_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_confirm_reset_inspect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_repo_flow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_validate_race_with_landing,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checks_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_merge_failed, setup,
 		    teardown),
