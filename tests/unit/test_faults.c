@@ -28,7 +28,7 @@
  * and the next cycle records it); no landing is left marked.
  *
  * Allocations fail one by one for the first two, every 17th
- * (validation), 31st (landing) or 211th (registered landing) for the
+ * (validation), 31st (landing) or 37th (registered landing) for the
  * others, whose thousand or so allocations each take a run of git
  * commands; FAULT_ALLOC_STRIDE=1 in the environment fails every one.
  *
@@ -1086,7 +1086,7 @@ static void test_landing(void **state)
 }
 
 /* A prime: the failures fall on every kind of step in turn. */
-#define REGISTERED_ALLOC_STRIDE 211
+#define REGISTERED_ALLOC_STRIDE 37
 
 static void test_registered(void **state)
 {
