@@ -137,8 +137,8 @@ static const char *query_sql(unsigned mask)
 	static const char *const terms[] = { " AND event_type = ?1",
 	    " AND intent_id = ?2", " AND agent_id = ?3", " AND tenant_id = ?4",
 	    " AND timestamp >= ?5", " AND timestamp <= ?6",
-	    " AND timestamp <= ?8 AND (timestamp < ?8 OR"
-	    " rowid < CAST(?9 AS tid))" };
+	    (" AND timestamp <= ?8 AND (timestamp < ?8 OR"
+	    " rowid < CAST(?9 AS tid))") };
 	char buf[1024];
 	size_t n;
 
