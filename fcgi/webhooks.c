@@ -165,7 +165,9 @@ static void webhook(struct cv_ctx *ctx)
 	d.id = cv_request_header(ctx->req, "X-GitHub-Delivery");
 	d.event = d.event ? d.event : "";
 	d.id = d.id ? d.id : "";
-	if (strlen(d.id) > 200 || strlen(d.event) > 100) {
+	/* Both end up in events, whose JSON can hold UTF-8 only. */
+	if (strlen(d.id) > 200 || strlen(d.event) > 100 ||
+	    !cv_utf8_text(d.id) || !cv_utf8_text(d.event)) {
 		cv_response_error(ctx->resp, 400, "Invalid delivery headers");
 		return;
 	}

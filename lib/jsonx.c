@@ -121,6 +121,11 @@ static bool utf8_valid(const unsigned char *s, size_t n)
 	return true;
 }
 
+bool cv_utf8_text(const char *s)
+{
+	return utf8_valid((const unsigned char *)s, strlen(s));
+}
+
 json_t *cv_json_stored_text(const char *s, size_t n)
 {
 	json_t *v = json_stringn(s ? s : "", s ? n : 0);

@@ -37,6 +37,10 @@ json_t *cv_json_loadb(const char *buf, size_t len, size_t flags,
  * allocation failed, so that a reader can tell the two apart. */
 json_t *cv_json_stored_text(const char *s, size_t n);
 
+/* true when s is a NUL-terminated UTF-8 text: what a JSON string can hold
+ * (request headers that end up in events must be). */
+bool cv_utf8_text(const char *s);
+
 /* A string value or JSON null when s is NULL (new reference). */
 json_t *cv_json_str_or_null(const char *s);
 
