@@ -282,7 +282,7 @@ static enum cv_err resolve_one(struct cv_scm_run *s, struct ref_ent *ent,
 		if (!sha)
 			e = CV_ENOMEM;
 		else if (is_sha(sha, strlen(sha)))
-			strcpy(ent->sha, sha);
+			snprintf(ent->sha, sizeof ent->sha, "%s", sha);
 		free(sha);
 	}
 	cv_proc_result_free(&r);
@@ -312,7 +312,7 @@ static enum cv_err resolve(struct cv_scm_run *s, const char *ref, char *sha,
 	}
 	if (ent->sha[0] == '\0')
 		return CV_ENOTFOUND;
-	strcpy(sha, ent->sha);
+	snprintf(sha, SHA_MAX, "%s", ent->sha);
 	return CV_OK;
 }
 
