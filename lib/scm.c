@@ -274,7 +274,7 @@ json_t *cv_scm_simulation_new(bool mergeable, json_t *conflicts_take,
 	return sim;
 }
 
-static enum cv_err refs_check(const char *source, const char *target,
+enum cv_err cv_scm_refs_check(const char *source, const char *target,
     char **errmsg)
 {
 	const char *bad = !cv_scm_ref_ok(source) ? source : target;
@@ -356,7 +356,7 @@ enum cv_err cv_scm_simulate(const char *repo_dir, const char *source,
 	*errmsg = NULL;
 	memset(&mr, 0, sizeof(mr));
 	memset(&dr, 0, sizeof(dr));
-	if ((e = refs_check(source, target, errmsg)) != CV_OK)
+	if ((e = cv_scm_refs_check(source, target, errmsg)) != CV_OK)
 		return e;
 	if ((e = cv_scm_toplevel_dup(repo_dir, &top, errmsg)) != CV_OK)
 		return e;
@@ -442,7 +442,7 @@ enum cv_err cv_scm_merge(const char *repo_dir, const char *source,
 	*sha_out = NULL;
 	*errmsg = NULL;
 	memset(&r, 0, sizeof(r));
-	if ((e = refs_check(source, target, errmsg)) != CV_OK)
+	if ((e = cv_scm_refs_check(source, target, errmsg)) != CV_OK)
 		return e;
 	if ((e = cv_scm_toplevel_dup(repo_dir, &top, errmsg)) != CV_OK)
 		return e;

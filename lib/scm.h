@@ -27,6 +27,12 @@
  * starting with '-'. */
 bool cv_scm_ref_ok(const char *ref);
 
+/* CV_OK when both refs pass cv_scm_ref_ok; CV_EINVAL otherwise, with
+ * *errmsg = "invalid ref '<ref>'" (new string, caller frees; NULL when
+ * out of memory). */
+enum cv_err cv_scm_refs_check(const char *source, const char *target,
+    char **errmsg);
+
 /* True when ref is a plain name (letters, digits, "/_.+-", no "..") that
  * `git rev-parse a^{commit} b^{commit} ...` answers with exactly one line:
  * such refs can be resolved many in one child. Ranges, "@{...}", ":path"

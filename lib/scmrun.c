@@ -372,6 +372,47 @@ static void diff_add(struct cv_scm_run *s, const char *t, const char *src,
 	d->files = files_take;
 }
 
+static struct merge_ent *merge_find(struct cv_scm_run *s, const char *t,
+    const char *sha);
+
+/* Whether the answer for sha onto target sha t is known already. */
+typedef bool (*known_fn)(struct cv_scm_run *s, const char *t,
+    const char *sha);
+
+static bool diff_known(struct cv_scm_run *s, const char *t, const char *sha)
+{
+	return diff_find(s, t, sha) != NULL;
+}
+
+static bool merge_known(struct cv_scm_run *s, const char *t, const char *sha)
+{
+	return merge_find(s, t, sha) != NULL;
+}
+
+/* The batch for one git child: src first, then the resolved sources of
+ * the run's other intents on target whose answer is not known, once
+ * each, at most BATCH_MAX in all. Returns how many (list borrows). */
+static size_t batch_list(struct cv_scm_run *s, const char *target,
+    const char *t, const char *src, const char **list, known_fn known)
+{
+	size_t n = 0;
+
+	list[n++] = src;
+	for (size_t i = 0; i < s->npairs && n < BATCH_MAX; i++) {
+		struct ref_ent *ent = ref_find(s, s->pairs[i].source);
+		bool dup = false;
+
+		if (strcmp(s->pairs[i].target, target) != 0 || !ent ||
+		    ent->sha[0] == '\0' || known(s, t, ent->sha))
+			continue;
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = strcmp(list[j], ent->sha) == 0;
+		if (!dup)
+			list[n++] = ent->sha;
+	}
+	return n;
+}
+
 /*
  * The files target sha t differs in from src and from the other expected
  * sources of the same target, in one `git diff-tree --stdin`: each input
@@ -390,19 +431,7 @@ static enum cv_err diff_batch(struct cv_scm_run *s, const char *target,
 	struct cv_proc_result r;
 	enum cv_err e;
 
-	list[n++] = src;
-	for (size_t i = 0; i < s->npairs && n < BATCH_MAX; i++) {
-		struct ref_ent *ent = ref_find(s, s->pairs[i].source);
-		bool dup = false;
-
-		if (strcmp(s->pairs[i].target, target) != 0 || !ent ||
-		    ent->sha[0] == '\0' || diff_find(s, t, ent->sha))
-			continue;
-		for (size_t j = 0; j < n && !dup; j++)
-			dup = strcmp(list[j], ent->sha) == 0;
-		if (!dup)
-			list[n++] = ent->sha;
-	}
+	n = batch_list(s, target, t, src, list, diff_known);
 	for (size_t i = 0; i < n; i++)
 		used += (size_t)snprintf(in + used, sizeof(in) - used, "%s %s\n",
 		    list[i], t);
@@ -548,19 +577,7 @@ static enum cv_err merge_batch(struct cv_scm_run *s, const char *target,
 	struct merge_ent *m;
 	enum cv_err e;
 
-	list[n++] = src;
-	for (size_t i = 0; i < s->npairs && n < BATCH_MAX; i++) {
-		struct ref_ent *ent = ref_find(s, s->pairs[i].source);
-		bool dup = false;
-
-		if (strcmp(s->pairs[i].target, target) != 0 || !ent ||
-		    ent->sha[0] == '\0' || merge_find(s, t, ent->sha))
-			continue;
-		for (size_t j = 0; j < n && !dup; j++)
-			dup = strcmp(list[j], ent->sha) == 0;
-		if (!dup)
-			list[n++] = ent->sha;
-	}
+	n = batch_list(s, target, t, src, list, merge_known);
 	/* Answers for an older target are not asked for again. */
 	for (size_t i = 0; i < s->nmerges; i++)
 		if (strcmp(s->merges[i].t, t) == 0)
@@ -601,18 +618,6 @@ static enum cv_err merge_batch(struct cv_scm_run *s, const char *target,
 
 /* ---- simulate and merge ---------------------------------------------------- */
 
-static enum cv_err refs_valid(const char *source, const char *target,
-    char **errmsg)
-{
-	const char *bad = !cv_scm_ref_ok(source) ? source : target;
-
-	if (cv_scm_ref_ok(source) && cv_scm_ref_ok(target))
-		return CV_OK;
-	if (asprintf(errmsg, "invalid ref '%s'", bad ? bad : "") < 0)
-		*errmsg = NULL;
-	return CV_EINVAL;
-}
-
 /* Resolves source then target; an unknown one is "Unknown ref: <ref>"
  * with `prefix` before it (D-8). */
 static enum cv_err resolve_pair(struct cv_scm_run *s, const char *source,
@@ -645,7 +650,7 @@ enum cv_err cv_scm_run_simulate(struct cv_scm_run *s, const char *source,
 
 	*sim_out = NULL;
 	*errmsg = NULL;
-	if ((e = refs_valid(source, target, errmsg)) != CV_OK ||
+	if ((e = cv_scm_refs_check(source, target, errmsg)) != CV_OK ||
 	    (e = run_init(s, errmsg)) != CV_OK ||
 	    (e = resolve_pair(s, source, target, ssha, tsha, "", errmsg)) !=
 	    CV_OK)
@@ -837,7 +842,7 @@ enum cv_err cv_scm_run_merge(struct cv_scm_run *s, const char *source,
 	*sha_out = NULL;
 	*errmsg = NULL;
 	memset(&r, 0, sizeof(r));
-	if ((e = refs_valid(source, target, errmsg)) != CV_OK ||
+	if ((e = cv_scm_refs_check(source, target, errmsg)) != CV_OK ||
 	    (e = run_init(s, errmsg)) != CV_OK ||
 	    (e = resolve_pair(s, source, target, ssha, NULL,
 	    "git merge failed: ", errmsg)) != CV_OK)
