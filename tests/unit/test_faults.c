@@ -38,6 +38,9 @@
  * for the registered repository once on the remote and in the events.
  *
  * CV_FAULT_ONLY=PATTERN (cmocka's test filter) runs the matching tests.
+ * CV_FAULT_PART=I/N runs part I of the N in `parts` below: make check
+ * runs the program once per part (tests/unit/test_faults_I), so that
+ * make -j2 spreads the loops over both cores.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1043,6 +1046,29 @@ static void report(const char *op, const char *kind, int n)
  * every alloc_stride-th (a cycle with its git commands takes a second or
  * two and has thousands), or none (0). FAULT_ALLOC_STRIDE=1 in the
  * environment: every one, where there is an alloc loop. */
+/* The loop kinds of this run's part: NULL for all of them. */
+static const char *part_kinds;
+
+/* listed: WORD is one of the space-separated words of LIST. */
+static bool listed(const char *list, const char *word)
+{
+	size_t len = strlen(word);
+
+	for (const char *p = list; *p; p += strspn(p, " ")) {
+		size_t n = strcspn(p, " ");
+
+		if (n == len && strncmp(p, word, n) == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+static bool kind_on(const char *kind)
+{
+	return !part_kinds || listed(part_kinds, kind);
+}
+
 static void loops(const struct op *op, int alloc_stride, bool procs)
 {
 	const char *env = getenv("FAULT_ALLOC_STRIDE");
@@ -1054,10 +1080,11 @@ static void loops(const struct op *op, int alloc_stride, bool procs)
 	fx.need_repo = procs && op != &op_registered;
 	fx.need_remote = op == &op_registered;
 	report("", "start", 0);
-	report(op->name, "db", fault_loop(op, "db", 1));
-	if (procs)
+	if (kind_on("db"))
+		report(op->name, "db", fault_loop(op, "db", 1));
+	if (procs && kind_on("proc"))
 		report(op->name, "proc", fault_loop(op, "proc", 1));
-	if (alloc_stride)
+	if (alloc_stride && kind_on("alloc"))
 		report(op->name, "alloc", fault_loop(op, "alloc", alloc_stride));
 }
 
@@ -1095,6 +1122,83 @@ static void test_registered(void **state)
 	fx.need_remote = false;
 }
 
+/* The parts make check runs as separate programs, about equally long
+ * (in the sanitizer build, the longest first): tests named by a part and,
+ * when `kinds` is set, only those loops of theirs. The last part runs
+ * every test no other part names, so a new test is never left out; a test
+ * split by kinds must have db, proc and alloc in its parts (part_check). */
+struct part {
+	const char *tests;
+	const char *kinds;
+};
+
+static const struct part parts[] = {
+	{ "test_validate", NULL },
+	{ "test_landing", NULL },
+	{ "test_registered", "db proc" },
+	{ "test_registered", "alloc" },
+	{ "test_kill_registered", NULL },
+	{ NULL, NULL },  /* webhook, create and the other kill loops */
+};
+#define N_PARTS (sizeof parts / sizeof parts[0])
+
+/* part_named: a part before the last one names TEST; with KIND, in a
+ * part that runs that kind of loop. */
+static bool part_named(const char *test, const char *kind)
+{
+	for (size_t i = 0; i + 1 < N_PARTS; i++)
+		if (listed(parts[i].tests, test) && (!kind ||
+		    !parts[i].kinds || listed(parts[i].kinds, kind)))
+			return true;
+	return false;
+}
+
+/* part_check: every loop of a test split by kinds (a part with kinds
+ * names that one test) is in some part. */
+static bool part_check(void)
+{
+	static const char *const kinds[] = { "db", "proc", "alloc" };
+
+	for (size_t i = 0; i + 1 < N_PARTS; i++)
+		for (size_t k = 0; k < 3 && parts[i].kinds; k++)
+			if (!part_named(parts[i].tests, kinds[k])) {
+				fprintf(stderr, "test_faults: no part runs the "
+				    "%s loops of %s\n", kinds[k], parts[i].tests);
+				return false;
+			}
+	return true;
+}
+
+/* select_part: copies into RUN the tests of part SPEC ("I/N", 1-based)
+ * and sets part_kinds; returns their count, or -1 when SPEC is not one
+ * of this program's parts (N: how many test_faults_I Makefile.am runs). */
+static int select_part(const char *spec, const struct CMUnitTest *all,
+    size_t n_all, struct CMUnitTest *run)
+{
+	unsigned i, n;
+	int count = 0;
+	char end;
+
+	if (sscanf(spec, "%u/%u%c", &i, &n, &end) != 2 || n != N_PARTS ||
+	    i < 1 || i > n) {
+		fprintf(stderr, "test_faults: CV_FAULT_PART=%s: there are %zu "
+		    "parts (FAULT_TESTS in Makefile.am)\n", spec, N_PARTS);
+		return -1;
+	}
+	if (!part_check())
+		return -1;
+	const struct part *p = &parts[i - 1];
+	for (size_t t = 0; t < n_all; t++)
+		if (p->tests ? listed(p->tests, all[t].name) :
+		    !part_named(all[t].name, NULL))
+			run[count++] = all[t];
+	part_kinds = p->kinds;
+	fprintf(stderr, "faults: part %u/%u: %s%s%s\n", i, n,
+	    p->tests ? p->tests : "every test the other parts leave",
+	    p->kinds ? ", loops: " : "", p->kinds ? p->kinds : "");
+	return count;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1109,8 +1213,17 @@ int main(void)
 		cmocka_unit_test(test_kill_registered),
 	};
 
+	const size_t n_tests = sizeof tests / sizeof tests[0];
+	struct CMUnitTest run[sizeof tests / sizeof tests[0]];
+	const char *part = getenv("CV_FAULT_PART");
+	int n_run = (int)n_tests;
+
+	if (part && (n_run = select_part(part, tests, n_tests, run)) < 0)
+		return 1;
 	/* CV_FAULT_ONLY=test_registered (a pattern) runs those alone. */
 	if (getenv("CV_FAULT_ONLY"))
 		cmocka_set_test_filter(getenv("CV_FAULT_ONLY"));
-	return cmocka_run_group_tests_name("faults", tests, setup, teardown);
+	/* The macro cmocka_run_group_tests_name, with a count. */
+	return _cmocka_run_group_tests("faults", part ? run : tests,
+	    (size_t)n_run, setup, teardown);
 }
