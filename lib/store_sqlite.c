@@ -323,6 +323,32 @@ static enum cv_err plain(struct cv_store *s, const char *sql)
 	return CV_OK;
 }
 
+/* Transaction control as cached statements: through sqlite3_exec each
+ * BEGIN and COMMIT was parsed and prepared again, inside the flock. */
+static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
+static const char SQL_COMMIT[] = "COMMIT";
+static const char SQL_ROLLBACK[] = "ROLLBACK";
+
+static enum cv_err control(struct cv_store *s, const char *sql)
+{
+	sqlite3 *db = be(s)->db;
+	sqlite3_stmt *st = prepare(s, sql);
+	int rc;
+
+	if (!st)
+		return plain(s, sql);
+	if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
+		release(s, st);
+		return CV_OK;
+	}
+	rc = sqlite3_extended_errcode(db);
+	snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", sql,
+	    sqlite3_errmsg(db));
+	release(s, st);
+	s->full = no_room(rc);
+	return s->full ? CV_EFULL : CV_ESTORE;
+}
+
 /* After SQLITE_FULL or an I/O error SQLite may have rolled the
  * transaction back itself; a ROLLBACK then fails and would overwrite the
  * real error text, so it is sent only while a transaction is open. */
@@ -333,7 +359,7 @@ static void end_tx(struct cv_store *s)
 
 	memcpy(why, s->errmsg, sizeof why);
 	if (!sqlite3_get_autocommit(be(s)->db))
-		plain(s, "ROLLBACK");
+		control(s, SQL_ROLLBACK);
 	memcpy(s->errmsg, why, sizeof why);
 	s->full = full;
 	s->in_tx = 0;
@@ -345,7 +371,7 @@ static enum cv_err sq_begin(struct cv_store *s)
 	if (writer_lock(s, LOCK_EX) != 0)
 		return fail(s, "flock");
 	restart_wal(be(s));
-	enum cv_err err = plain(s, "BEGIN IMMEDIATE");
+	enum cv_err err = control(s, SQL_BEGIN);
 	if (err != CV_OK) {
 		writer_lock(s, LOCK_UN);
 		return err;
@@ -356,7 +382,7 @@ static enum cv_err sq_begin(struct cv_store *s)
 
 static enum cv_err sq_commit(struct cv_store *s)
 {
-	enum cv_err err = plain(s, "COMMIT");
+	enum cv_err err = control(s, SQL_COMMIT);
 
 	if (err != CV_OK) {
 		end_tx(s);
