@@ -368,6 +368,18 @@ json_t *cv_intent_list(struct cv_store *s, const char *status,
 	    row_to_intent);
 }
 
+enum cv_err cv_intent_count(struct cv_store *s, const char *status,
+    const char *tenant_id, long long *out)
+{
+	struct cv_param p[] = { CV_TEXT(status), CV_TEXT(tenant_id) };
+
+	if (tenant_id && *tenant_id)
+		return cv_db_scalar_int(s, "SELECT count(*) FROM intents"
+		    " WHERE status = ? AND tenant_id = ?", p, 2, out);
+	return cv_db_scalar_int(s, "SELECT count(*) FROM intents"
+	    " WHERE status = ?", p, 1, out);
+}
+
 json_t *cv_intent_list_fair(struct cv_store *s, const char *status,
     int limit)
 {

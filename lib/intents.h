@@ -41,6 +41,12 @@ enum cv_err cv_intent_get(struct cv_store *s, const char *id, json_t **out);
 json_t *cv_intent_list(struct cv_store *s, const char *status,
     const char *tenant_id, int limit);
 
+/* *out = how many intents have status and belong to tenant_id (NULL or
+ * "" = any tenant): the whole count, where a list stops at its limit.
+ * CV_ESTORE on a store failure. */
+enum cv_err cv_intent_count(struct cv_store *s, const char *status,
+    const char *tenant_id, long long *out);
+
 /*
  * The queue's fair share (the worker's batch): up to limit intents of
  * status, taken round-robin across tenants with work (intents without a

@@ -16,10 +16,20 @@
 struct ref_ent {
 	char *name;
 	char sha[SHA_MAX];              /* "" until resolved */
+	size_t pending;                 /* expected pairs naming it that were
+	                                 * not simulated yet */
 };
 
 struct pair_ent {
 	char *source, *target;
+	size_t left;                    /* expected simulations not done yet;
+	                                 * at 0 its answers are not asked for
+	                                 * in the batches any more */
+};
+
+/* A target sha a merge of this run made. */
+struct made_ent {
+	char sha[SHA_MAX];
 };
 
 struct diff_ent {
@@ -44,6 +54,8 @@ struct cv_scm_run {
 	size_t ndiffs, diffs_cap;
 	struct merge_ent *merges;       /* merge-tree --stdin answers */
 	size_t nmerges;
+	struct made_ent *made;          /* target tips made by the run's merges */
+	size_t nmade, made_cap;
 };
 
 /* p (of *cap elements of size sz, n used) with room for one more: p
@@ -102,6 +114,7 @@ void cv_scm_run_free(struct cv_scm_run *s)
 	free(s->pairs);
 	free(s->diffs);
 	free(s->merges);
+	free(s->made);
 	free(s->top);
 	free(s->git_dir);
 	free(s->repo_dir);
@@ -144,27 +157,79 @@ static void refs_forget(struct cv_scm_run *s)
 void cv_scm_run_expect(struct cv_scm_run *s, const char *source,
     const char *target)
 {
-	struct pair_ent *p;
+	struct pair_ent *p = NULL;
 
 	if (!s || !cv_scm_ref_ok(source) || !cv_scm_ref_ok(target) ||
 	    !ref_get(s, source) || !ref_get(s, target))
 		return;
-	for (size_t i = 0; i < s->npairs; i++)
+	for (size_t i = 0; i < s->npairs && !p; i++)
 		if (strcmp(s->pairs[i].source, source) == 0 &&
 		    strcmp(s->pairs[i].target, target) == 0)
+			p = &s->pairs[i];
+	if (!p) {
+		if (!(p = grow(s->pairs, &s->pairs_cap, s->npairs,
+		    sizeof(*s->pairs))))
 			return;
-	if (!(p = grow(s->pairs, &s->pairs_cap, s->npairs, sizeof(*s->pairs))))
-		return;
-	s->pairs = p;
-	p = &s->pairs[s->npairs];
-	p->source = strdup(source);
-	p->target = strdup(target);
-	if (p->source && p->target) {
+		s->pairs = p;
+		p = &s->pairs[s->npairs];
+		p->source = strdup(source);
+		p->target = strdup(target);
+		p->left = 0;
+		if (!p->source || !p->target) {
+			free(p->source);
+			free(p->target);
+			return;
+		}
 		s->npairs++;
+	}
+	/* One more simulation of the pair to come (two intents may share
+	 * it). Looked up again: adding target may have moved source. */
+	p->left++;
+	ref_find(s, source)->pending++;
+	ref_find(s, target)->pending++;
+}
+
+/* source into target was simulated: once no simulation of the pair is
+ * left, its answers are not asked for in the batches any more, nor its
+ * refs after a merge (asked alone if they are wanted again). */
+static void pair_simulated(struct cv_scm_run *s, const char *source,
+    const char *target)
+{
+	for (size_t i = 0; i < s->npairs; i++) {
+		struct pair_ent *p = &s->pairs[i];
+		struct ref_ent *r;
+
+		if (p->left == 0 || strcmp(p->source, source) != 0 ||
+		    strcmp(p->target, target) != 0)
+			continue;
+		p->left--;
+		if ((r = ref_find(s, source)) && r->pending)
+			r->pending--;
+		if ((r = ref_find(s, target)) && r->pending)
+			r->pending--;
 		return;
 	}
-	free(p->source);
-	free(p->target);
+}
+
+static bool made_has(const struct cv_scm_run *s, const char *sha)
+{
+	for (size_t i = 0; i < s->nmade; i++)
+		if (strcmp(s->made[i].sha, sha) == 0)
+			return true;
+	return false;
+}
+
+/* The target tip sha (len bytes) is one a merge of this run made. */
+static void made_add(struct cv_scm_run *s, const char *sha, size_t len)
+{
+	struct made_ent *m;
+
+	if (len >= SHA_MAX || (m = grow(s->made, &s->made_cap, s->nmade,
+	    sizeof(*s->made))) == NULL)
+		return;
+	s->made = m;
+	memcpy(s->made[s->nmade].sha, sha, len);
+	s->made[s->nmade++].sha[len] = '\0';
 }
 
 /* The next line of *pos (without its '\n') as [*line, *len); false at
@@ -220,7 +285,8 @@ static enum cv_err run_init(struct cv_scm_run *s, char **errmsg)
 
 /*
  * One `git rev-parse n1^{commit} n2^{commit} ...` for first and up to
- * BATCH_MAX - 1 other unresolved plain refs. git prints one sha per
+ * BATCH_MAX - 1 other unresolved plain refs of pairs not simulated yet
+ * (the others are not asked for again, as a rule). git prints one sha per
  * argument and stops at the first it cannot resolve (printing that
  * argument back): the answered prefix is kept, the rest stays unknown.
  */
@@ -237,7 +303,7 @@ static enum cv_err resolve_batch(struct cv_scm_run *s, struct ref_ent *first,
 	ents[n++] = first;
 	for (size_t i = 0; i < s->nrefs && n < BATCH_MAX; i++)
 		if (&s->refs[i] != first && s->refs[i].sha[0] == '\0' &&
-		    batchable(s->refs[i].name))
+		    s->refs[i].pending && batchable(s->refs[i].name))
 			ents[n++] = &s->refs[i];
 	argv[0] = "git";
 	argv[1] = "rev-parse";
@@ -389,20 +455,32 @@ static bool merge_known(struct cv_scm_run *s, const char *t, const char *sha)
 	return merge_find(s, t, sha) != NULL;
 }
 
-/* The batch for one git child: src first, then the resolved sources of
- * the run's other intents on target whose answer is not known, once
- * each, at most BATCH_MAX in all. Returns how many (list borrows). */
+/*
+ * The batch for one git child: src first, then the resolved sources of
+ * the run's other intents on target that were not simulated yet and
+ * whose answer is not known, once each, at most BATCH_MAX in all.
+ * Returns how many (list borrows).
+ *
+ * A target sha that a merge of this run made (asked is false: nothing
+ * was asked on it yet) gets src alone: if src merges too, the answers
+ * for the others would be thrown away unused (with 10 merges in a row,
+ * 345 of 385 merges and diffs were). Its second question asks for all.
+ */
 static size_t batch_list(struct cv_scm_run *s, const char *target,
-    const char *t, const char *src, const char **list, known_fn known)
+    const char *t, const char *src, const char **list, known_fn known,
+    bool asked)
 {
 	size_t n = 0;
 
 	list[n++] = src;
+	if (!asked && made_has(s, t))
+		return n;
 	for (size_t i = 0; i < s->npairs && n < BATCH_MAX; i++) {
 		struct ref_ent *ent = ref_find(s, s->pairs[i].source);
 		bool dup = false;
 
-		if (strcmp(s->pairs[i].target, target) != 0 || !ent ||
+		if (s->pairs[i].left == 0 ||
+		    strcmp(s->pairs[i].target, target) != 0 || !ent ||
 		    ent->sha[0] == '\0' || known(s, t, ent->sha))
 			continue;
 		for (size_t j = 0; j < n && !dup; j++)
@@ -431,7 +509,11 @@ static enum cv_err diff_batch(struct cv_scm_run *s, const char *target,
 	struct cv_proc_result r;
 	enum cv_err e;
 
-	n = batch_list(s, target, t, src, list, diff_known);
+	bool asked = false;
+
+	for (size_t i = 0; i < s->ndiffs && !asked; i++)
+		asked = strcmp(s->diffs[i].t, t) == 0;
+	n = batch_list(s, target, t, src, list, diff_known, asked);
 	for (size_t i = 0; i < n; i++)
 		used += (size_t)snprintf(in + used, sizeof(in) - used, "%s %s\n",
 		    list[i], t);
@@ -577,7 +659,11 @@ static enum cv_err merge_batch(struct cv_scm_run *s, const char *target,
 	struct merge_ent *m;
 	enum cv_err e;
 
-	n = batch_list(s, target, t, src, list, merge_known);
+	bool asked = false;
+
+	for (size_t i = 0; i < s->nmerges && !asked; i++)
+		asked = strcmp(s->merges[i].t, t) == 0;
+	n = batch_list(s, target, t, src, list, merge_known, asked);
 	/* Answers for an older target are not asked for again. */
 	for (size_t i = 0; i < s->nmerges; i++)
 		if (strcmp(s->merges[i].t, t) == 0)
@@ -639,7 +725,7 @@ static enum cv_err resolve_pair(struct cv_scm_run *s, const char *source,
 	return e;
 }
 
-enum cv_err cv_scm_run_simulate(struct cv_scm_run *s, const char *source,
+static enum cv_err simulate(struct cv_scm_run *s, const char *source,
     const char *target, const char *now_ts, json_t **sim_out, char **errmsg)
 {
 	char ssha[SHA_MAX], tsha[SHA_MAX], ts[CV_TS_LEN];
@@ -694,6 +780,15 @@ enum cv_err cv_scm_run_simulate(struct cv_scm_run *s, const char *source,
 	return CV_OK;
 }
 
+enum cv_err cv_scm_run_simulate(struct cv_scm_run *s, const char *source,
+    const char *target, const char *now_ts, json_t **sim_out, char **errmsg)
+{
+	enum cv_err e = simulate(s, source, target, now_ts, sim_out, errmsg);
+
+	pair_simulated(s, source, target);
+	return e;
+}
+
 /* Runs one merge step; CV_EEXEC with "<what> failed: <git's message>"
  * when git exits non-zero. */
 static enum cv_err step(struct cv_scm_run *s, const char *what,
@@ -732,8 +827,9 @@ static bool head_on(const struct cv_scm_run *s, const char *target)
 
 /*
  * After the merge, one rev-parse: HEAD (the commit reported), the
- * target's tip and its second parent, then the expected refs again (the
- * merge made the run forget them). The merge counts when HEAD is the
+ * target's tip and its second parent, then the refs of the pairs not
+ * simulated yet (the merge made the run forget them). The target's new
+ * tip is one the run made (batch_list). The merge counts when HEAD is the
  * target's tip and its second parent is the source commit merged;
  * *proven says so. git stops at the first argument it cannot resolve
  * (no second parent: nothing was merged), keeping what came before.
@@ -762,7 +858,7 @@ static enum cv_err after_merge(struct cv_scm_run *s, const char *target,
 		argv[na++] = specs[0];
 		argv[na++] = specs[1];
 		for (size_t i = 0; i < s->nrefs && n < BATCH_MAX; i++)
-			if (batchable(s->refs[i].name) &&
+			if (s->refs[i].pending && batchable(s->refs[i].name) &&
 			    asprintf(&specs[2 + n], "%s^{commit}",
 			    s->refs[i].name) >= 0) {
 				ents[n] = &s->refs[i];
@@ -792,6 +888,8 @@ static enum cv_err after_merge(struct cv_scm_run *s, const char *target,
 	if (e == CV_OK && !(*sha_out = strndup(line[0], len[0])))
 		e = CV_ENOMEM;
 	if (e == CV_OK && na > 3) {
+		if (len[1])
+			made_add(s, line[1], len[1]);
 		*proven = len[1] == len[0] && memcmp(line[1], line[0],
 		    len[0]) == 0 && len[2] == strlen(ssha) &&
 		    memcmp(line[2], ssha, len[2]) == 0;

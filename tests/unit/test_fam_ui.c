@@ -273,6 +273,36 @@ static void test_sign_in_and_pages(void **state)
 	f->app.auth = NULL;
 }
 
+/* A queue longer than one list: the heading counts every active intent
+ * of the tenant, though the lists stop at 500 and the page shows 300. */
+static void test_long_queue_count(void **state)
+{
+	struct fam_fixture *f = *state;
+	struct ui_resp r;
+	char session[64], cookie[128], id[32];
+
+	f->app.auth = auth_for_tests();
+	for (int i = 0; i < 560; i++) {
+		snprintf(id, sizeof id, "long-%03d", i);
+		add_intent(f->app.store, id, "team-a");
+	}
+	add_intent(f->app.store, "other-1", "team-b");
+	sign_in(&f->app, "k-team-a", "10.0.0.4", false, session,
+	    sizeof session, &r);
+	assert_int_equal(r.status, 303);
+	free(r.body);
+	snprintf(cookie, sizeof cookie, "cv_session=%s", session);
+	ui_call(&f->app, "GET", "/ui/", cookie, "10.0.0.4", false, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "560 active intents"));
+	assert_non_null(strstr(r.body, "Showing the first 300"));
+	assert_non_null(strstr(r.body, "long-000"));
+	assert_null(strstr(r.body, "other-1"));
+	free(r.body);
+	cv_auth_free(f->app.auth);
+	f->app.auth = NULL;
+}
+
 static void test_throttle_and_revocation(void **state)
 {
 	struct fam_fixture *f = *state;
@@ -352,6 +382,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sign_in_and_pages,
+		    fam_setup, fam_teardown),
+		cmocka_unit_test_setup_teardown(test_long_queue_count,
 		    fam_setup, fam_teardown),
 		cmocka_unit_test_setup_teardown(test_throttle_and_revocation,
 		    fam_setup, fam_teardown),

@@ -432,6 +432,99 @@ static void test_run_merge(void **state)
 	repo_remove(dir);
 }
 
+/* The run's simulation of source into target in dir is what
+ * cv_scm_simulate says now, at the commits the refs name now. */
+static void check_run_sim(struct cv_scm_run *run, const char *dir,
+    const char *source, const char *target, int mergeable)
+{
+	json_t *sim = NULL, *old = NULL;
+	char *err = NULL, *sha;
+
+	print_message("%s into %s\n", source, target);
+	assert_int_equal(cv_scm_run_simulate(run, source, target, TS, &sim,
+	    &err), CV_OK);
+	assert_null(err);
+	assert_int_equal(cv_scm_simulate(dir, source, target, TS, &old, &err),
+	    CV_OK);
+	sha = repo_run(dir, "git", "rev-parse", source, (char *)NULL);
+	assert_memory_equal(cv_json_str(sim, "source_sha", ""), sha, 40);
+	free(sha);
+	sha = repo_run(dir, "git", "rev-parse", target, (char *)NULL);
+	assert_memory_equal(cv_json_str(sim, "target_sha", ""), sha, 40);
+	free(sha);
+	json_object_del(sim, "source_sha");
+	json_object_del(sim, "target_sha");
+	assert_true(json_equal(sim, old));
+	assert_int_equal(json_is_true(json_object_get(sim, "mergeable")),
+	    mergeable);
+	json_decref(sim);
+	json_decref(old);
+}
+
+/*
+ * Merges in a row, as a queue run does them: after each merge the run
+ * asks for the next source alone on the new target, from the second
+ * question on that target for all the rest; pairs simulated already are
+ * not asked again after a merge. Every answer is still what git says at
+ * that moment: a branch that merged cleanly before the merges conflicts
+ * after them, the files changed are against the new target, and a
+ * simulated source is resolved again when asked.
+ */
+static void test_run_merges_in_a_row(void **state)
+{
+	char *dir, *sha = NULL, *err = NULL, *want;
+	struct cv_scm_run *run;
+	json_t *sim = NULL;
+
+	(void)state;
+	dir = repo_new();
+	repo_write(dir, "a.txt", "one\n");
+	repo_commit(dir, "base");
+	repo_branch(dir, "b1", "b1.txt", "b1\n", "b1");
+	repo_git(dir, "checkout", "-q", "-b", "b2", "b1");
+	repo_write(dir, "a.txt", "two\n");
+	repo_commit(dir, "b2");
+	repo_branch(dir, "c", "a.txt", "three\n", "c");
+	repo_branch(dir, "d", "d.txt", "d\n", "d");
+	repo_branch(dir, "e", "e.txt", "e\n", "e");
+	repo_git(dir, "checkout", "-q", "main");
+	assert_non_null(run = cv_scm_run_new(dir));
+	cv_scm_run_expect(run, "b1", "main");
+	cv_scm_run_expect(run, "b2", "main");
+	cv_scm_run_expect(run, "c", "main");
+	cv_scm_run_expect(run, "d", "main");
+	cv_scm_run_expect(run, "e", "main");
+	cv_scm_run_expect(run, "e", "main");     /* two intents, one pair */
+
+	/* Before any merge c merges cleanly (one batch for all). */
+	assert_int_equal(cv_scm_run_simulate(run, "c", "main", TS, &sim, &err),
+	    CV_OK);
+	assert_true(json_is_true(json_object_get(sim, "mergeable")));
+	json_decref(sim);
+	check_run_sim(run, dir, "b1", "main", 1);
+	assert_int_equal(cv_scm_run_merge(run, "b1", "main", &sha, &err), CV_OK);
+	free(sha);
+	check_run_sim(run, dir, "b2", "main", 1);
+	assert_int_equal(cv_scm_run_merge(run, "b2", "main", &sha, &err), CV_OK);
+	free(sha);
+	/* On the target b2 made: c alone first, then d and e together. */
+	check_run_sim(run, dir, "c", "main", 0);
+	check_run_sim(run, dir, "d", "main", 1);
+	check_run_sim(run, dir, "e", "main", 1);
+	check_run_sim(run, dir, "e", "main", 1);
+	/* b1 was simulated: not resolved again after the merges, but when
+	 * asked. */
+	repo_git(dir, "branch", "-f", "b1", "d");
+	assert_int_equal(cv_scm_run_resolve(run, "b1", &sha), CV_OK);
+	want = repo_run(dir, "git", "rev-parse", "d", (char *)NULL);
+	assert_memory_equal(sha, want, 40);
+	free(want);
+	free(sha);
+	check_run_sim(run, dir, "b1", "main", 1);
+	cv_scm_run_free(run);
+	repo_remove(dir);
+}
+
 static void test_merge_not_a_repo(void **state)
 {
 	char *dir = repo_tmpdir(), *sha = NULL, *err = NULL;
@@ -454,6 +547,7 @@ int main(void)
 		cmocka_unit_test(test_merge_not_a_repo),
 		cmocka_unit_test(test_run_simulate_table),
 		cmocka_unit_test(test_run_merge),
+		cmocka_unit_test(test_run_merges_in_a_row),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

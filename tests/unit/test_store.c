@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -436,6 +437,36 @@ static void test_deliveries_and_policies(void **state)
 	json_decref(doc);
 }
 
+/* Checkpoints run after the writers' lock is released, not inside COMMIT
+ * (store_sqlite.c): a steady stream of commits must still keep the WAL
+ * bounded. 2,000 commits of a few pages each would leave a WAL of tens of
+ * megabytes without them. */
+static void test_wal_bounded(void **state)
+{
+	struct fixture *f = *state;
+	char wal[160], id[32];
+	struct stat st;
+	off_t most = 0;
+
+	if (pg_dsn)
+		skip();
+	snprintf(wal, sizeof wal, "%s-wal", f->path);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(id, sizeof id, "wal-%d", i);
+		assert_int_equal(cv_store_begin(f->s), CV_OK);
+		assert_int_equal(cv_event_emit(f->s, "intent.created", id, NULL,
+		    NULL, NULL, json_pack("{s:s}", "pad", "padding"), NULL),
+		    CV_OK);
+		assert_int_equal(cv_store_commit(f->s), CV_OK);
+		assert_int_equal(stat(wal, &st), 0);
+		if (st.st_size > most)
+			most = st.st_size;
+	}
+	/* 1,000 frames between checkpoints, 4 KB pages, a few frames of the
+	 * commit that crossed the line. */
+	assert_true(most < 1100 * (4096 + 24) + 32);
+}
+
 /* D-6: a notification from one connection wakes another; SQLite has no
  * channel and says so. */
 static void test_notify(void **state)
@@ -497,6 +528,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliveries_and_policies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wal_bounded, setup, teardown),
 		cmocka_unit_test(test_factory_errors),
 	};
 	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
