@@ -22,8 +22,9 @@ struct ref_ent {
 
 struct pair_ent {
 	char *source, *target;
-	bool simulated;                 /* its answers are not asked for
-	                                 * again in the batches */
+	size_t left;                    /* expected simulations not done yet;
+	                                 * at 0 its answers are not asked for
+	                                 * in the batches any more */
 };
 
 /* A target sha a merge of this run made. */
@@ -156,36 +157,41 @@ static void refs_forget(struct cv_scm_run *s)
 void cv_scm_run_expect(struct cv_scm_run *s, const char *source,
     const char *target)
 {
-	struct pair_ent *p;
+	struct pair_ent *p = NULL;
 
 	if (!s || !cv_scm_ref_ok(source) || !cv_scm_ref_ok(target) ||
 	    !ref_get(s, source) || !ref_get(s, target))
 		return;
-	for (size_t i = 0; i < s->npairs; i++)
+	for (size_t i = 0; i < s->npairs && !p; i++)
 		if (strcmp(s->pairs[i].source, source) == 0 &&
 		    strcmp(s->pairs[i].target, target) == 0)
+			p = &s->pairs[i];
+	if (!p) {
+		if (!(p = grow(s->pairs, &s->pairs_cap, s->npairs,
+		    sizeof(*s->pairs))))
 			return;
-	if (!(p = grow(s->pairs, &s->pairs_cap, s->npairs, sizeof(*s->pairs))))
-		return;
-	s->pairs = p;
-	p = &s->pairs[s->npairs];
-	p->source = strdup(source);
-	p->target = strdup(target);
-	p->simulated = false;
-	if (p->source && p->target) {
+		s->pairs = p;
+		p = &s->pairs[s->npairs];
+		p->source = strdup(source);
+		p->target = strdup(target);
+		p->left = 0;
+		if (!p->source || !p->target) {
+			free(p->source);
+			free(p->target);
+			return;
+		}
 		s->npairs++;
-		/* Looked up again: adding target may have moved source. */
-		ref_find(s, source)->pending++;
-		ref_find(s, target)->pending++;
-		return;
 	}
-	free(p->source);
-	free(p->target);
+	/* One more simulation of the pair to come (two intents may share
+	 * it). Looked up again: adding target may have moved source. */
+	p->left++;
+	ref_find(s, source)->pending++;
+	ref_find(s, target)->pending++;
 }
 
-/* source into target was simulated: its answers are not asked for in
- * the batches any more, nor its refs after a merge (asked alone if they
- * are wanted again). */
+/* source into target was simulated: once no simulation of the pair is
+ * left, its answers are not asked for in the batches any more, nor its
+ * refs after a merge (asked alone if they are wanted again). */
 static void pair_simulated(struct cv_scm_run *s, const char *source,
     const char *target)
 {
@@ -193,10 +199,10 @@ static void pair_simulated(struct cv_scm_run *s, const char *source,
 		struct pair_ent *p = &s->pairs[i];
 		struct ref_ent *r;
 
-		if (p->simulated || strcmp(p->source, source) != 0 ||
+		if (p->left == 0 || strcmp(p->source, source) != 0 ||
 		    strcmp(p->target, target) != 0)
 			continue;
-		p->simulated = true;
+		p->left--;
 		if ((r = ref_find(s, source)) && r->pending)
 			r->pending--;
 		if ((r = ref_find(s, target)) && r->pending)
@@ -473,7 +479,7 @@ static size_t batch_list(struct cv_scm_run *s, const char *target,
 		struct ref_ent *ent = ref_find(s, s->pairs[i].source);
 		bool dup = false;
 
-		if (s->pairs[i].simulated ||
+		if (s->pairs[i].left == 0 ||
 		    strcmp(s->pairs[i].target, target) != 0 || !ent ||
 		    ent->sha[0] == '\0' || known(s, t, ent->sha))
 			continue;

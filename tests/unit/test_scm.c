@@ -494,6 +494,7 @@ static void test_run_merges_in_a_row(void **state)
 	cv_scm_run_expect(run, "c", "main");
 	cv_scm_run_expect(run, "d", "main");
 	cv_scm_run_expect(run, "e", "main");
+	cv_scm_run_expect(run, "e", "main");     /* two intents, one pair */
 
 	/* Before any merge c merges cleanly (one batch for all). */
 	assert_int_equal(cv_scm_run_simulate(run, "c", "main", TS, &sim, &err),
@@ -509,6 +510,7 @@ static void test_run_merges_in_a_row(void **state)
 	/* On the target b2 made: c alone first, then d and e together. */
 	check_run_sim(run, dir, "c", "main", 0);
 	check_run_sim(run, dir, "d", "main", 1);
+	check_run_sim(run, dir, "e", "main", 1);
 	check_run_sim(run, dir, "e", "main", 1);
 	/* b1 was simulated: not resolved again after the merges, but when
 	 * asked. */
