@@ -22,6 +22,7 @@
 
 #include "files.h"
 #include "jsonx.h"
+#include "sqlite_walbuf.h"
 #include "store_impl.h"
 
 #define STMT_CACHE 96
@@ -533,8 +534,11 @@ enum cv_err cv_sqlite_open(const struct cv_store_options *opt,
 		    "directory of %s: %s", opt->sqlite_path, strerror(errno));
 		return CV_ESTORE;
 	}
+	/* cv-walbuf: a transaction's WAL frames in one write, not two per
+	 * frame (sqlite_walbuf.c); the default VFS if it is missing. */
 	if (sqlite3_open_v2(opt->sqlite_path, &b->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, cv_sqlite_walbuf_vfs()) !=
+	    SQLITE_OK)
 		return fail(s, "open");
 	sqlite3_busy_handler(b->db, busy_handler, b);
 	/* Replaces the automatic checkpoint (see WAL_CKPT_FRAMES). */
