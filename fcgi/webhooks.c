@@ -78,11 +78,12 @@ static bool verified(struct cv_ctx *ctx)
 }
 
 /* The delivery's plan into d->plan. A payload without its event's shape
- * (D-8) is CV_EINVAL with *fe naming the field. Built inside the
- * delivery's transaction: its one read (is the repository registered?)
- * then shares the transaction's snapshot instead of opening a read
- * transaction of its own, which after another process's commit would
- * re-read every page it touches. */
+ * (D-8) is CV_EINVAL with *fe naming the field. Built before the
+ * delivery's transaction, so that the JSON work and the one read (is the
+ * repository registered?) are not done while every other writer waits
+ * on the lock. The read may then be older than the transaction: that is
+ * the delivery ordered before a registration that commits meanwhile,
+ * which writes no intent. */
 static enum cv_err plan(struct delivery *d, struct cv_field_error *fe)
 {
 	char ts[CV_TS_LEN];
@@ -101,10 +102,12 @@ static void refuse(struct delivery *d, const struct cv_field_error *fe)
 	char text[300];
 	bool claimed;
 
-	if (*d->id && cv_delivery_claim(d->s, d->id, &claimed) == CV_OK)
-		cv_store_commit(d->s);
-	else
-		cv_store_rollback(d->s);
+	if (*d->id && cv_store_begin(d->s) == CV_OK) {
+		if (cv_delivery_claim(d->s, d->id, &claimed) == CV_OK)
+			cv_store_commit(d->s);
+		else
+			cv_store_rollback(d->s);
+	}
 	cv_field_error_text(fe, "payload.", text, sizeof text);
 	cv_log(CV_WARNING, "converge.webhooks", "%s delivery refused: %s",
 	    d->event, text);
@@ -122,14 +125,14 @@ static enum cv_err process(struct delivery *d, bool *duplicate,
 	enum cv_err err;
 
 	*duplicate = *refused = false;
-	if ((err = cv_store_begin(d->s)) != CV_OK)
-		return err;
 	if ((err = plan(d, &fe)) == CV_EINVAL) {
 		*refused = true;
 		refuse(d, &fe);
 		return CV_OK;
 	}
-	if (err == CV_OK && *d->id)
+	if (err != CV_OK || (err = cv_store_begin(d->s)) != CV_OK)
+		return err;
+	if (*d->id)
 		err = cv_delivery_claim(d->s, d->id, &claimed);
 	if (err == CV_OK && !claimed) {
 		*duplicate = true;
