@@ -269,6 +269,11 @@ static void serve(const struct cv_family *family, struct cv_app *app,
 	FCGX_Finish_r(fr);
 	cv_request_free(&req);
 	cv_response_free(&resp);
+	/* The answer is out: the checkpoint a commit made due delays none. */
+	if (app->store) {
+		cv_store_defer_upkeep(app->store);
+		cv_store_upkeep(app->store);
+	}
 }
 
 /* ---- a child: accept loop --------------------------------------------------- */
@@ -290,7 +295,9 @@ static int child_main(const struct cv_family *family, struct cv_app *app)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	cv_app_store(app);   /* a DB down at start is retried per request */
+	/* A DB down at start is retried per request. */
+	if (cv_app_store(app))
+		cv_store_defer_upkeep(app->store);
 	if (family->init && family->init(app) != 0) {
 		cv_log(CV_ERROR, "converge.api", "%s: initialisation failed",
 		    family->name);

@@ -153,6 +153,17 @@ void cv_store_rollback(struct cv_store *s)
 	s->ops->rollback(s);
 }
 
+void cv_store_defer_upkeep(struct cv_store *s)
+{
+	s->defer_upkeep = true;
+}
+
+void cv_store_upkeep(struct cv_store *s)
+{
+	if (s->ops->upkeep && !s->in_tx)
+		s->ops->upkeep(s);
+}
+
 /* ---- wake-ups ---------------------------------------------------------------- */
 
 enum cv_err cv_store_notify(struct cv_store *s, const char *channel)

@@ -75,6 +75,15 @@ enum cv_err cv_store_begin(struct cv_store *s);
 enum cv_err cv_store_commit(struct cv_store *s);
 void cv_store_rollback(struct cv_store *s);
 
+/* Upkeep a commit makes due (SQLite: a WAL checkpoint every 1,000 or so
+ * frames, several milliseconds) is done by that commit, before it
+ * returns. A server that answers first calls cv_store_defer_upkeep once,
+ * then cv_store_upkeep after each answer is out: the checkpoint then
+ * delays no answer. Both are no-ops for PostgreSQL, and upkeep is one
+ * inside a transaction. */
+void cv_store_defer_upkeep(struct cv_store *s);
+void cv_store_upkeep(struct cv_store *s);
+
 /* True between cv_store_begin and its commit or rollback: a function that
  * needs several statements to be atomic opens its own transaction only
  * when its caller has none. */

@@ -25,6 +25,8 @@ struct cv_store_ops {
 	int (*notifications)(struct cv_store *);
 	/* CV_EFULL when a write would find no room (NULL: cannot tell). */
 	enum cv_err (*room)(struct cv_store *);
+	/* Upkeep the last commits made due (NULL: none). */
+	void (*upkeep)(struct cv_store *);
 };
 
 struct cv_store {
@@ -32,6 +34,7 @@ struct cv_store {
 	void *backend;             /* the backend's own state */
 	int in_tx;                 /* inside cv_store_begin/commit */
 	bool full;                 /* the last failure was for lack of room */
+	bool defer_upkeep;         /* commits leave upkeep to cv_store_upkeep */
 	char errmsg[512];
 };
 

@@ -370,7 +370,7 @@ static int pg_notifications(struct cv_store *s)
 
 static const struct cv_store_ops pg_ops = {
 	pg_exec, pg_query, pg_begin, pg_commit, pg_rollback, pg_close, "ctid",
-	pg_listen, pg_notify_fd, pg_notifications, NULL
+	pg_listen, pg_notify_fd, pg_notifications, NULL, NULL
 };
 
 /* Concurrent first starts of several processes would race on CREATE

@@ -391,7 +391,11 @@ static enum cv_err sq_commit(struct cv_store *s)
 	}
 	s->in_tx = 0;
 	writer_lock(s, LOCK_UN);
-	checkpoint_due(be(s));
+	/* Deferred, but not past four checkpoints' worth: a long request
+	 * committing all along still keeps the WAL bounded. */
+	if (!s->defer_upkeep || be(s)->wal_frames - be(s)->ckpt_done >=
+	    4 * WAL_CKPT_FRAMES)
+		checkpoint_due(be(s));
 	return CV_OK;
 }
 
@@ -450,9 +454,14 @@ static void sq_close(struct cv_store *s)
 	s->backend = NULL;
 }
 
+static void sq_upkeep(struct cv_store *s)
+{
+	checkpoint_due(be(s));
+}
+
 static const struct cv_store_ops sqlite_ops = {
 	sq_exec, sq_query, sq_begin, sq_commit, sq_rollback, sq_close, "rowid",
-	NULL, NULL, NULL, sq_room
+	NULL, NULL, NULL, sq_room, sq_upkeep
 };
 
 static enum cv_err migrate(struct cv_store *s)

@@ -468,6 +468,41 @@ static void test_wal_bounded(void **state)
 	assert_true(most < 1100 * (4096 + 24) + 32);
 }
 
+/* A farm answers before the checkpoint its commit made due
+ * (cv_store_defer_upkeep): past 1,000 WAL frames nothing is copied back
+ * into the database file until cv_store_upkeep, which then does it. */
+static void test_upkeep_deferred(void **state)
+{
+	struct fixture *f = *state;
+	char wal[160], id[32];
+	struct stat st;
+	off_t db_size;
+
+	if (pg_dsn)
+		skip();
+	snprintf(wal, sizeof wal, "%s-wal", f->path);
+	cv_store_defer_upkeep(f->s);
+	assert_int_equal(stat(f->path, &st), 0);
+	db_size = st.st_size;
+	for (int i = 0; i < 5000; i++) {
+		snprintf(id, sizeof id, "late-%d", i);
+		assert_int_equal(cv_store_begin(f->s), CV_OK);
+		assert_int_equal(cv_event_emit(f->s, "intent.created", id, NULL,
+		    NULL, NULL, json_pack("{s:s}", "pad", "padding"), NULL),
+		    CV_OK);
+		assert_int_equal(cv_store_commit(f->s), CV_OK);
+		assert_int_equal(stat(wal, &st), 0);
+		if (st.st_size > 1100 * (4096 + 24))
+			break;
+	}
+	assert_true(st.st_size > 1100 * (4096 + 24));
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_size, db_size);
+	cv_store_upkeep(f->s);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_true(st.st_size > db_size);
+}
+
 static void copy_file(const char *from, const char *to)
 {
 	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
@@ -616,6 +651,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deliveries_and_policies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wal_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upkeep_deferred, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_wal_frames_written, setup,
 		    teardown),
 		cmocka_unit_test(test_factory_errors),
