@@ -438,6 +438,20 @@ static void test_deliveries_and_policies(void **state)
 	json_decref(doc);
 }
 
+/* One small event in a transaction of its own; *st: the WAL after it. */
+static void commit_event(struct cv_store *s, const char *prefix, int i,
+    const char *wal, struct stat *st)
+{
+	char id[32];
+
+	snprintf(id, sizeof id, "%s-%d", prefix, i);
+	assert_int_equal(cv_store_begin(s), CV_OK);
+	assert_int_equal(cv_event_emit(s, "intent.created", id, NULL, NULL,
+	    NULL, json_pack("{s:s}", "pad", "padding"), NULL), CV_OK);
+	assert_int_equal(cv_store_commit(s), CV_OK);
+	assert_int_equal(stat(wal, st), 0);
+}
+
 /* Checkpoints run after the writers' lock is released, not inside COMMIT
  * (store_sqlite.c): a steady stream of commits must still keep the WAL
  * bounded. 2,000 commits of a few pages each would leave a WAL of tens of
@@ -445,7 +459,7 @@ static void test_deliveries_and_policies(void **state)
 static void test_wal_bounded(void **state)
 {
 	struct fixture *f = *state;
-	char wal[160], id[32];
+	char wal[160];
 	struct stat st;
 	off_t most = 0;
 
@@ -453,13 +467,7 @@ static void test_wal_bounded(void **state)
 		skip();
 	snprintf(wal, sizeof wal, "%s-wal", f->path);
 	for (int i = 0; i < 2000; i++) {
-		snprintf(id, sizeof id, "wal-%d", i);
-		assert_int_equal(cv_store_begin(f->s), CV_OK);
-		assert_int_equal(cv_event_emit(f->s, "intent.created", id, NULL,
-		    NULL, NULL, json_pack("{s:s}", "pad", "padding"), NULL),
-		    CV_OK);
-		assert_int_equal(cv_store_commit(f->s), CV_OK);
-		assert_int_equal(stat(wal, &st), 0);
+		commit_event(f->s, "wal", i, wal, &st);
 		if (st.st_size > most)
 			most = st.st_size;
 	}
@@ -474,7 +482,7 @@ static void test_wal_bounded(void **state)
 static void test_upkeep_deferred(void **state)
 {
 	struct fixture *f = *state;
-	char wal[160], id[32];
+	char wal[160];
 	struct stat st;
 	off_t db_size;
 
@@ -485,13 +493,7 @@ static void test_upkeep_deferred(void **state)
 	assert_int_equal(stat(f->path, &st), 0);
 	db_size = st.st_size;
 	for (int i = 0; i < 5000; i++) {
-		snprintf(id, sizeof id, "late-%d", i);
-		assert_int_equal(cv_store_begin(f->s), CV_OK);
-		assert_int_equal(cv_event_emit(f->s, "intent.created", id, NULL,
-		    NULL, NULL, json_pack("{s:s}", "pad", "padding"), NULL),
-		    CV_OK);
-		assert_int_equal(cv_store_commit(f->s), CV_OK);
-		assert_int_equal(stat(wal, &st), 0);
+		commit_event(f->s, "late", i, wal, &st);
 		if (st.st_size > 1100 * (4096 + 24))
 			break;
 	}
