@@ -270,10 +270,8 @@ static void serve(const struct cv_family *family, struct cv_app *app,
 	cv_request_free(&req);
 	cv_response_free(&resp);
 	/* The answer is out: the checkpoint a commit made due delays none. */
-	if (app->store) {
-		cv_store_defer_upkeep(app->store);
+	if (app->store)
 		cv_store_upkeep(app->store);
-	}
 }
 
 /* ---- a child: accept loop --------------------------------------------------- */
@@ -295,9 +293,7 @@ static int child_main(const struct cv_family *family, struct cv_app *app)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	/* A DB down at start is retried per request. */
-	if (cv_app_store(app))
-		cv_store_defer_upkeep(app->store);
+	cv_app_store(app);   /* a DB down at start is retried per request */
 	if (family->init && family->init(app) != 0) {
 		cv_log(CV_ERROR, "converge.api", "%s: initialisation failed",
 		    family->name);

@@ -18,6 +18,8 @@ struct cv_store *cv_app_store(struct cv_app *app)
 		free(msg);
 		return NULL;
 	}
+	/* A responder answers first; its serve loop then does the upkeep. */
+	cv_store_defer_upkeep(app->store);
 	return app->store;
 }
 
