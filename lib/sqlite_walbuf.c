@@ -22,10 +22,14 @@
  * checkpoint, recovery), a write elsewhere than the end of the pending
  * bytes, sync, truncate, size, file controls and close. A write that
  * fails when the pending bytes go out fails the xWrite that triggered
- * it, as a plain pwrite error would. Every other file (the database, its
+ * it, as a plain pwrite error would. Every other write (the database, its
  * shared memory, journals) passes straight through.
+ *
+ * Reads of the database and WAL files are copied from a mapping of the
+ * file when it can be mapped (sqlite_mapread.c), read otherwise.
  */
 #include "sqlite_walbuf.h"
+#include "sqlite_mapread.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -46,6 +50,7 @@ struct wb_file {
 	char *buf;                 /* pending WAL bytes, owned */
 	size_t len, cap;
 	sqlite3_int64 at;          /* file offset of buf[0] */
+	struct cv_mapread map;     /* reads of the database and its WAL */
 };
 
 /* The WAL file whose commit frame this thread wrote last, until the
@@ -55,6 +60,7 @@ static _Thread_local struct wb_file *committed_wal;
 
 static sqlite3_vfs *real_vfs;
 static sqlite3_vfs walbuf_vfs;
+static bool map_reads;             /* real_vfs is the unix one */
 
 static struct wb_file *wb(sqlite3_file *f)
 {
@@ -85,6 +91,7 @@ static int wb_close(sqlite3_file *pf)
 	struct wb_file *f = wb(pf);
 	int rc = flush(f), rc2 = f->real->pMethods->xClose(f->real);
 
+	cv_mapread_close(&f->map);
 	free(f->buf);
 	f->buf = NULL;
 	f->cap = 0;
@@ -98,8 +105,11 @@ static int wb_read(sqlite3_file *pf, void *out, int n, sqlite3_int64 off)
 	struct wb_file *f = wb(pf);
 	int rc = flush(f);
 
-	return rc != SQLITE_OK ? rc : f->real->pMethods->xRead(f->real, out, n,
-	    off);
+	if (rc != SQLITE_OK)
+		return rc;
+	if (n > 0 && cv_mapread_copy(&f->map, out, (size_t)n, off))
+		return SQLITE_OK;
+	return f->real->pMethods->xRead(f->real, out, n, off);
 }
 
 /* Appends to the pending bytes; false when out of memory (the caller
@@ -175,6 +185,7 @@ static int wb_truncate(sqlite3_file *pf, sqlite3_int64 size)
 	struct wb_file *f = wb(pf);
 	int rc = flush(f);
 
+	cv_mapread_truncated(&f->map, size);
 	return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real,
 	    size);
 }
@@ -293,6 +304,8 @@ static int wb_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *pf,
 		return SQLITE_CANTOPEN;
 	}
 	f->wal = (flags & SQLITE_OPEN_WAL) != 0;
+	cv_mapread_open(&f->map, f->real, map_reads && (flags &
+	    (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)) ? name : NULL);
 	pf->pMethods = &wb_methods;
 	return SQLITE_OK;
 }
@@ -303,6 +316,8 @@ const char *cv_sqlite_walbuf_vfs(void)
 		return walbuf_vfs.zName;
 	if (!(real_vfs = sqlite3_vfs_find(NULL)))
 		return NULL;
+	map_reads = strncmp(real_vfs->zName, "unix", 4) == 0 &&
+	    real_vfs->szOsFile >= (int)sizeof(struct cv_mapread_head);
 	walbuf_vfs = *real_vfs;
 	walbuf_vfs.pNext = NULL;
 	walbuf_vfs.szOsFile = (int)sizeof(struct wb_file) + real_vfs->szOsFile;

@@ -1,5 +1,6 @@
 /* sqlite_walbuf.h - a SQLite VFS that writes a transaction's WAL frames
- * with one write (see sqlite_walbuf.c). */
+ * with one write and copies page reads from a mapping of the file (see
+ * sqlite_walbuf.c). */
 #ifndef CV_SQLITE_WALBUF_H
 #define CV_SQLITE_WALBUF_H
 

@@ -18,6 +18,7 @@
 #include "eventlog.h"
 #include "intents.h"
 #include "jsonx.h"
+#include "sqlite_mapread.h"
 #include "store.h"
 
 struct fixture {
@@ -591,6 +592,45 @@ static void test_wal_frames_written(void **state)
 	unlink(copy_wal);
 }
 
+/* The store's page reads are copies out of a mapping of the files
+ * (sqlite_mapread.c): served from it here, so the build's SQLite still
+ * lays out its unix files the way the mapping relies on, and exactly
+ * what another connection committed, also after it cut the WAL to
+ * nothing and wrote it again from the start. */
+static void test_reads_mapped(void **state)
+{
+	static const char tbl[] = "CREATE TABLE IF NOT EXISTS mr_rows (k INTEGER"
+	    " PRIMARY KEY, v TEXT)";
+	struct fixture *f = *state;
+	unsigned long long before = cv_mapread_served();
+	sqlite3 *other = NULL;
+	long long n = 0;
+
+	if (pg_dsn)
+		skip();
+	assert_int_equal(cv_db_exec(f->s, tbl, NULL, 0, NULL), CV_OK);
+	assert_int_equal(sqlite3_open_v2(f->path, &other, SQLITE_OPEN_READWRITE,
+	    NULL), SQLITE_OK);
+	for (int round = 1; round <= 6; round++) {
+		for (int i = 0; i < 40 * round; i++)
+			assert_int_equal(sqlite3_exec(other, "INSERT INTO mr_rows (v)"
+			    " VALUES (hex(randomblob(200)))", NULL, NULL, NULL),
+			    SQLITE_OK);
+		assert_int_equal(cv_db_scalar_int(f->s, "SELECT count(*) FROM"
+		    " mr_rows", NULL, 0, &n), CV_OK);
+		assert_int_equal(n, 20 * round * (round + 1));
+		if (round % 2 == 0)
+			assert_int_equal(sqlite3_exec(other, "PRAGMA"
+			    " wal_checkpoint(TRUNCATE)", NULL, NULL, NULL), SQLITE_OK);
+	}
+	assert_int_equal(cv_db_scalar_int(f->s, "SELECT count(*) FROM"
+	    " pragma_integrity_check WHERE integrity_check <> 'ok'", NULL, 0, &n),
+	    CV_OK);
+	assert_int_equal(n, 0);
+	assert_true(cv_mapread_served() > before);
+	sqlite3_close(other);
+}
+
 /* D-6: a notification from one connection wakes another; SQLite has no
  * channel and says so. */
 static void test_notify(void **state)
@@ -654,6 +694,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wal_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upkeep_deferred, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_reads_mapped, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_wal_frames_written, setup,
 		    teardown),
