@@ -114,23 +114,42 @@ static void refuse(struct delivery *d, const struct cv_field_error *fe)
 	cv_response_error(d->ctx->resp, 400, text);
 }
 
-/* Plan, claim, store, record and dispatch in one transaction: all or
- * nothing. *duplicate when the delivery id was claimed before; *refused
- * when the plan refused the payload (the 400 is written). */
-static enum cv_err process(struct delivery *d, bool *duplicate,
-    bool *refused)
+/* What the delivery's transaction appends, made before the writers' lock
+ * is taken so that the lock covers only the writes: webhook.received
+ * and what the plan appends. */
+struct ready_rows {
+	struct cv_event_row received;
+	struct cv_gh_ready plan;
+};
+
+/* Leaves r for free_ready whatever it returns. */
+static enum cv_err make_ready(struct delivery *d, struct ready_rows *r)
 {
-	struct cv_field_error fe;
-	bool claimed = true;
 	enum cv_err err;
 
-	*duplicate = *refused = false;
-	if ((err = plan(d, &fe)) == CV_EINVAL) {
-		*refused = true;
-		refuse(d, &fe);
-		return CV_OK;
-	}
-	if (err != CV_OK || (err = cv_store_begin(d->s)) != CV_OK)
+	memset(r, 0, sizeof *r);
+	err = cv_event_row_make(&r->received, "webhook.received", NULL, NULL,
+	    NULL, NULL, json_pack("{s:s,s:s,s:s}", "github_event", d->event,
+	    "delivery_id", d->id, "action", cv_json_str(d->ctx->req->json,
+	    "action", "")), json_pack("{s:s}", "delivery_id", d->id));
+	return err == CV_OK ? cv_gh_plan_ready(d->plan, &r->plan) : err;
+}
+
+static void free_ready(struct ready_rows *r)
+{
+	cv_event_row_free(&r->received);
+	cv_gh_ready_free(&r->plan);
+}
+
+/* Claim, store, record and dispatch in one transaction: all or nothing.
+ * *duplicate when the delivery id was claimed before. */
+static enum cv_err record(struct delivery *d, const struct ready_rows *r,
+    bool *duplicate)
+{
+	bool claimed = true;
+	enum cv_err err = cv_store_begin(d->s);
+
+	if (err != CV_OK)
 		return err;
 	if (*d->id)
 		err = cv_delivery_claim(d->s, d->id, &claimed);
@@ -142,17 +161,38 @@ static enum cv_err process(struct delivery *d, bool *duplicate,
 	if (err == CV_OK)
 		err = store_payload(d);
 	if (err == CV_OK)
-		err = cv_event_emit(d->s, "webhook.received", NULL, NULL, NULL,
-		    NULL, json_pack("{s:s,s:s,s:s}", "github_event", d->event,
-		    "delivery_id", d->id, "action", cv_json_str(d->ctx->req->json,
-		    "action", "")), json_pack("{s:s}", "delivery_id", d->id));
+		err = cv_event_row_append(d->s, &r->received);
 	if (err == CV_OK)
-		err = cv_gh_plan_apply(d->s, d->cfg, d->plan, d->id, &d->reply);
+		err = cv_gh_plan_apply(d->s, d->cfg, d->plan, &r->plan, d->id,
+		    &d->reply);
 	if (err != CV_OK) {
 		cv_store_rollback(d->s);
 		return err;
 	}
 	return cv_store_commit(d->s);
+}
+
+/* Plan, then record. *refused when the plan refused the payload (the
+ * 400 is written). */
+static enum cv_err process(struct delivery *d, bool *duplicate,
+    bool *refused)
+{
+	struct cv_field_error fe;
+	struct ready_rows r;
+	enum cv_err err;
+
+	*duplicate = *refused = false;
+	if ((err = plan(d, &fe)) == CV_EINVAL) {
+		*refused = true;
+		refuse(d, &fe);
+		return CV_OK;
+	}
+	if (err != CV_OK)
+		return err;
+	if ((err = make_ready(d, &r)) == CV_OK)
+		err = record(d, &r, duplicate);
+	free_ready(&r);
+	return err;
 }
 
 static void webhook(struct cv_ctx *ctx)

@@ -35,6 +35,18 @@ static const char *nullable(const json_t *ev, const char *key)
 	return cv_json_str(ev, key, NULL);
 }
 
+/* Inserts one event; v holds its columns in the order of the statement. */
+static enum cv_err insert(struct cv_store *s, const char *const v[9])
+{
+	struct cv_param p[] = { CV_TEXT(v[0]), CV_TEXT(v[1]), CV_TEXT(v[2]),
+	    CV_TEXT(v[3]), CV_TEXT(v[4]), CV_TEXT(v[5]), CV_TEXT(v[6]),
+	    CV_TEXT(v[7]), CV_TEXT(v[8]) };
+
+	return cv_db_exec(s, "INSERT INTO events (id, trace_id, timestamp,"
+	    " event_type, intent_id, agent_id, tenant_id, payload, evidence)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", p, 9, NULL);
+}
+
 enum cv_err cv_event_append(struct cv_store *s, json_t *ev)
 {
 	char id[CV_ID12_LEN], trace[CV_TRACE_LEN], ts[CV_TS_LEN];
@@ -64,19 +76,77 @@ enum cv_err cv_event_append(struct cv_store *s, json_t *ev)
 		free(evidence);
 		return CV_ENOMEM;
 	}
-	struct cv_param p[] = { CV_TEXT(cv_json_str(ev, "id", "")),
-	    CV_TEXT(cv_json_str(ev, "trace_id", "")),
-	    CV_TEXT(cv_json_str(ev, "timestamp", "")),
-	    CV_TEXT(cv_json_str(ev, "event_type", "")),
-	    CV_TEXT(nullable(ev, "intent_id")), CV_TEXT(nullable(ev, "agent_id")),
-	    CV_TEXT(nullable(ev, "tenant_id")), CV_TEXT(payload),
-	    CV_TEXT(evidence) };
-	err = cv_db_exec(s, "INSERT INTO events (id, trace_id, timestamp,"
-	    " event_type, intent_id, agent_id, tenant_id, payload, evidence)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", p, 9, NULL);
+	const char *const v[9] = { cv_json_str(ev, "id", ""),
+	    cv_json_str(ev, "trace_id", ""), cv_json_str(ev, "timestamp", ""),
+	    cv_json_str(ev, "event_type", ""), nullable(ev, "intent_id"),
+	    nullable(ev, "agent_id"), nullable(ev, "tenant_id"), payload,
+	    evidence };
+	err = insert(s, v);
 	free(payload);
 	free(evidence);
 	return err;
+}
+
+/* A copy of v, or NULL for NULL; *ok turns false when out of memory. */
+static char *dup_or_null(const char *v, bool *ok)
+{
+	char *c = v ? strdup(v) : NULL;
+
+	if (v && !c)
+		*ok = false;
+	return c;
+}
+
+/* The JSON text of an object taken (NULL: {}); NULL when out of memory. */
+static char *dump_taken(json_t *obj_take)
+{
+	char *text = obj_take ? cv_json_dump(obj_take) : strdup("{}");
+
+	json_decref(obj_take);
+	return text;
+}
+
+enum cv_err cv_event_row_make(struct cv_event_row *r, const char *event_type,
+    const char *intent_id, const char *agent_id, const char *tenant_id,
+    const char *trace_id, json_t *payload_take, json_t *evidence_take)
+{
+	bool ok = true;
+
+	memset(r, 0, sizeof *r);
+	cv_id12(r->id);
+	if (trace_id && *trace_id)
+		snprintf(r->trace_id, sizeof r->trace_id, "%s", trace_id);
+	else
+		cv_trace_generic(r->trace_id);
+	r->event_type = dup_or_null(event_type ? event_type : "", &ok);
+	r->intent_id = dup_or_null(intent_id, &ok);
+	r->agent_id = dup_or_null(agent_id, &ok);
+	r->tenant_id = dup_or_null(tenant_id, &ok);
+	r->payload = dump_taken(payload_take);
+	r->evidence = dump_taken(evidence_take);
+	return ok && r->payload && r->evidence ? CV_OK : CV_ENOMEM;
+}
+
+enum cv_err cv_event_row_append(struct cv_store *s,
+    const struct cv_event_row *r)
+{
+	char ts[CV_TS_LEN];
+
+	cv_now_ts(ts);
+	const char *const v[9] = { r->id, r->trace_id, ts, r->event_type,
+	    r->intent_id, r->agent_id, r->tenant_id, r->payload, r->evidence };
+	return insert(s, v);
+}
+
+void cv_event_row_free(struct cv_event_row *r)
+{
+	free(r->event_type);
+	free(r->intent_id);
+	free(r->agent_id);
+	free(r->tenant_id);
+	free(r->payload);
+	free(r->evidence);
+	memset(r, 0, sizeof *r);
 }
 
 enum cv_err cv_event_emit(struct cv_store *s, const char *event_type,

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "clock.h"
 #include "cv.h"
 #include "store.h"
 
@@ -36,6 +37,34 @@ enum cv_err cv_event_append(struct cv_store *s, json_t *ev);
 enum cv_err cv_event_emit(struct cv_store *s, const char *event_type,
     const char *intent_id, const char *agent_id, const char *tenant_id,
     const char *trace_id, json_t *payload_take, json_t *evidence_take);
+
+/*
+ * An event made ready before the writers' lock is taken, so that the
+ * transaction only inserts it: its id, trace id and JSON texts. Its
+ * timestamp is taken when it is appended, inside the transaction, so the
+ * log's time order stays the order of its commits. Every pointer owned;
+ * a NULL intent, agent or tenant is JSON null.
+ */
+struct cv_event_row {
+	char id[CV_ID12_LEN];
+	char trace_id[CV_TRACE_LEN];
+	char *event_type, *intent_id, *agent_id, *tenant_id;
+	char *payload, *evidence;
+};
+
+/* Fills r with what cv_event_emit would append (same arguments, same
+ * stealing; a NULL trace_id gets a generic one). CV_ENOMEM leaves r for
+ * cv_event_row_free. */
+enum cv_err cv_event_row_make(struct cv_event_row *r, const char *event_type,
+    const char *intent_id, const char *agent_id, const char *tenant_id,
+    const char *trace_id, json_t *payload_take, json_t *evidence_take);
+
+/* Inserts r with the timestamp now; r stays the caller's. */
+enum cv_err cv_event_row_append(struct cv_store *s,
+    const struct cv_event_row *r);
+
+/* Frees what r holds (r itself is the caller's); safe on a zeroed r. */
+void cv_event_row_free(struct cv_event_row *r);
 
 /* Events matching f, newest first (ties: later-appended first); payload
  * and evidence decoded. Returns a new array, or NULL on store failure. */

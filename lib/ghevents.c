@@ -319,6 +319,7 @@ struct apply {
 	struct cv_store *s;
 	const struct cv_config *cfg;
 	const json_t *plan;
+	const struct cv_gh_ready *ready;
 	const char *delivery_id;
 	json_t *reply;
 };
@@ -328,15 +329,34 @@ static const char *pstr(const struct apply *a, const char *key)
 	return cv_json_str(a->plan, key, "");
 }
 
+/* The intent.created event of a plan's intent, made ready. */
+static enum cv_err created_row(const json_t *intent, struct cv_event_row *r)
+{
+	return cv_event_row_make(r, "intent.created", cv_json_str(intent, "id",
+	    ""), NULL, cv_json_str(intent, "tenant_id", NULL), NULL,
+	    json_deep_copy(intent), NULL);
+}
+
+static enum cv_err append_created(struct apply *a, const json_t *intent)
+{
+	struct cv_event_row row;
+	enum cv_err err;
+
+	if (a->ready && a->ready->has_created)
+		return cv_event_row_append(a->s, &a->ready->created);
+	if ((err = created_row(intent, &row)) == CV_OK)
+		err = cv_event_row_append(a->s, &row);
+	cv_event_row_free(&row);
+	return err;
+}
+
 static enum cv_err created(struct apply *a, const json_t *intent)
 {
 	const char *id = cv_json_str(intent, "id", "");
 	enum cv_err err = cv_intent_upsert(a->s, intent);
 
 	if (err == CV_OK)
-		err = cv_event_emit(a->s, "intent.created", id, NULL,
-		    cv_json_str(intent, "tenant_id", NULL), NULL,
-		    json_deep_copy(intent), NULL);
+		err = append_created(a, intent);
 	/* The verified delivery is where decisions about it are published. */
 	if (err == CV_OK)
 		err = cv_publish_target_record(a->s, id, pstr(a, "repo"),
@@ -485,10 +505,32 @@ static enum cv_err apply_revalidate(struct apply *a)
 	return err;
 }
 
-enum cv_err cv_gh_plan_apply(struct cv_store *s, const struct cv_config *cfg,
-    const json_t *plan, const char *delivery_id, json_t **reply_out)
+enum cv_err cv_gh_plan_ready(const json_t *plan, struct cv_gh_ready *out)
 {
-	struct apply a = { s, cfg, plan, delivery_id ? delivery_id : "", NULL };
+	const char *what = cv_json_str(plan, "do", "ignore");
+	enum cv_err err;
+
+	memset(out, 0, sizeof *out);
+	if (strcmp(what, "create") && strcmp(what, "group"))
+		return CV_OK;
+	err = created_row(json_object_get(plan, "intent"), &out->created);
+	out->has_created = true;
+	return err;
+}
+
+void cv_gh_ready_free(struct cv_gh_ready *r)
+{
+	if (r->has_created)
+		cv_event_row_free(&r->created);
+	r->has_created = false;
+}
+
+enum cv_err cv_gh_plan_apply(struct cv_store *s, const struct cv_config *cfg,
+    const json_t *plan, const struct cv_gh_ready *ready,
+    const char *delivery_id, json_t **reply_out)
+{
+	struct apply a = { s, cfg, plan, ready, delivery_id ? delivery_id : "",
+	    NULL };
 	const char *what = cv_json_str(plan, "do", "ignore");
 	const char *fetch = cv_json_str(plan, "fetch", NULL);
 	enum cv_err err = CV_OK;

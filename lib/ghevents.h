@@ -32,6 +32,7 @@
 
 #include "config.h"
 #include "cv.h"
+#include "eventlog.h"
 #include "intent_check.h"
 #include "store.h"
 
@@ -53,14 +54,28 @@ enum cv_err cv_gh_plan_build(const char *event, const json_t *body,
     const struct cv_gh_opts *o, json_t **plan_out,
     struct cv_field_error *err);
 
+/* What applying a plan appends that can be made before the writers'
+ * lock is taken: the intent.created event of "create" and "group". */
+struct cv_gh_ready {
+	bool has_created;
+	struct cv_event_row created;   /* owned when has_created */
+};
+
+/* Fills *out for plan (pure, no store). CV_ENOMEM leaves it for
+ * cv_gh_ready_free. */
+enum cv_err cv_gh_plan_ready(const json_t *plan, struct cv_gh_ready *out);
+void cv_gh_ready_free(struct cv_gh_ready *r);
+
 /*
  * Applies plan on s (inside the caller's transaction): intents and their
  * events, publication targets and outbox rows, mirror fetch requests.
- * *reply_out = the 200 body. Returns CV_OK or the store's error (then
- * the caller rolls back).
+ * ready: what cv_gh_plan_ready made of this plan, or NULL to make it
+ * here. *reply_out = the 200 body. Returns CV_OK or the store's error
+ * (then the caller rolls back).
  */
 enum cv_err cv_gh_plan_apply(struct cv_store *s, const struct cv_config *cfg,
-    const json_t *plan, const char *delivery_id, json_t **reply_out);
+    const json_t *plan, const struct cv_gh_ready *ready,
+    const char *delivery_id, json_t **reply_out);
 
 /* The registered-repository test of cv_gh_opts over a store (arg). */
 bool cv_gh_registered_in_store(void *arg, const char *name);
