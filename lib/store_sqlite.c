@@ -140,8 +140,10 @@ static int bind_all(sqlite3_stmt *st, const struct cv_param *p, int np)
 			rc = sqlite3_bind_null(st, i + 1);
 			break;
 		case CV_PT_TEXT:
+			/* Not copied: every value outlives the statement's run,
+			 * and release() clears the bindings before returning. */
 			rc = sqlite3_bind_text(st, i + 1, p[i].s, -1,
-			    SQLITE_TRANSIENT);
+			    SQLITE_STATIC);
 			break;
 		case CV_PT_INT:
 			rc = sqlite3_bind_int64(st, i + 1, p[i].i);
