@@ -190,8 +190,10 @@ json_t *cv_intent_build(const json_t *doc, bool id_from_intent_id,
  * sets, changed or not, so status, priority and tenant_id (the columns of
  * four of the five intent indexes) are set only when one of them differs.
  * A webhook's synchronize then writes the row and idx_intents_updated
- * instead of six pages. p holds write_intent's parameters. */
-static enum cv_err update_intent(struct cv_store *s, const struct cv_param *p)
+ * instead of six pages. p holds write_intent's parameters; *found: how
+ * many rows have the id. */
+static enum cv_err update_intent(struct cv_store *s, const struct cv_param *p,
+    long long *found)
 {
 	struct cv_param body[] = { p[1], p[2], p[6], p[8], p[9], p[10], p[11],
 	    p[12], p[14], p[0] };
@@ -199,9 +201,9 @@ static enum cv_err update_intent(struct cv_store *s, const struct cv_param *p)
 	enum cv_err err = cv_db_exec(s, "UPDATE intents SET source = ?,"
 	    " target = ?, risk_level = ?, semantic = ?, technical = ?,"
 	    " checks_required = ?, dependencies = ?, retries = ?,"
-	    " updated_at = ? WHERE id = ?", body, 10, NULL);
+	    " updated_at = ? WHERE id = ?", body, 10, found);
 
-	if (err != CV_OK)
+	if (err != CV_OK || *found == 0)
 		return err;
 	return cv_db_exec(s, "UPDATE intents SET status = ?1, priority = ?2,"
 	    " tenant_id = ?3 WHERE id = ?4 AND (status <> ?1 OR priority <> ?2"
@@ -209,8 +211,11 @@ static enum cv_err update_intent(struct cv_store *s, const struct cv_param *p)
 	    keys, 4, NULL);
 }
 
-/* Insert, else (overwrite) update: in one transaction, the caller's when
- * it has one. */
+/* Update, else insert: in one transaction, the caller's when it has one.
+ * The update comes first because an upsert mostly overwrites (every
+ * synchronize of a pull request): a failed INSERT would open a cursor on
+ * each of the table's indexes for nothing. An insert that finds the id
+ * after all (another host's transaction, on PostgreSQL) updates. */
 static enum cv_err upsert_intent(struct cv_store *s, const struct cv_param *p)
 {
 	bool own = !cv_store_in_tx(s);
@@ -219,11 +224,13 @@ static enum cv_err upsert_intent(struct cv_store *s, const struct cv_param *p)
 
 	if (own && (err = cv_store_begin(s)) != CV_OK)
 		return err;
-	err = cv_db_exec(s, "INSERT INTO intents (" INTENT_COLUMNS
-	    ", updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-	    " ?, ?) ON CONFLICT (id) DO NOTHING", p, 15, &n);
+	err = update_intent(s, p, &n);
 	if (err == CV_OK && n == 0)
-		err = update_intent(s, p);
+		err = cv_db_exec(s, "INSERT INTO intents (" INTENT_COLUMNS
+		    ", updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+		    " ?, ?, ?) ON CONFLICT (id) DO NOTHING", p, 15, &n);
+	if (err == CV_OK && n == 0)
+		err = update_intent(s, p, &n);
 	if (!own)
 		return err;
 	if (err != CV_OK) {
