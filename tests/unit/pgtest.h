@@ -14,22 +14,47 @@
 #include "db.h"
 #include "store.h"
 
-/* pgtest_schema()'s work; drop and create are its two statements. */
-static inline int pgtest_schema_sql(const char *dsn, const char *drop,
-    const char *create, const char *schema, char *out, size_t size)
+/* One attempt of pgtest_schema_sql; *why: the server's reason. */
+static inline int pgtest_schema_once(const char *dsn, const char *drop,
+    const char *create, char *why, size_t size)
 {
 	struct cv_store_options o = { CV_BACKEND_POSTGRES, NULL, dsn, 0 };
 	struct cv_store *s;
+	char *msg = NULL;
 	enum cv_err e;
 
-	if (cv_store_open(&o, &s, NULL) != CV_OK)
+	if (cv_store_open(&o, &s, &msg) != CV_OK) {
+		snprintf(why, size, "open: %s", msg ? msg : "?");
+		free(msg);
 		return -1;
+	}
 	e = cv_db_exec(s, drop, NULL, 0, NULL);
 	if (e == CV_OK)
 		e = cv_db_exec(s, create, NULL, 0, NULL);
+	snprintf(why, size, "%s", cv_store_errmsg(s));
 	cv_store_close(s);
-	snprintf(out, size, "%s options='-c search_path=%s'", dsn, schema);
 	return e == CV_OK ? 0 : -1;
+}
+
+/* pgtest_schema()'s work; drop and create are its two statements. The
+ * store's migrations run in the public schema, where other test programs
+ * on the same server drop tables meanwhile: a refusal is tried again, and
+ * said on stderr when it stays. */
+static inline int pgtest_schema_sql(const char *dsn, const char *drop,
+    const char *create, const char *schema, char *out, size_t size)
+{
+	char why[512] = "";
+	int rc = -1;
+
+	for (int attempt = 0; attempt < 5 && rc != 0; attempt++) {
+		if (attempt)
+			usleep(200 * 1000);
+		rc = pgtest_schema_once(dsn, drop, create, why, sizeof why);
+	}
+	if (rc != 0)
+		fprintf(stderr, "pgtest: schema %s on %s: %s\n", schema, dsn, why);
+	snprintf(out, size, "%s options='-c search_path=%s'", dsn, schema);
+	return rc;
 }
 
 /*
