@@ -379,6 +379,16 @@ static bool simulation_current(struct run *r, const json_t *sim)
 }
 
 /* Step 2 of 3.4. Returns 0 with r->sim set, or 1 with *blocked set. */
+/* A simulation is used only once its event is in the log; else no
+ * decision (1 with *blocked NULL, as for a store error). */
+static int sim_recorded(struct run *r, json_t **blocked)
+{
+	if (append_sim(r->e, r->sim, r->id, r->tenant, r->trace) == CV_OK)
+		return 0;
+	*blocked = NULL;
+	return 1;
+}
+
 static int step_simulation(struct run *r, const struct cv_validate_opts *o,
     json_t **blocked)
 {
@@ -409,8 +419,7 @@ static int step_simulation(struct run *r, const struct cv_validate_opts *o,
 			free(msg);
 			return 1;
 		}
-		append_sim(r->e, r->sim, r->id, r->tenant, r->trace);
-		return 0;
+		return sim_recorded(r, blocked);
 	}
 	if (r->e->scm_run) {
 		/* The run's cache resolves both refs and simulates exactly
@@ -447,8 +456,7 @@ simulated:
 		*blocked = block(r, reason, true);
 		return 1;
 	}
-	append_sim(r->e, r->sim, r->id, r->tenant, r->trace);
-	return 0;
+	return sim_recorded(r, blocked);
 }
 
 /* Step 4: returns the names that passed (new array), or NULL with
@@ -490,10 +498,18 @@ static json_t *step_checks(struct run *r, const struct cv_validate_opts *o,
 		if (r->land && cand && payload)
 			json_object_set_new(payload, "candidate_sha",
 			    json_string(cand));
-		cv_event_emit(r->e->store, "check.completed", r->id, NULL,
+		/* A result whose event is not in the log decides nothing: the
+		 * validation fails as a store error would (no answer). */
+		if (cv_event_emit(r->e->store, "check.completed", r->id, NULL,
 		    r->tenant, r->trace, payload,
 		    json_pack("{s:O,s:b}", "check_type",
-		    json_object_get(c, "check_type"), "passed", ok));
+		    json_object_get(c, "check_type"), "passed", ok)) != CV_OK) {
+			json_decref(results);
+			json_decref(passed);
+			json_decref(failed);
+			*blocked = NULL;
+			return NULL;
+		}
 		json_array_append(ok ? passed : failed,
 		    json_object_get(c, "check_type"));
 	}
@@ -529,12 +545,16 @@ static void step_risk(struct run *r)
 	json_decref(coupling);
 	if (!r->risk)
 		return;
-	cv_event_emit(r->e->store, "risk.evaluated", r->id, NULL, r->tenant,
+	/* Unrecorded, the score is not used: r->risk NULL ends the run. */
+	if (cv_event_emit(r->e->store, "risk.evaluated", r->id, NULL, r->tenant,
 	    r->trace, json_deep_copy(r->risk), json_pack("{s:O,s:O,s:O,s:o,s:s}",
 	    "risk_score", json_object_get(r->risk, "risk_score"),
 	    "damage_score", json_object_get(r->risk, "damage_score"),
 	    "signals", json_object_get(r->risk, "signals"),
-	    "bombs", bomb_types(r->risk), "trace_id", r->trace));
+	    "bombs", bomb_types(r->risk), "trace_id", r->trace)) != CV_OK) {
+		json_decref(r->risk);
+		r->risk = NULL;
+	}
 }
 
 /* Step 6: returns 0, or 1 with *blocked set. */
@@ -550,13 +570,14 @@ static int step_policy(struct run *r, const json_t *checks_passed,
 	    cv_json_num(r->risk, "containment_score", 1.0));
 	if (!r->policy)
 		return 1;
-	cv_event_emit(r->e->store, "policy.evaluated", r->id, NULL, r->tenant,
-	    r->trace, json_pack("{s:O,s:O,s:O,s:s}", "verdict",
+	if (cv_event_emit(r->e->store, "policy.evaluated", r->id, NULL,
+	    r->tenant, r->trace, json_pack("{s:O,s:O,s:O,s:s}", "verdict",
 	    json_object_get(r->policy, "verdict"), "gates",
 	    json_object_get(r->policy, "gates"), "profile_used",
 	    json_object_get(r->policy, "profile_used"), "trace_id", r->trace),
 	    json_pack("{s:O,s:s}", "verdict", json_object_get(r->policy,
-	    "verdict"), "trace_id", r->trace));
+	    "verdict"), "trace_id", r->trace)) != CV_OK)
+		return 1;
 	if (strcmp(cv_json_str(r->policy, "verdict", ""), "BLOCK") != 0)
 		return 0;
 	failed = json_array();
@@ -984,37 +1005,45 @@ static bool unmerged_deps(struct cv_engine *e, const json_t *intent,
 
 /* Appends intent.blocked unless the newest one already says the same:
  * a worker polling every few seconds must not write one per cycle. */
-static void dep_blocked_event(struct cv_engine *e, const json_t *intent,
-    const char *reason, const json_t *blocked_by)
+static enum cv_err dep_blocked_event(struct cv_engine *e,
+    const json_t *intent, const char *reason, const json_t *blocked_by)
 {
 	const char *id = cv_json_str(intent, "id", "");
 	json_t *last = NULL;
+	enum cv_err err = cv_event_latest(e->store, "intent.blocked", id,
+	    &last);
 
-	if (cv_event_latest(e->store, "intent.blocked", id, &last) == CV_OK &&
-	    last && strcmp(cv_json_str(json_object_get(last, "payload"),
+	if (err != CV_OK)
+		return err;
+	if (last && strcmp(cv_json_str(json_object_get(last, "payload"),
 	    "reason", ""), reason) == 0) {
 		json_decref(last);
-		return;
+		return CV_OK;
 	}
 	json_decref(last);
-	cv_event_emit(e->store, "intent.blocked", id, NULL, cv_json_str(intent,
-	    "tenant_id", NULL), NULL, json_pack("{s:s,s:O}", "reason", reason,
-	    "blocked_by", blocked_by), json_pack("{s:s}", "reason", reason));
+	return cv_event_emit(e->store, "intent.blocked", id, NULL,
+	    cv_json_str(intent, "tenant_id", NULL), NULL, json_pack("{s:s,s:O}",
+	    "reason", reason, "blocked_by", blocked_by), json_pack("{s:s}",
+	    "reason", reason));
 }
 
 /* D-8 (domain.md 6.6 made the default): an intent whose dependencies are
  * not all MERGED waits, without spending a retry or changing status.
- * Returns the dependency_blocked result, or NULL when it may proceed. */
-static json_t *dependency_gate(struct cv_engine *e, const json_t *intent)
+ * Returns 0 when it may proceed, 1 with *out the dependency_blocked
+ * result, or -1 (*out NULL) when the dependencies or the block could not
+ * be read or recorded: an unread dependency is never taken as merged. */
+static int dependency_gate(struct cv_engine *e, const json_t *intent,
+    json_t **out)
 {
 	json_t *blocked_by = json_array(), *unknown = json_array(), *res;
 	char reason[2048], *list, *ulist;
+	bool read = unmerged_deps(e, intent, blocked_by, unknown);
 
-	if (!unmerged_deps(e, intent, blocked_by, unknown) ||
-	    json_array_size(blocked_by) == 0) {
+	*out = NULL;
+	if (!read || json_array_size(blocked_by) == 0) {
 		json_decref(blocked_by);
 		json_decref(unknown);
-		return NULL;
+		return read ? 0 : -1;
 	}
 	list = join_str(blocked_by);
 	ulist = join_str(unknown);
@@ -1026,14 +1055,19 @@ static json_t *dependency_gate(struct cv_engine *e, const json_t *intent)
 		    list ? list : "");
 	free(list);
 	free(ulist);
-	dep_blocked_event(e, intent, reason, blocked_by);
+	if (dep_blocked_event(e, intent, reason, blocked_by) != CV_OK) {
+		json_decref(blocked_by);
+		json_decref(unknown);
+		return -1;
+	}
 	res = json_pack("{s:O,s:s,s:o,s:s}", "intent_id", json_object_get(intent,
 	    "id"), "decision", "dependency_blocked", "blocked_by", blocked_by,
 	    "reason", reason);
-	if (json_array_size(unknown))
+	if (res && json_array_size(unknown))
 		json_object_set(res, "unknown", unknown);
 	json_decref(unknown);
-	return res;
+	*out = res;
+	return res ? 1 : -1;
 }
 
 /* The last validation still holds when it tested the candidate of the
@@ -1190,7 +1224,8 @@ static json_t *process_one(struct cv_engine *e, json_t *intent,
 
 	if (cv_json_int(intent, "retries", 0) >= max_retries)
 		return reject_exhausted(e, intent, max_retries);
-	if (!o->ignore_dependencies && (d = dependency_gate(e, intent)))
+	/* Blocked (the answer) or failed (NULL: left for the next cycle). */
+	if (!o->ignore_dependencies && dependency_gate(e, intent, &d) != 0)
 		return d;
 	if (land)
 		return land_registered(e, intent, land, max_retries);
@@ -1526,11 +1561,19 @@ json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o)
 		e->coupling_injected = false;
 		json_decref(run_coupling);
 	}
-	cv_event_emit(e->store, "queue.processed", NULL, NULL, NULL, NULL,
+	/* Each intent's outcome is recorded with its own event; a cycle
+	 * whose summary is not is a failed cycle (NULL), not a success. */
+	if (cv_event_emit(e->store, "queue.processed", NULL, NULL, NULL, NULL,
 	    json_pack("{s:I,s:i,s:s}", "processed",
 	    (json_int_t)json_array_size(results), "limit", limit, "target",
 	    target), json_pack("{s:I}", "count",
-	    (json_int_t)json_array_size(results)));
+	    (json_int_t)json_array_size(results))) != CV_OK) {
+		cv_log(CV_ERROR, "converge.engine", "queue cycle of %zu results "
+		    "(each recorded): its queue.processed event could not be "
+		    "appended", json_array_size(results));
+		json_decref(results);
+		results = NULL;
+	}
 	bool released;
 	if (got)
 		cv_lock_release(e->store, "queue", holder, &released);
@@ -1714,13 +1757,16 @@ json_t *cv_engine_risk_eval(struct cv_engine *e, const char *intent_id,
 	risk = cv_risk_evaluate(intent, sim, NULL, NULL);
 	if (risk && tenant_id)
 		json_object_set_new(risk, "tenant_id", json_string(tenant_id));
-	if (risk)
-		cv_event_emit(e->store, "risk.evaluated", intent_id, NULL,
-		    tenant_id, NULL, json_deep_copy(risk), json_pack(
-		    "{s:O,s:O,s:O,s:o}", "risk_score", json_object_get(risk,
-		    "risk_score"), "damage_score", json_object_get(risk,
-		    "damage_score"), "signals", json_object_get(risk, "signals"),
-		    "bombs", bomb_types(risk)));
+	/* An evaluation the log does not hold is not answered either. */
+	if (risk && cv_event_emit(e->store, "risk.evaluated", intent_id, NULL,
+	    tenant_id, NULL, json_deep_copy(risk), json_pack(
+	    "{s:O,s:O,s:O,s:o}", "risk_score", json_object_get(risk,
+	    "risk_score"), "damage_score", json_object_get(risk,
+	    "damage_score"), "signals", json_object_get(risk, "signals"),
+	    "bombs", bomb_types(risk))) != CV_OK) {
+		json_decref(risk);
+		risk = NULL;
+	}
 	json_decref(sim);
 	json_decref(intent);
 	return risk;

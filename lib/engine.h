@@ -101,7 +101,9 @@ struct cv_queue_opts {
 #define CV_QUEUE_DEP_LOOKAHEAD 200
 
 /* process_queue of 6.2. Returns the array of results (the lock-busy form
- * included). */
+ * included), or NULL when the store failed: before any intent was taken,
+ * or at the end, when the cycle's queue.processed event could not be
+ * appended (each intent's outcome is then in the log with its event). */
 json_t *cv_engine_queue_run(struct cv_engine *e, const struct cv_queue_opts *o);
 
 /*

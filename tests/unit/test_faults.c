@@ -301,6 +301,45 @@ static const char *first_difference(const char *a, const char *b)
 	return b + line;
 }
 
+/* The events of path as "type count" lines (a new string). */
+static char *event_counts(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT event_type, COUNT(*) "
+	    "FROM events GROUP BY event_type ORDER BY event_type", -1, &q,
+	    NULL), SQLITE_OK);
+	while (sqlite3_step(q) == SQLITE_ROW)
+		fprintf(out, "%s %d\n", (const char *)sqlite3_column_text(q, 0),
+		    sqlite3_column_int(q, 1));
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	fclose(out);
+	return text;
+}
+
+/* The events a run without any fault records, from a fresh copy. */
+static char *clean_run_events(const struct op *op)
+{
+	bool clean;
+	char *events;
+
+	fresh_copy();
+	fx.app.store = open_store(fx.work);
+	if (!op->run(op, &clean))
+		fail_msg("%s: failed with no fault armed", op->name);
+	cv_store_close(fx.app.store);
+	fx.app.store = NULL;
+	events = event_counts(fx.work);
+	return events;
+}
+
 static void on_alarm(int sig)
 {
 	(void)sig;
@@ -326,6 +365,10 @@ static int fault_loop(const struct op *op, const char *kind, int stride)
 {
 	char spec[32];
 	int injected = 0;
+	/* A run that succeeds although a fault fired must have recorded
+	 * every event a run without one does: an audit event lost on the
+	 * way is a failure that was not reported. */
+	char *want_events = clean_run_events(op);
 
 	for (int n = 1; n < MAX_N; n += stride) {
 		bool clean = false, ok;
@@ -349,9 +392,18 @@ static int fault_loop(const struct op *op, const char *kind, int stride)
 				fail_msg("%s: failed with no fault left (%s)",
 				    op->name, spec);
 			free(before);
+			free(want_events);
 			return injected;
 		}
 		injected++;
+		if (ok) {
+			char *got = event_counts(fx.work);
+			if (strcmp(got, want_events) != 0)
+				fail_msg("%s: %s: succeeded without its events:"
+				    "\n%swhere a run without fault records\n%s",
+				    op->name, spec, got, want_events);
+			free(got);
+		}
 		if (!ok) {
 			if (!clean)
 				fail_msg("%s: %s: not a clear error", op->name,
