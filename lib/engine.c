@@ -1110,7 +1110,10 @@ static json_t *land_registered(struct cv_engine *e, json_t *intent,
 	char cand[CV_SHA_LEN] = "";
 	json_t *ev = NULL, *v, *d;
 
-	cv_event_latest(e->store, "intent.validated", id, &ev);
+	/* Unread, a candidate pushed before a crash would not be found
+	 * and a second one would be made: no landing this cycle. */
+	if (cv_event_latest(e->store, "intent.validated", id, &ev) != CV_OK)
+		return NULL;
 	v = json_object_get(ev, "payload");
 	if (cv_landing_heads(land, intent, t, src, &reason) != CV_OK)
 		t[0] = src[0] = '\0';  /* the revalidation blocks, naming it */
