@@ -25,6 +25,8 @@
 #define MAX_PROCESSES 64
 
 static volatile sig_atomic_t stopping;
+/* The web server reaches this process over a unix socket (see finish). */
+static bool unix_listener;
 
 /* ---- one request ---------------------------------------------------------- */
 
@@ -235,12 +237,39 @@ static bool throttled(struct cv_app *app, struct cv_request *req,
 	return !allowed;
 }
 
+/* Ends the request. libfcgi closes a connection the careful way for TCP:
+ * shutdown, then wait until the web server has closed its end, reading
+ * whatever it still sends, so that it never gets a reset in the middle of
+ * the answer. On a unix socket the answer stays in the web server's
+ * receive queue whatever this end does, and a reset can only come from
+ * bytes left unread here: once the request was read to its end there are
+ * none, so the connection is closed at once, and the process is back at
+ * accept() without sleeping until the web server closes (three system
+ * calls and a context switch per request). */
+static void finish(FCGX_Request *fr, bool read_all)
+{
+	int fd = fr->ipcFd;
+
+	if (!unix_listener || !read_all || fr->keepConnection || !fr->in ||
+	    FCGX_GetError(fr->in)) {
+		FCGX_Finish_r(fr);
+		return;
+	}
+	/* Closing the output writes the request's end record. */
+	int failed = FCGX_FClose(fr->err) | FCGX_FClose(fr->out);
+	FCGX_Free(fr, failed);
+	if (!failed) {
+		close(fd);
+		fr->ipcFd = -1;
+	}
+}
+
 static void serve(const struct cv_family *family, struct cv_app *app,
     FCGX_Request *fr)
 {
 	struct cv_request req;
 	struct cv_response resp;
-	enum cv_err err;
+	enum cv_err err, body = CV_EINVAL;
 	size_t cap = family->webhook_body ? app->cfg.max_body_webhook :
 	    app->cfg.max_body_api;
 
@@ -254,7 +283,7 @@ static void serve(const struct cv_family *family, struct cv_app *app,
 		cv_response_error(&resp, 500, "Internal server error");
 	else if (throttled(app, &req, &resp))
 		;
-	else if ((err = read_body(fr->in, &req, cap)) == CV_ETOOBIG)
+	else if ((err = body = read_body(fr->in, &req, cap)) == CV_ETOOBIG)
 		cv_response_error(&resp, 413, "Request body too large");
 	else if (err != CV_OK)
 		cv_response_error(&resp, 500, "Internal server error");
@@ -266,7 +295,8 @@ static void serve(const struct cv_family *family, struct cv_app *app,
 	cv_metrics_observe(app->metrics, req.method, req.route_label[0] ?
 	    req.route_label : "unmatched", resp.status,
 	    cv_monotonic() - req.started);
-	FCGX_Finish_r(fr);
+	/* CV_OK: the request was read to its end. */
+	finish(fr, body == CV_OK);
 	cv_request_free(&req);
 	cv_response_free(&resp);
 	/* The answer is out: the checkpoint a commit made due delays none. */
@@ -301,6 +331,10 @@ static int child_main(const struct cv_family *family, struct cv_app *app)
 	}
 	FCGX_Init();
 	FCGX_InitRequest(&fr, 0, 0);
+	struct sockaddr_storage addr;
+	socklen_t addrlen = sizeof addr;
+	unix_listener = getsockname(0, (struct sockaddr *)&addr, &addrlen) ==
+	    0 && addr.ss_family == AF_UNIX;
 	while (!stopping) {
 		if (FCGX_Accept_r(&fr) < 0) {
 			if (stopping)
