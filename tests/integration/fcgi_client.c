@@ -113,18 +113,18 @@ static int read_all(int fd, unsigned char *p, size_t n, int timeout_ms)
 	return 0;
 }
 
-int fcgi_request(const char *addr, const char *method, const char *uri,
+/* Sends the request on fd and reads the answer into *out (see
+ * fcgi_request); the connection stays open. */
+static int exchange(int fd, const char *method, const char *uri,
     int timeout_ms, char **out)
 {
 	static const unsigned char begin[8] = { 0, 1 };	/* RESPONDER, no keep-conn */
 	unsigned char req[4096], params[2048], hdr[8], content[65536 + 256];
 	size_t n = 0, p = 0, got = 0;
 	char *buf = NULL;
-	int fd, rc = -1;
+	int rc = -1;
 
 	*out = NULL;
-	if ((fd = connect_to(addr)) < 0)
-		return -1;
 	p += pair(params + p, "REQUEST_METHOD", method);
 	p += pair(params + p, "REQUEST_URI", uri);
 	p += pair(params + p, "SCRIPT_NAME", uri);
@@ -167,7 +167,40 @@ int fcgi_request(const char *addr, const char *method, const char *uri,
 	rc = 0;
 done:
 	free(buf);
+	return rc;
+}
+
+int fcgi_request(const char *addr, const char *method, const char *uri,
+    int timeout_ms, char **out)
+{
+	int fd = connect_to(addr), rc;
+
+	*out = NULL;
+	if (fd < 0)
+		return -1;
+	rc = exchange(fd, method, uri, timeout_ms, out);
 	close(fd);
+	return rc;
+}
+
+int fcgi_closed_after(const char *addr, const char *uri, int timeout_ms)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	char *out = NULL, c;
+	int rc = -1;
+
+	if ((pfd.fd = connect_to(addr)) < 0)
+		return -1;
+	if (exchange(pfd.fd, "GET", uri, timeout_ms, &out) == 0 &&
+	    poll(&pfd, 1, timeout_ms) == 1 && read(pfd.fd, &c, 1) == 0) {
+		/* At the end of the stream: a write reaches a reading end,
+		 * or fails on a closed one. */
+		ssize_t w = send(pfd.fd, "x", 1, MSG_NOSIGNAL);
+		rc = w == 1 ? 0 : (errno == EPIPE || errno == ECONNRESET) ? 1 :
+		    -1;
+	}
+	free(out);
+	close(pfd.fd);
 	return rc;
 }
 

@@ -18,6 +18,15 @@
 int fcgi_request(const char *addr, const char *method, const char *uri,
     int timeout_ms, char **out);
 
+/*
+ * One GET of uri as fcgi_request, then how the responder left the
+ * connection once its answer was out (read here to the end of the
+ * stream): 1 when it had closed it entirely (a write here fails), 0 when
+ * its end still reads, waiting for this end to close first (libfcgi's
+ * lingering close), -1 on a failure.
+ */
+int fcgi_closed_after(const char *addr, const char *uri, int timeout_ms);
+
 /* The status of a responder output ("Status: 200 OK" -> 200), 0 if none. */
 int fcgi_status(const char *out);
 

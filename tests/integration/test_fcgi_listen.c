@@ -199,6 +199,10 @@ static void test_listen_tcp_and_unix(void **state)
 		pid = spawn(argv, envp);
 		expect_live(addr[i]);
 		assert_true(log_has(addr[i]));
+		/* A request read to its end is closed at once on a unix
+		 * socket; on TCP libfcgi's lingering close stays. */
+		assert_int_equal(fcgi_closed_after(addr[i], "/health/live",
+		    5000), i == 1 ? 1 : 0);
 		assert_int_equal(stop(pid), 0);
 	}
 }
