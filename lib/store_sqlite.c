@@ -32,18 +32,27 @@
  * COMMIT that crosses its threshold, so the pages it copied and its two
  * fsyncs were paid while every other writer waited on the flock: about
  * half of the time a delivery held it. Instead, the wal hook notes the
- * WAL's size at each commit, and once WAL_CKPT_FRAMES frames have piled
+ * WAL's size at each commit, and once WAL_CKPT_BYTES of frames have piled
  * up since this connection's last checkpoint, a PASSIVE checkpoint runs
  * after the flock is released, beside the next writers.
  *
  * SQLite starts the WAL over at a writer's first write only when every
  * frame has been copied back; a checkpoint that ran beside writers leaves
- * the frames they added. So once the WAL holds WAL_RESTART_FRAMES, the
+ * the frames they added. So once the WAL holds WAL_RESTART_BYTES, the
  * next transaction first finishes the copy inside the flock (only what
  * was written since the last checkpoint) and its write starts the WAL
  * over: it stays bounded under a steady stream of writes. */
-#define WAL_CKPT_FRAMES 1000
-#define WAL_RESTART_FRAMES 8000
+#define WAL_CKPT_BYTES (4L << 20)
+#define WAL_RESTART_BYTES (32L << 20)
+
+/* A new database gets 2 KB pages, not SQLite's 4 KB (docs/performance.md,
+ * "Smaller pages: less written per delivery"). A transaction writes each
+ * page it changes whole, to the WAL and again when a checkpoint copies it
+ * back, and a webhook delivery changes about twenty pages to add one small
+ * index entry to most of them: with 4 KB pages the disk took ~100 KB per
+ * delivery, and the farm slowed down as that traffic went on. An existing
+ * database keeps its page size (changing it takes a VACUUM). */
+#define NEW_DB_PAGE_SIZE "2048"
 
 struct cached_stmt {
 	const char *sql;
@@ -63,6 +72,8 @@ struct sqlite_backend {
 	int ncache;
 	int wal_frames;            /* the WAL's size after our last commit */
 	int ckpt_done;             /* frames copied by our last checkpoint */
+	int ckpt_frames;           /* WAL_CKPT_BYTES in this file's frames */
+	int restart_frames;        /* WAL_RESTART_BYTES in frames */
 	bool restart;              /* finish the copy before the next write */
 };
 
@@ -177,17 +188,17 @@ static void checkpoint_due(struct sqlite_backend *b)
 {
 	int log = 0, done = 0;
 
-	if (b->wal_frames - b->ckpt_done < WAL_CKPT_FRAMES)
+	if (b->wal_frames - b->ckpt_done < b->ckpt_frames)
 		return;
 	if (sqlite3_wal_checkpoint_v2(b->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
 	    &log, &done) != SQLITE_OK)
 		done = b->wal_frames;
 	b->ckpt_done = done;
-	b->restart = log >= WAL_RESTART_FRAMES;
+	b->restart = log >= b->restart_frames;
 }
 
 /* Inside the flock, before BEGIN: finish copying a long WAL, so that the
- * transaction's first write starts it over (see WAL_RESTART_FRAMES). */
+ * transaction's first write starts it over (see WAL_RESTART_BYTES). */
 static void restart_wal(struct sqlite_backend *b)
 {
 	int log = 0, done = 0;
@@ -396,7 +407,7 @@ static enum cv_err sq_commit(struct cv_store *s)
 	/* Deferred, but not past four checkpoints' worth: a long request
 	 * committing all along still keeps the WAL bounded. */
 	if (!s->defer_upkeep || be(s)->wal_frames - be(s)->ckpt_done >=
-	    4 * WAL_CKPT_FRAMES)
+	    4 * be(s)->ckpt_frames)
 		checkpoint_due(be(s));
 	return CV_OK;
 }
@@ -509,6 +520,27 @@ static void remember_dir(struct sqlite_backend *b, const char *path)
 		    (int)(slash - path), path);
 }
 
+/* The checkpoint thresholds in frames of this database's page size (its
+ * own once the journal mode is set: a new database's first write fixes
+ * it), so that the WAL's bound in bytes is the same for every size. */
+static enum cv_err wal_bounds(struct cv_store *s)
+{
+	struct sqlite_backend *b = be(s);
+	json_t *rows = NULL;
+	long page;
+
+	if (sq_query(s, "PRAGMA page_size", NULL, 0, &rows) != CV_OK)
+		return CV_ESTORE;
+	page = (long)json_integer_value(json_array_get(json_array_get(rows, 0),
+	    0));
+	json_decref(rows);
+	if (page < 512)
+		page = 4096;
+	b->ckpt_frames = (int)(WAL_CKPT_BYTES / page);
+	b->restart_frames = (int)(WAL_RESTART_BYTES / page);
+	return CV_OK;
+}
+
 /* For tests only: CONVERGE_TEST_SQLITE_MAX_PAGES caps the database at that
  * many pages (PRAGMA max_page_count, per connection), so a full disk can
  * be played without a small file system. */
@@ -552,7 +584,7 @@ enum cv_err cv_sqlite_open(const struct cv_store_options *opt,
 	    SQLITE_OK)
 		return fail(s, "open");
 	sqlite3_busy_handler(b->db, busy_handler, b);
-	/* Replaces the automatic checkpoint (see WAL_CKPT_FRAMES). */
+	/* Replaces the automatic checkpoint (see WAL_CKPT_BYTES). */
 	sqlite3_wal_hook(b->db, wal_noted, b);
 	remember_dir(b, opt->sqlite_path);
 	if (snprintf(lockpath, sizeof lockpath, "%s.lock", opt->sqlite_path) <
@@ -564,9 +596,10 @@ enum cv_err cv_sqlite_open(const struct cv_store_options *opt,
 	 * unmaps the whole file at the next read transaction and every page
 	 * touched faults in again; with several writing processes that cost
 	 * more than the pread it saves (docs/performance.md). */
-	if (plain(s, "PRAGMA journal_mode=WAL") != CV_OK ||
+	if (plain(s, "PRAGMA page_size=" NEW_DB_PAGE_SIZE) != CV_OK ||
+	    plain(s, "PRAGMA journal_mode=WAL") != CV_OK ||
 	    plain(s, "PRAGMA synchronous=NORMAL") != CV_OK ||
-	    test_size_cap(s) != CV_OK)
+	    wal_bounds(s) != CV_OK || test_size_cap(s) != CV_OK)
 		return CV_ESTORE;
 	return migrate(s);
 }
