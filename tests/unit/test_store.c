@@ -439,20 +439,27 @@ static void test_deliveries_and_policies(void **state)
 	json_decref(doc);
 }
 
+static long long count_in(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	long long n = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
 /* The page size of the database at path, read by a connection of its own. */
 static long page_size_of(const char *path)
 {
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	long n = -1;
+	long n;
 
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
 	    SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st,
-	    NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = (long)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	n = (long)count_in(db, "PRAGMA page_size");
 	sqlite3_close(db);
 	return n;
 }
@@ -584,18 +591,6 @@ static void copy_file(const char *from, const char *to)
 		assert_int_equal(fwrite(buf, 1, n, out), n);
 	fclose(in);
 	assert_int_equal(fclose(out), 0);
-}
-
-static long long count_in(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-	long long n = -1;
-
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
 }
 
 /* The store writes a transaction's WAL frames together (sqlite_walbuf.c):
