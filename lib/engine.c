@@ -1241,7 +1241,14 @@ static json_t *process_one(struct cv_engine *e, json_t *intent,
 	}
 	const char *id = cv_json_str(intent, "id", "");
 	if (!o->auto_confirm) {
-		cv_intent_update_status(e->store, id, "QUEUED", -1);
+		/* Not QUEUED is not queued: it stays VALIDATED for the next
+		 * cycle, and this one says it failed. */
+		if (cv_intent_update_status(e->store, id, "QUEUED", -1) != CV_OK) {
+			cv_log(CV_ERROR, "converge.engine", "intent %s: "
+			    "cannot mark it QUEUED", id);
+			json_decref(d);
+			return NULL;
+		}
 		return d;
 	}
 	/* Marked while it lands (inflight.h): a cycle that dies before the
@@ -1254,9 +1261,15 @@ static json_t *process_one(struct cv_engine *e, json_t *intent,
 	/* The outcome could not be recorded: back in line, or the intent
 	 * would wait in QUEUED for a confirm nobody gives (the queue selects
 	 * VALIDATED only). A merge already on the target is found again by
-	 * the next cycle's landing. */
-	if (!out)
-		cv_intent_update_status(e->store, id, "VALIDATED", -1);
+	 * the next cycle's landing. If even that fails, the mark stays: the
+	 * next cycle's recovery puts it back (inflight.h); without the mark
+	 * it would stay QUEUED for good. */
+	if (!out && cv_intent_update_status(e->store, id, "VALIDATED", -1) !=
+	    CV_OK) {
+		cv_log(CV_ERROR, "converge.engine", "intent %s: cannot put it "
+		    "back to VALIDATED; the next cycle will", id);
+		return NULL;
+	}
 	cv_inflight_end(e->store, id);
 	return out;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "db.h"
 #include "engine.h"
 #include "eventlog.h"
 #include "gitrepo.h"
@@ -401,6 +402,76 @@ static void test_confirm_reset_inspect(void **state)
 	json_decref(r);
 }
 
+/* A landing whose outcome cannot be recorded goes back to VALIDATED; when
+ * even that write fails, its in-flight mark must stay, so that the next
+ * cycle puts it back in line instead of leaving it QUEUED for good. Both
+ * writes are refused by triggers, then the triggers are dropped. */
+static void test_landing_not_stranded(void **state)
+{
+	struct fx *f = *state;
+	struct cv_queue_opts o = { .limit = 20, .target = "main",
+	    .auto_confirm = true, .max_retries = 3, .use_last_simulation = true,
+	    .skip_checks = true };
+	json_t *res;
+	long long retries;
+
+	add_intent(f, "s-1", "medium", "VALIDATED", 2, 0, NULL);
+	add_sim(f, "s-1", true, "[]", "[\"a.py\"]");
+	assert_int_equal(cv_db_exec(f->s, "CREATE TRIGGER no_outcome BEFORE "
+	    "INSERT ON events WHEN NEW.event_type = 'intent.merge_failed' "
+	    "BEGIN SELECT RAISE(ABORT, 'refused'); END", NULL, 0, NULL), CV_OK);
+	assert_int_equal(cv_db_exec(f->s, "CREATE TRIGGER no_reset BEFORE "
+	    "UPDATE OF status ON intents WHEN OLD.status = 'QUEUED' AND "
+	    "NEW.status = 'VALIDATED' BEGIN SELECT RAISE(ABORT, 'refused'); "
+	    "END", NULL, 0, NULL), CV_OK);
+	res = cv_engine_queue_run(&f->e, &o);
+	assert_non_null(json_object_get(json_array_get(res, 0), "error"));
+	json_decref(res);
+	assert_string_equal(status_of(f, "s-1", NULL), "QUEUED");
+	assert_int_equal(cv_db_exec(f->s, "DROP TRIGGER no_outcome", NULL, 0,
+	    NULL), CV_OK);
+	assert_int_equal(cv_db_exec(f->s, "DROP TRIGGER no_reset", NULL, 0,
+	    NULL), CV_OK);
+	/* The next cycle puts it back in line (after listing its own), the
+	 * one after lands it: the directory is no repository, so the landing
+	 * fails, and that is recorded. */
+	json_decref(cv_engine_queue_run(&f->e, &o));
+	assert_string_equal(status_of(f, "s-1", NULL), "VALIDATED");
+	res = cv_engine_queue_run(&f->e, &o);
+	assert_string_equal(cv_json_str(json_array_get(res, 0), "decision", ""),
+	    "merge_failed");
+	json_decref(res);
+	assert_string_equal(status_of(f, "s-1", &retries), "VALIDATED");
+	assert_int_equal(retries, 1);
+}
+
+/* Without auto-confirm a validated intent is marked QUEUED; when that
+ * write is refused the cycle says the step failed, never that it queued
+ * an intent still VALIDATED. */
+static void test_queued_mark_refused(void **state)
+{
+	struct fx *f = *state;
+	struct cv_queue_opts o = { .limit = 20, .target = "main",
+	    .max_retries = 3, .use_last_simulation = true, .skip_checks = true };
+	json_t *res;
+
+	add_intent(f, "m-1", "medium", "VALIDATED", 2, 0, NULL);
+	add_sim(f, "m-1", true, "[]", "[\"a.py\"]");
+	assert_int_equal(cv_db_exec(f->s, "CREATE TRIGGER no_queue BEFORE "
+	    "UPDATE OF status ON intents WHEN NEW.status = 'QUEUED' BEGIN "
+	    "SELECT RAISE(ABORT, 'refused'); END", NULL, 0, NULL), CV_OK);
+	res = cv_engine_queue_run(&f->e, &o);
+	assert_non_null(json_object_get(json_array_get(res, 0), "error"));
+	json_decref(res);
+	assert_string_equal(status_of(f, "m-1", NULL), "VALIDATED");
+	assert_int_equal(cv_db_exec(f->s, "DROP TRIGGER no_queue", NULL, 0,
+	    NULL), CV_OK);
+	res = cv_engine_queue_run(&f->e, &o);
+	assert_null(json_object_get(json_array_get(res, 0), "error"));
+	json_decref(res);
+	assert_string_equal(status_of(f, "m-1", NULL), "QUEUED");
+}
+
 /* A real repository: fresh simulation, conflict, and auto-confirm merge. */
 static void test_real_repo_flow(void **state)
 {
@@ -767,6 +838,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_queue_tenants_take_turns,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_lock_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_landing_not_stranded, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_queued_mark_refused, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_confirm_reset_inspect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_repo_flow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_validate_race_with_landing,
