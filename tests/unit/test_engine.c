@@ -402,6 +402,26 @@ static void test_confirm_reset_inspect(void **state)
 	json_decref(r);
 }
 
+/* A trigger that refuses the writes `what` names, and its removal. Both
+ * texts are literals: the store keeps prepared statements by their SQL. */
+#define REFUSE(f, name, what) assert_int_equal(cv_db_exec((f)->s, \
+    "CREATE TRIGGER " name " BEFORE " what " BEGIN SELECT RAISE(ABORT," \
+    " 'refused'); END", NULL, 0, NULL), CV_OK)
+#define ALLOW(f, name) assert_int_equal(cv_db_exec((f)->s, \
+    "DROP TRIGGER " name, NULL, 0, NULL), CV_OK)
+
+/* A queue cycle whose step for its one intent failed (an error in the
+ * answer) and left that intent at status. */
+static void cycle_failed(struct fx *f, const struct cv_queue_opts *o,
+    const char *id, const char *status)
+{
+	json_t *res = cv_engine_queue_run(&f->e, o);
+
+	assert_non_null(json_object_get(json_array_get(res, 0), "error"));
+	json_decref(res);
+	assert_string_equal(status_of(f, id, NULL), status);
+}
+
 /* A landing whose outcome cannot be recorded goes back to VALIDATED; when
  * even that write fails, its in-flight mark must stay, so that the next
  * cycle puts it back in line instead of leaving it QUEUED for good. Both
@@ -417,21 +437,13 @@ static void test_landing_not_stranded(void **state)
 
 	add_intent(f, "s-1", "medium", "VALIDATED", 2, 0, NULL);
 	add_sim(f, "s-1", true, "[]", "[\"a.py\"]");
-	assert_int_equal(cv_db_exec(f->s, "CREATE TRIGGER no_outcome BEFORE "
-	    "INSERT ON events WHEN NEW.event_type = 'intent.merge_failed' "
-	    "BEGIN SELECT RAISE(ABORT, 'refused'); END", NULL, 0, NULL), CV_OK);
-	assert_int_equal(cv_db_exec(f->s, "CREATE TRIGGER no_reset BEFORE "
-	    "UPDATE OF status ON intents WHEN OLD.status = 'QUEUED' AND "
-	    "NEW.status = 'VALIDATED' BEGIN SELECT RAISE(ABORT, 'refused'); "
-	    "END", NULL, 0, NULL), CV_OK);
-	res = cv_engine_queue_run(&f->e, &o);
-	assert_non_null(json_object_get(json_array_get(res, 0), "error"));
-	json_decref(res);
-	assert_string_equal(status_of(f, "s-1", NULL), "QUEUED");
-	assert_int_equal(cv_db_exec(f->s, "DROP TRIGGER no_outcome", NULL, 0,
-	    NULL), CV_OK);
-	assert_int_equal(cv_db_exec(f->s, "DROP TRIGGER no_reset", NULL, 0,
-	    NULL), CV_OK);
+	REFUSE(f, "no_outcome", "INSERT ON events WHEN NEW.event_type ="
+	    " 'intent.merge_failed'");
+	REFUSE(f, "no_reset", "UPDATE OF status ON intents WHEN OLD.status ="
+	    " 'QUEUED' AND NEW.status = 'VALIDATED'");
+	cycle_failed(f, &o, "s-1", "QUEUED");
+	ALLOW(f, "no_outcome");
+	ALLOW(f, "no_reset");
 	/* The next cycle puts it back in line (after listing its own), the
 	 * one after lands it: the directory is no repository, so the landing
 	 * fails, and that is recorded. */
@@ -457,15 +469,10 @@ static void test_queued_mark_refused(void **state)
 
 	add_intent(f, "m-1", "medium", "VALIDATED", 2, 0, NULL);
 	add_sim(f, "m-1", true, "[]", "[\"a.py\"]");
-	assert_int_equal(cv_db_exec(f->s, "CREATE TRIGGER no_queue BEFORE "
-	    "UPDATE OF status ON intents WHEN NEW.status = 'QUEUED' BEGIN "
-	    "SELECT RAISE(ABORT, 'refused'); END", NULL, 0, NULL), CV_OK);
-	res = cv_engine_queue_run(&f->e, &o);
-	assert_non_null(json_object_get(json_array_get(res, 0), "error"));
-	json_decref(res);
-	assert_string_equal(status_of(f, "m-1", NULL), "VALIDATED");
-	assert_int_equal(cv_db_exec(f->s, "DROP TRIGGER no_queue", NULL, 0,
-	    NULL), CV_OK);
+	REFUSE(f, "no_queue", "UPDATE OF status ON intents WHEN NEW.status ="
+	    " 'QUEUED'");
+	cycle_failed(f, &o, "m-1", "VALIDATED");
+	ALLOW(f, "no_queue");
 	res = cv_engine_queue_run(&f->e, &o);
 	assert_null(json_object_get(json_array_get(res, 0), "error"));
 	json_decref(res);
